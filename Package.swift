@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module layering follows docs/architecture.md:
+// launch → Trainer → {Parallel, Optim, CM3Objective} → Autograd → COpenBLAS.
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "launch", targets: ["launch"]),
+        .library(name: "Trainer", targets: ["Trainer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "Autograd", dependencies: ["COpenBLAS"]),
+        .target(name: "Parallel", dependencies: ["Autograd", "CMPI"]),
+        .target(name: "Optim", dependencies: ["Autograd"]),
+        .target(name: "CM3Objective"),
+        .target(name: "Trainer", dependencies: [
+            "Autograd", "Parallel", "Optim", "CM3Objective", "CHDF5",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "launch", dependencies: [
+            "Trainer", "COpenBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Autograd"]),
+        .testTarget(name: "LaunchTests", dependencies: ["launch"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

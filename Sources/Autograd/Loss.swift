@@ -1,0 +1,111 @@
+import Foundation
+
+/// Token-weighted cross-entropy, plain and fused with the tied LM head.
+///
+/// Loss = Σᵢ wᵢ · (−log softmax(logitsᵢ)[targetᵢ]) / normalizer. The normalizer defaults to
+/// Σ wᵢ; distributed callers pass the global weight sum so every layout averages the same
+/// way. Targets outside the vocabulary (or weight 0) contribute nothing.
+extension Tape {
+    /// `logits [rows, vocab]`, one target and weight per row → scalar loss `[1]`.
+    public func crossEntropy(_ logits: Tensor, targets: [Int32], weights: [Float],
+                             normalizer: Float? = nil) -> Tensor {
+        let vocab = logits.lastDimension, rows = logits.rows
+        precondition(targets.count == rows && weights.count == rows,
+                     "crossEntropy: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
+        let scale = 1 / (normalizer ?? weightSum(weights))
+        let loss = Tensor(shape: [1], requiresGrad: logits.requiresGrad)
+        // Gradient rows are computed with the loss and kept until backward scales them.
+        let gradient = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(logits.count, 1))
+        gradient.update(from: logits.data)
+        var total: Double = 0
+        for r in 0..<rows {
+            total += softmaxCrossEntropyRow(gradient.pointer + r * vocab, vocab: vocab,
+                                            target: targets[r], weight: weights[r] * scale)
+        }
+        loss.data[0] = Float(total)
+        guard loss.requiresGrad else { gradient.deallocate(); return loss }
+        record {
+            defer { gradient.deallocate() }
+            saxpy(count: logits.count, alpha: loss.grad[0], x: gradient.pointer, y: logits.gradPointer)
+        }
+        return loss
+    }
+
+    /// Tied LM head fused with the cross-entropy: `logits = hidden · tableᵀ`, computed
+    /// `chunkRows` tokens at a time so the `[tokens, vocab]` matrix never exists whole.
+    /// The gradients are formed chunk by chunk in the forward pass (saving the recompute)
+    /// and scaled by the upstream gradient in backward.
+    /// `hidden [rows, d]`, `table [vocab, d]` → scalar loss `[1]`.
+    public func lmHeadCrossEntropy(_ hidden: Tensor, table: Tensor, targets: [Int32], weights: [Float],
+                                   normalizer: Float? = nil, chunkRows: Int = 256) -> Tensor {
+        let d = hidden.lastDimension, rows = hidden.rows, vocab = table.shape[0]
+        precondition(table.shape == [vocab, d], "lmHead: table \(table.shape) does not match hidden \(hidden.shape)")
+        precondition(targets.count == rows && weights.count == rows,
+                     "lmHead: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
+        let scale = 1 / (normalizer ?? weightSum(weights))
+        let loss = Tensor(shape: [1], requiresGrad: hidden.requiresGrad || table.requiresGrad)
+        let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkRows * vocab)  // [chunk, vocab]
+        defer { logits.deallocate() }
+        let gradHidden = hidden.requiresGrad ? Tensor(shape: hidden.shape) : nil  // [rows, d]
+        let gradTable = table.requiresGrad ? Tensor(shape: table.shape) : nil     // [vocab, d]
+        var total: Double = 0
+        var start = 0
+        while start < rows {
+            let chunk = min(chunkRows, rows - start)
+            let h = hidden.pointer + start * d
+            sgemm(transposeB: true, m: chunk, n: vocab, k: d, a: h, lda: d, b: table.pointer, ldb: d,
+                  c: logits.pointer, ldc: vocab)
+            for r in 0..<chunk {
+                total += softmaxCrossEntropyRow(logits.pointer + r * vocab, vocab: vocab,
+                                                target: targets[start + r], weight: weights[start + r] * scale)
+            }
+            if let gradHidden {
+                // dh_chunk [chunk, d] = dlogits [chunk, vocab] · table [vocab, d]
+                sgemm(m: chunk, n: d, k: vocab, a: logits.pointer, lda: vocab, b: table.pointer, ldb: d,
+                      c: gradHidden.pointer + start * d, ldc: d)
+            }
+            if let gradTable {
+                // dtable [vocab, d] += dlogitsᵀ [vocab, chunk] · h_chunk [chunk, d]
+                sgemm(transposeA: true, m: vocab, n: d, k: chunk, a: logits.pointer, lda: vocab,
+                      b: h, ldb: d, beta: 1, c: gradTable.pointer, ldc: d)
+            }
+            start += chunk
+        }
+        loss.data[0] = Float(total)
+        guard loss.requiresGrad else { return loss }
+        record {
+            let upstream = loss.grad[0]
+            if let gradHidden { saxpy(count: gradHidden.count, alpha: upstream, x: gradHidden.pointer, y: hidden.gradPointer) }
+            if let gradTable { saxpy(count: gradTable.count, alpha: upstream, x: gradTable.pointer, y: table.gradPointer) }
+        }
+        return loss
+    }
+}
+
+/// Σ weights, or 1 when that is zero (an all-padding batch has loss 0, not NaN).
+func weightSum(_ weights: [Float]) -> Float {
+    let sum = weights.reduce(0, +)
+    return sum > 0 ? sum : 1
+}
+
+/// Replaces `row [vocab]` of logits by `weight · (softmax − onehot(target))` and returns
+/// `weight · −log softmax[target]`. A target outside the vocabulary or a zero weight gives a
+/// zero row and zero loss.
+@inline(__always)
+func softmaxCrossEntropyRow(_ row: UnsafeMutablePointer<Float>, vocab: Int, target: Int32, weight: Float) -> Double {
+    let t = Int(target)
+    guard weight != 0, t >= 0, t < vocab else {
+        row.update(repeating: 0, count: vocab)
+        return 0
+    }
+    var maximum = -Float.infinity
+    for j in 0..<vocab { maximum = max(maximum, row[j]) }
+    let targetLogit = row[t]
+    var sum: Float = 0
+    for j in 0..<vocab { let e = expf(row[j] - maximum); row[j] = e; sum += e }
+    let logSum = maximum + logf(sum)
+    let factor = weight / sum
+    for j in 0..<vocab { row[j] *= factor }
+    row[t] -= weight
+    return Double(weight) * Double(logSum - targetLogit)
+}

@@ -1,0 +1,73 @@
+/// An fp32 tensor: contiguous, row-major, owning its storage.
+///
+/// A reference type because the tape's backward closures and the optimiser must all see
+/// the same buffers. `grad` is allocated (zeroed) on first use, so tensors that never take
+/// part in a backward pass cost no gradient memory.
+public final class Tensor {
+    /// Dimensions, outermost first.
+    public let shape: [Int]
+    /// Number of elements (product of `shape`).
+    public let count: Int
+    /// The values. Owned: freed when the tensor is.
+    public let data: UnsafeMutableBufferPointer<Float>
+    /// Whether backward passes accumulate into `grad` for this tensor.
+    public let requiresGrad: Bool
+    private var gradStorage: UnsafeMutableBufferPointer<Float>?
+
+    /// A zero-filled tensor.
+    public init(shape: [Int], requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.requiresGrad = requiresGrad
+        data = .allocate(capacity: count)
+        data.initialize(repeating: 0)
+    }
+
+    /// A tensor holding `values` (count must match `shape`).
+    public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
+        self.init(shape: shape, requiresGrad: requiresGrad)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        _ = data.update(fromContentsOf: values)
+    }
+
+    deinit {
+        data.deallocate()
+        gradStorage?.deallocate()
+    }
+
+    /// The gradient buffer, same shape as `data`; allocated zeroed on first access.
+    public var grad: UnsafeMutableBufferPointer<Float> {
+        if let storage = gradStorage { return storage }
+        let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        storage.initialize(repeating: 0)
+        gradStorage = storage
+        return storage
+    }
+
+    /// Whether a gradient buffer exists (without allocating one).
+    public var hasGrad: Bool { gradStorage != nil }
+
+    /// Sets the gradient to zero, keeping its buffer.
+    public func zeroGrad() {
+        gradStorage?.update(repeating: 0)
+    }
+
+    /// Frees the gradient buffer (e.g. for activations once their backward step has run).
+    public func releaseGrad() {
+        gradStorage?.deallocate()
+        gradStorage = nil
+    }
+
+    /// The values as an array (for tests and small reads).
+    public var values: [Float] { Array(data) }
+
+    /// The gradient as an array (zeros if none was accumulated).
+    public var gradValues: [Float] { gradStorage.map { Array($0) } ?? [Float](repeating: 0, count: count) }
+
+    /// Size of the innermost dimension (rows are `count / lastDimension`).
+    public var lastDimension: Int { shape.last ?? 1 }
+
+    /// Number of rows when the tensor is seen as a matrix `[rows, lastDimension]`.
+    public var rows: Int { lastDimension == 0 ? 0 : count / lastDimension }
+}

@@ -1,0 +1,30 @@
+/// The CM3Leon vocabulary: text ids first (special tokens live among them), then image
+/// codes, so image code `c` is token `textVocabulary + c`.
+public struct Vocabulary: Equatable, Sendable {
+    public var textVocabulary: Int
+    public var imageCodes: Int
+    public var pad: Int32
+    public var eos: Int32
+    public var breakToken: Int32
+    public var mask: Int32
+    public var infill: Int32
+
+    /// CM3Leon's sizes: 56320 text ids + 8192 image codes = 64512.
+    public static let cm3leon = Vocabulary(textVocabulary: 56320, imageCodes: 8192)
+
+    public init(textVocabulary: Int, imageCodes: Int, pad: Int32 = 0, eos: Int32 = 1,
+                breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4) {
+        self.textVocabulary = textVocabulary
+        self.imageCodes = imageCodes
+        self.pad = pad; self.eos = eos; self.breakToken = breakToken; self.mask = mask; self.infill = infill
+    }
+
+    /// Total ids the model embeds.
+    public var size: Int { textVocabulary + imageCodes }
+
+    /// Token id of image code `code`.
+    public func imageToken(_ code: Int) -> Int32 { Int32(textVocabulary + code) }
+
+    /// Whether `token` is an image code.
+    public func isImage(_ token: Int32) -> Bool { Int(token) >= textVocabulary }
+}

@@ -1,0 +1,4 @@
+#ifndef TESSERA_COPENBLAS_SHIM_H
+#define TESSERA_COPENBLAS_SHIM_H
+#include <cblas.h>
+#endif

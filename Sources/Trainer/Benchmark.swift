@@ -1,0 +1,85 @@
+import Autograd
+import Foundation
+import Optim
+
+/// A named model shape for `launch bench`.
+public struct BenchmarkShape: Sendable {
+    public let name: String
+    public let model: ModelConfig
+    public let microBatch: Int
+
+    /// The shapes the README reports.
+    public static let all: [BenchmarkShape] = [
+        BenchmarkShape(name: "tiny", model: ModelConfig(vocabSize: 1024, dModel: 256, layers: 4, heads: 4, ffn: 1024, seqLen: 256), microBatch: 8),
+        BenchmarkShape(name: "small", model: ModelConfig(vocabSize: 64512, dModel: 512, layers: 8, heads: 8, ffn: 2048, seqLen: 1024), microBatch: 4),
+        BenchmarkShape(name: "350m-slice", model: ModelConfig(vocabSize: 64512, dModel: 1024, layers: 2, heads: 16, ffn: 4096, seqLen: 4096), microBatch: 1),
+    ]
+
+    public static func named(_ name: String) -> BenchmarkShape? { all.first { $0.name == name } }
+}
+
+/// What one benchmark run measured.
+public struct BenchmarkResult: Sendable {
+    public let shape: String
+    public let tokensPerStep: Int
+    /// Best (fastest) step time over the measured steps.
+    public let secondsPerStep: Double
+    public let flopsPerToken: Double
+    public let sgemmGflops: Double
+    public let peakResidentBytes: Int
+
+    public var tokensPerSecond: Double { Double(tokensPerStep) / secondsPerStep }
+    public var achievedGflops: Double { tokensPerSecond * flopsPerToken / 1e9 }
+    public var fractionOfSgemm: Double { achievedGflops / sgemmGflops }
+}
+
+/// Times full training steps (forward, backward, AdamW) of a shape, and `cblas_sgemm` on a
+/// square product in the same process, so the two numbers share threads and clocks.
+public enum Benchmark {
+    public static func run(_ shape: BenchmarkShape, steps: Int, log: (String) -> Void) -> BenchmarkResult {
+        let sgemmRate = sgemmGflops(size: 2048)
+        log(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmRate) + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
+        let model = CM3LeonDecoder(config: shape.model, seed: 0)
+        let optimizer = AdamW(parameters: model.parameters.map(\.tensor))
+        let data = SyntheticTokens(vocabSize: shape.model.vocabSize, seqLen: shape.model.seqLen, seed: 0)
+        var best = Double.infinity
+        for step in 0...steps {  // step 0 warms caches and allocations; not timed
+            let batch = data.batch(step, microBatch: shape.microBatch)
+            let start = Date()
+            let tape = Tape()
+            model.zeroGrad()
+            let loss = model.loss(batch, tape: tape)
+            tape.backward(from: loss)
+            optimizer.step(lr: 1e-4)
+            let seconds = Date().timeIntervalSince(start)
+            log(String(format: "step %d: %.3f s, loss %.4f", step, seconds, loss.data[0]) + (step == 0 ? " (warm-up)" : ""))
+            if step > 0 { best = min(best, seconds) }
+        }
+        return BenchmarkResult(shape: shape.name, tokensPerStep: shape.microBatch * shape.model.seqLen,
+                               secondsPerStep: best, flopsPerToken: shape.model.trainingFlopsPerToken,
+                               sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes())
+    }
+
+    /// Best of five `n×n×n` products, in GFLOP/s.
+    public static func sgemmGflops(size n: Int) -> Double {
+        let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
+        for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.1; b.data[i] = Float(i % 5) * 0.1 }
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = Date()
+            sgemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            best = min(best, Date().timeIntervalSince(start))
+        }
+        return 2 * Double(n * n * n) / best / 1e9
+    }
+
+    /// Peak resident set size of this process (Linux `VmHWM`), in bytes.
+    public static func peakResidentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kilobytes * 1024
+        }
+        return 0
+    }
+}
