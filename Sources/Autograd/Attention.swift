@@ -22,34 +22,35 @@ extension Tape {
         let output = Tensor(shape: q.shape, requiresGrad: q.requiresGrad || k.requiresGrad || v.requiresGrad)
         // [batch, heads, seq]: log Σ exp(scores) of each query row, all backward needs.
         let logSumExp = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(batch * heads * seq, 1))
-        let scores = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)  // [block, keys]
-        defer { scores.deallocate() }
-
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let offset = b * seq * width + h * headDim
+        // Heads run in parallel, one BLAS thread each; every worker has its own scratch.
+        ParallelLoops.forEachWorker { worker, workers in
+            let scores = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)  // [block, keys]
+            defer { scores.deallocate() }
+            for pair in stride(from: worker, to: batch * heads, by: workers) {
+                let offset = (pair / heads) * seq * width + (pair % heads) * headDim
                 geometry.forward(q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
-                                 out: output.pointer + offset,
-                                 logSumExp: logSumExp.pointer + (b * heads + h) * seq,
+                                 out: output.pointer + offset, logSumExp: logSumExp.pointer + pair * seq,
                                  scores: scores.pointer)
             }
         }
         guard output.requiresGrad else { logSumExp.deallocate(); return output }
         record {
             defer { logSumExp.deallocate() }
-            let probabilities = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)
-            let gradScores = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)
-            defer { probabilities.deallocate(); gradScores.deallocate() }
-            for b in 0..<batch {
-                for h in 0..<heads {
-                    let offset = b * seq * width + h * headDim
+            let gradQ = q.requiresGrad ? q.gradPointer : nil
+            let gradK = k.requiresGrad ? k.gradPointer : nil
+            let gradV = v.requiresGrad ? v.gradPointer : nil
+            let gradOut = output.gradPointer
+            ParallelLoops.forEachWorker { worker, workers in
+                let probabilities = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)
+                let gradScores = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)
+                defer { probabilities.deallocate(); gradScores.deallocate() }
+                for pair in stride(from: worker, to: batch * heads, by: workers) {
+                    let offset = (pair / heads) * seq * width + (pair % heads) * headDim
                     geometry.backward(
                         q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
-                        out: output.pointer + offset, gradOut: output.gradPointer + offset,
-                        gradQ: q.requiresGrad ? q.gradPointer + offset : nil,
-                        gradK: k.requiresGrad ? k.gradPointer + offset : nil,
-                        gradV: v.requiresGrad ? v.gradPointer + offset : nil,
-                        logSumExp: logSumExp.pointer + (b * heads + h) * seq,
+                        out: output.pointer + offset, gradOut: gradOut + offset,
+                        gradQ: gradQ.map { $0 + offset }, gradK: gradK.map { $0 + offset },
+                        gradV: gradV.map { $0 + offset }, logSumExp: logSumExp.pointer + pair * seq,
                         probabilities: probabilities.pointer, gradScores: gradScores.pointer)
                 }
             }
@@ -84,15 +85,11 @@ private struct AttentionGeometry {
         for r in 0..<rows {
             let row = p + r * keys, visible = start + r + 1
             if known {
-                let shift = logSumExp[start + r]
-                for j in 0..<visible { row[j] = expf(row[j] - shift) }
+                _ = exponentiateRow(row, visible, shift: logSumExp[start + r])
             } else {
-                var maximum = -Float.infinity
-                for j in 0..<visible { maximum = max(maximum, row[j]) }
-                var sum: Float = 0
-                for j in 0..<visible { let e = expf(row[j] - maximum); row[j] = e; sum += e }
-                let inverse = 1 / sum
-                for j in 0..<visible { row[j] *= inverse }
+                let maximum = rowMaximum(row, visible)
+                let sum = exponentiateRow(row, visible, shift: maximum)
+                scaleRow(row, visible, by: 1 / sum)
                 logSumExp[start + r] = maximum + logf(sum)
             }
             for j in visible..<keys { row[j] = 0 }

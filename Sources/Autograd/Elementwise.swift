@@ -8,13 +8,17 @@ extension Tape {
         let y = Tensor(shape: a.shape, requiresGrad: a.requiresGrad || b.requiresGrad)
         let n = a.count
         let pa = a.pointer, pb = b.pointer, py = y.pointer
-        for i in 0..<n { py[i] = pa[i] + pb[i] }
+        ParallelLoops.forEachRange(n, grain: 1 << 16) { _, range in
+            for i in range { py[i] = pa[i] + pb[i] }
+        }
         guard y.requiresGrad else { return y }
         record {
             let dy = y.gradPointer
             for input in [a, b] where input.requiresGrad {
                 let dx = input.gradPointer
-                for i in 0..<n { dx[i] += dy[i] }
+                ParallelLoops.forEachRange(n, grain: 1 << 16) { _, range in
+                    for i in range { dx[i] += dy[i] }
+                }
             }
         }
         return y
@@ -25,18 +29,22 @@ extension Tape {
         let y = Tensor(shape: x.shape, requiresGrad: x.requiresGrad)
         let n = x.count
         let px = x.pointer, py = y.pointer
-        for i in 0..<n {
-            let v = px[i]
-            py[i] = 0.5 * v * (1 + tanhf(geluScale * (v + geluCubic * v * v * v)))
+        ParallelLoops.forEachRange(n, grain: 1 << 14) { _, range in
+            for i in range {
+                let v = px[i]
+                py[i] = 0.5 * v * (1 + tanhf(geluScale * (v + geluCubic * v * v * v)))
+            }
         }
         guard y.requiresGrad else { return y }
         record {
             let dy = y.gradPointer, dx = x.gradPointer
-            for i in 0..<n {
-                let v = px[i]
-                let t = tanhf(geluScale * (v + geluCubic * v * v * v))
-                let inner = geluScale * (1 + 3 * geluCubic * v * v)
-                dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner)
+            ParallelLoops.forEachRange(n, grain: 1 << 14) { _, range in
+                for i in range {
+                    let v = px[i]
+                    let t = tanhf(geluScale * (v + geluCubic * v * v * v))
+                    let inner = geluScale * (1 + 3 * geluCubic * v * v)
+                    dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner)
+                }
             }
         }
         return y

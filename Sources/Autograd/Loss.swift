@@ -17,12 +17,8 @@ extension Tape {
         // Gradient rows are computed with the loss and kept until backward scales them.
         let gradient = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(logits.count, 1))
         gradient.update(from: logits.data)
-        var total: Double = 0
-        for r in 0..<rows {
-            total += softmaxCrossEntropyRow(gradient.pointer + r * vocab, vocab: vocab,
-                                            target: targets[r], weight: weights[r] * scale)
-        }
-        loss.data[0] = Float(total)
+        loss.data[0] = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, vocab: vocab,
+                                                     targets: targets, weights: weights, scale: scale))
         guard loss.requiresGrad else { gradient.deallocate(); return loss }
         record {
             defer { gradient.deallocate() }
@@ -37,12 +33,16 @@ extension Tape {
     /// and scaled by the upstream gradient in backward.
     /// `hidden [rows, d]`, `table [vocab, d]` → scalar loss `[1]`.
     public func lmHeadCrossEntropy(_ hidden: Tensor, table: Tensor, targets: [Int32], weights: [Float],
-                                   normalizer: Float? = nil, chunkRows: Int = 256) -> Tensor {
+                                   normalizer: Float? = nil, chunkRows: Int? = nil) -> Tensor {
         let d = hidden.lastDimension, rows = hidden.rows, vocab = table.shape[0]
         precondition(table.shape == [vocab, d], "lmHead: table \(table.shape) does not match hidden \(hidden.shape)")
         precondition(targets.count == rows && weights.count == rows,
                      "lmHead: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
         let scale = 1 / (normalizer ?? weightSum(weights))
+        // ~128 MiB of logits per chunk: large enough that the dtable update (which streams
+        // all of dtable once per chunk) is amortised, small next to the 1 GiB of a whole
+        // 4096-token sequence at vocabulary 64512.
+        let chunkRows = max(1, min(rows, chunkRows ?? (1 << 25) / vocab))
         let loss = Tensor(shape: [1], requiresGrad: hidden.requiresGrad || table.requiresGrad)
         let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkRows * vocab)  // [chunk, vocab]
         defer { logits.deallocate() }
@@ -55,10 +55,8 @@ extension Tape {
             let h = hidden.pointer + start * d
             sgemm(transposeB: true, m: chunk, n: vocab, k: d, a: h, lda: d, b: table.pointer, ldb: d,
                   c: logits.pointer, ldc: vocab)
-            for r in 0..<chunk {
-                total += softmaxCrossEntropyRow(logits.pointer + r * vocab, vocab: vocab,
-                                                target: targets[start + r], weight: weights[start + r] * scale)
-            }
+            total += softmaxCrossEntropyRows(logits.pointer, rows: chunk, firstRow: start, vocab: vocab,
+                                             targets: targets, weights: weights, scale: scale)
             if let gradHidden {
                 // dh_chunk [chunk, d] = dlogits [chunk, vocab] · table [vocab, d]
                 sgemm(m: chunk, n: d, k: vocab, a: logits.pointer, lda: vocab, b: table.pointer, ldb: d,
@@ -88,6 +86,25 @@ func weightSum(_ weights: [Float]) -> Float {
     return sum > 0 ? sum : 1
 }
 
+/// Replaces each row of `logits [rows, vocab]` by its loss gradient and returns the summed
+/// loss; row r takes `targets[firstRow + r]` and `weights[firstRow + r]`. Rows split over
+/// threads; partial sums are added in a fixed order, so the result does not depend on timing.
+func softmaxCrossEntropyRows(_ logits: UnsafeMutablePointer<Float>, rows: Int, firstRow: Int, vocab: Int,
+                             targets: [Int32], weights: [Float], scale: Float) -> Double {
+    var partials = [Double](repeating: 0, count: ParallelLoops.workers)
+    partials.withUnsafeMutableBufferPointer { partial in
+        ParallelLoops.forEachRange(rows, grain: 1) { part, range in
+            var sum: Double = 0
+            for r in range {
+                sum += softmaxCrossEntropyRow(logits + r * vocab, vocab: vocab, target: targets[firstRow + r],
+                                              weight: weights[firstRow + r] * scale)
+            }
+            partial[part] = sum
+        }
+    }
+    return partials.reduce(0, +)
+}
+
 /// Replaces `row [vocab]` of logits by `weight · (softmax − onehot(target))` and returns
 /// `weight · −log softmax[target]`. A target outside the vocabulary or a zero weight gives a
 /// zero row and zero loss.
@@ -98,14 +115,10 @@ func softmaxCrossEntropyRow(_ row: UnsafeMutablePointer<Float>, vocab: Int, targ
         row.update(repeating: 0, count: vocab)
         return 0
     }
-    var maximum = -Float.infinity
-    for j in 0..<vocab { maximum = max(maximum, row[j]) }
+    let maximum = rowMaximum(row, vocab)
     let targetLogit = row[t]
-    var sum: Float = 0
-    for j in 0..<vocab { let e = expf(row[j] - maximum); row[j] = e; sum += e }
-    let logSum = maximum + logf(sum)
-    let factor = weight / sum
-    for j in 0..<vocab { row[j] *= factor }
+    let sum = exponentiateRow(row, vocab, shift: maximum)
+    scaleRow(row, vocab, by: weight / sum)
     row[t] -= weight
-    return Double(weight) * Double(logSum - targetLogit)
+    return Double(weight) * Double(maximum + logf(sum) - targetLogit)
 }

@@ -10,7 +10,7 @@ extension Tape {
         // Saved for backward: one reciprocal standard deviation per row.
         let rstd = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(rows, 1))
         let px = x.pointer, py = y.pointer
-        for r in 0..<rows {
+        ParallelLoops.forEachRange(rows, grain: 64) { _, range in for r in range {
             let row = px + r * d, out = py + r * d
             var sum: Float = 0
             for j in 0..<d { sum += row[j] }
@@ -20,12 +20,12 @@ extension Tape {
             let inv = 1 / (squares / Float(d) + eps).squareRoot()
             rstd[r] = inv
             for j in 0..<d { out[j] = (row[j] - mean) * inv }
-        }
+        } }
         guard y.requiresGrad else { rstd.deallocate(); return y }
         record {
             defer { rstd.deallocate() }
             let dy = y.gradPointer, dx = x.gradPointer
-            for r in 0..<rows {
+            ParallelLoops.forEachRange(rows, grain: 64) { _, range in for r in range {
                 let g = dy + r * d, yr = py + r * d, out = dx + r * d
                 var meanG: Float = 0, meanGY: Float = 0
                 for j in 0..<d { meanG += g[j]; meanGY += g[j] * yr[j] }
@@ -33,7 +33,7 @@ extension Tape {
                 // dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y))
                 let inv = rstd[r]
                 for j in 0..<d { out[j] += inv * (g[j] - meanG - yr[j] * meanGY) }
-            }
+            } }
         }
         return y
     }

@@ -45,12 +45,14 @@ public final class AdamW {
         for (index, parameter) in parameters.enumerated() {
             let p = parameter.pointer, g = parameter.gradPointer
             let m = expAvg[index].pointer, v = expAvgSq[index].pointer
-            for i in 0..<parameter.count {
-                let gradient = g[i]
-                m[i] = b1 * m[i] + (1 - b1) * gradient
-                v[i] = b2 * v[i] + (1 - b2) * gradient * gradient
-                let denominator = v[i].squareRoot() / rootCorrection2 + eps
-                p[i] = p[i] * decay - stepSize * m[i] / denominator
+            ParallelLoops.forEachRange(parameter.count, grain: 1 << 16) { _, range in
+                for i in range {
+                    let gradient = g[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gradient
+                    v[i] = b2 * v[i] + (1 - b2) * gradient * gradient
+                    let denominator = v[i].squareRoot() / rootCorrection2 + eps
+                    p[i] = p[i] * decay - stepSize * m[i] / denominator
+                }
             }
         }
     }
