@@ -21,6 +21,12 @@ public final class Tape {
     public func backward(from loss: Tensor, seed: Float = 1) {
         precondition(loss.count == 1, "backward starts from a scalar, got shape \(loss.shape)")
         loss.grad[0] += seed
+        backward()
+    }
+
+    /// Runs every recorded step in reverse, from gradients the caller has already placed in
+    /// the outputs' `grad` (a vector-Jacobian product). The tape is empty afterwards.
+    public func backward() {
         while let step = steps.popLast() {
             step()
         }
