@@ -33,9 +33,10 @@ let package = Package(
             "Trainer", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Autograd"]),
-        .testTarget(name: "LaunchTests", dependencies: ["launch"]),
+        .target(name: "TestSupport", dependencies: ["Autograd"], path: "Tests/TestSupport"),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Autograd", "TestSupport"]),
+        .testTarget(name: "LaunchTests", dependencies: ["launch", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,5 @@
 import Autograd
+import TestSupport
 import XCTest
 
 /// Every op's forward against a Double reference, its gradient against finite differences.

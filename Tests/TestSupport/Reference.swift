@@ -2,9 +2,9 @@ import Foundation
 
 /// Naive Double-precision implementations of each op: the ground truth that the Float ops
 /// and their finite-difference gradients are checked against.
-enum Reference {
+public enum Reference {
     /// `x [rows, inFeatures] · wᵀ`, `w [out, inFeatures]`.
-    static func linear(_ x: [Double], _ w: [Double], inFeatures: Int) -> [Double] {
+    public static func linear(_ x: [Double], _ w: [Double], inFeatures: Int) -> [Double] {
         let rows = x.count / inFeatures, out = w.count / inFeatures
         var y = [Double](repeating: 0, count: rows * out)
         for r in 0..<rows {
@@ -17,11 +17,11 @@ enum Reference {
         return y
     }
 
-    static func gelu(_ x: [Double]) -> [Double] {
+    public static func gelu(_ x: [Double]) -> [Double] {
         x.map { 0.5 * $0 * (1 + tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }
     }
 
-    static func layerNorm(_ x: [Double], d: Int, eps: Double = 1e-5) -> [Double] {
+    public static func layerNorm(_ x: [Double], d: Int, eps: Double = 1e-5) -> [Double] {
         var y = x
         for r in 0..<(x.count / d) {
             let row = x[(r * d)..<((r + 1) * d)]
@@ -32,7 +32,7 @@ enum Reference {
         return y
     }
 
-    static func embedding(_ table: [Double], d: Int, ids: [Int32], offset: Int) -> [Double] {
+    public static func embedding(_ table: [Double], d: Int, ids: [Int32], offset: Int) -> [Double] {
         let vocab = table.count / d
         var y = [Double](repeating: 0, count: ids.count * d)
         for (i, id) in ids.enumerated() {
@@ -44,7 +44,7 @@ enum Reference {
     }
 
     /// Causal attention with the full softmax per query row.
-    static func attention(q: [Double], k: [Double], v: [Double], batch: Int, heads: Int, width: Int) -> [Double] {
+    public static func attention(q: [Double], k: [Double], v: [Double], batch: Int, heads: Int, width: Int) -> [Double] {
         let seq = q.count / width / batch, headDim = width / heads
         var out = [Double](repeating: 0, count: q.count)
         for b in 0..<batch {
@@ -70,7 +70,7 @@ enum Reference {
     }
 
     /// Σ wᵢ·(−log softmax(logitsᵢ)[tᵢ]) / normalizer; out-of-range targets count nothing.
-    static func crossEntropy(_ logits: [Double], vocab: Int, targets: [Int32], weights: [Double],
+    public static func crossEntropy(_ logits: [Double], vocab: Int, targets: [Int32], weights: [Double],
                              normalizer: Double? = nil) -> Double {
         let total = weights.reduce(0, +)
         let norm = normalizer ?? (total > 0 ? total : 1)

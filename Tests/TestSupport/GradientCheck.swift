@@ -2,7 +2,7 @@ import Autograd
 import XCTest
 
 /// Random normal values from a fixed stream (tests are deterministic).
-func randomValues(_ count: Int, seed: String, scale: Double = 1) -> [Float] {
+public func randomValues(_ count: Int, seed: String, scale: Double = 1) -> [Float] {
     var generator = SplitMix64(seed: 42, name: seed)
     return (0..<count).map { _ in Float(generator.nextNormal() * scale) }
 }
@@ -14,7 +14,7 @@ func randomValues(_ count: Int, seed: String, scale: Double = 1) -> [Float] {
 /// `Σ c·y` with respect to each input (from the tape) must match `(f(x+h) − f(x−h)) / 2h`
 /// computed in Double on the same (Float-rounded) inputs. Large inputs are checked at 96
 /// sampled positions.
-func checkGradients(
+public func checkGradients(
     _ inputs: [Tensor],
     forward: (Tape, [Tensor]) -> Tensor,
     reference: ([[Double]]) -> [Double],
@@ -58,6 +58,6 @@ func checkGradients(
     }
 }
 
-func tensor(_ shape: [Int], seed: String, scale: Double = 1, requiresGrad: Bool = true) -> Tensor {
+public func tensor(_ shape: [Int], seed: String, scale: Double = 1, requiresGrad: Bool = true) -> Tensor {
     Tensor(shape: shape, values: randomValues(shape.reduce(1, *), seed: seed, scale: scale), requiresGrad: requiresGrad)
 }

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Where the package's own files are, for tests that read configs or run the built binary.
+public enum ProjectPaths {
+    /// The package root (two levels above Tests/TestSupport).
+    public static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static func config(_ name: String) -> String {
+        root.appendingPathComponent("configs/\(name).yaml").path
+    }
+
+    /// The `launch` binary built alongside the running test bundle (same configuration).
+    public static var launch: String {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("launch").path
+        if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
+        for configuration in ["release", "debug"] {
+            let path = root.appendingPathComponent(".build/\(configuration)/launch").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return besideTests
+    }
+}
+
+/// What a finished subprocess printed and returned.
+public struct ProcessResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs `executable` with `arguments`; `environment` replaces this process's when given.
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Drain stderr on another thread while reading stdout, so a chatty child never blocks
+    // on a full pipe.
+    let errors = PipeReader(err)
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errors.wait(), as: UTF8.self))
+}
+
+/// Reads a pipe to its end on a background thread.
+final class PipeReader: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pipe: Pipe) {
+        Thread { [self] in
+            data = pipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
+}

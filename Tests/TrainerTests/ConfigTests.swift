@@ -1,0 +1,73 @@
+import TestSupport
+import Trainer
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    let valid = """
+    model:
+      vocab_size: 512
+      d_model: 64
+      layers: 2
+      heads: 4
+      ffn: 256
+      seq_len: 64
+    train:
+      micro_batch: 8
+      lr: 5.0e-3
+    """
+
+    func testValidConfigParses() throws {
+        let config = try TesseraConfig.parse(valid, source: "ok.yaml")
+        XCTAssertEqual(config.model, ModelConfig(vocabSize: 512, dModel: 64, layers: 2, heads: 4, ffn: 256, seqLen: 64))
+        XCTAssertEqual(config.train.lr, 5e-3)
+        XCTAssertEqual(config.train.microBatch, 8)
+    }
+
+    /// Each bad edit gives a ConfigError naming the file and the dotted key.
+    func testBadConfigsNameTheFileAndKey() {
+        let cases: [(edit: (String) -> String, key: String, words: String)] = [
+            ({ $0.replacingOccurrences(of: "  ffn: 256\n", with: "") }, "model.ffn", "missing"),
+            ({ $0.replacingOccurrences(of: "d_model:", with: "d_modle:") }, "model.d_modle", "did you mean 'd_model'"),
+            ({ $0.replacingOccurrences(of: "layers: 2", with: "layers: two") }, "model.layers", "expected an integer"),
+            ({ $0.replacingOccurrences(of: "seq_len: 64", with: "seq_len: 0") }, "model.seq_len", "must be positive"),
+            ({ $0.replacingOccurrences(of: "micro_batch: 8", with: "micro_batch: -3") }, "train.micro_batch", "must be positive"),
+            ({ $0.replacingOccurrences(of: "lr: 5.0e-3", with: "lr: fast") }, "train.lr", "expected a number"),
+            ({ $0.replacingOccurrences(of: "heads: 4", with: "heads: 3") }, "model.heads", "does not divide"),
+            ({ $0 + "\noptimizer:\n  lr: 1\n" }, "optimizer", "unknown key"),
+        ]
+        for (edit, key, words) in cases {
+            XCTAssertThrowsError(try TesseraConfig.parse(edit(valid), source: "bad.yaml"), key) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.hasPrefix("bad.yaml: \(key): "), "got: \(text)")
+                XCTAssertTrue(text.contains(words), "got: \(text)")
+                XCTAssertFalse(text.contains("\n"), "one line: \(text)")
+            }
+        }
+    }
+
+    func testMissingModelSectionAndBrokenYaml() {
+        XCTAssertThrowsError(try TesseraConfig.parse("train:\n  steps: 3\n", source: "a.yaml")) {
+            XCTAssertEqual("\($0)", "a.yaml: model: missing")
+        }
+        XCTAssertThrowsError(try TesseraConfig.parse("model: [1, 2\n", source: "b.yaml")) {
+            XCTAssertTrue("\($0)".hasPrefix("b.yaml: not valid YAML"), "\($0)")
+        }
+        XCTAssertThrowsError(try TesseraConfig.load(path: "/nonexistent/c.yaml")) {
+            XCTAssertEqual("\($0)", "/nonexistent/c.yaml: cannot read the file")
+        }
+    }
+
+    /// DESIGN §2 sizes; tied head, no bias, learned positions over seq 4096.
+    func testParameterCountsOfTheThreeConfigs() throws {
+        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("350m")).model.parameterCount, 372_244_480)
+        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("760m")).model.parameterCount, 784_859_136)
+        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("7b")).model.parameterCount, 6_723_469_312)
+    }
+
+    /// The issue's formula: 6·(12·L·d² + V·d) + 12·L·d·seq when ffn = 4d.
+    func testFlopsPerToken() throws {
+        let model = try TesseraConfig.load(path: ProjectPaths.config("350m")).model
+        let (l, d, v, s) = (24.0, 1024.0, 64512.0, 4096.0)
+        XCTAssertEqual(model.trainingFlopsPerToken, 6 * (12 * l * d * d + v * d) + 12 * l * d * s)
+    }
+}

@@ -1,0 +1,47 @@
+import Autograd
+import Foundation
+import TestSupport
+import Trainer
+import XCTest
+
+final class DecoderTests: XCTestCase {
+    /// The whole decoder's loss and every parameter's gradient against central finite
+    /// differences of the Double reference decoder. Output layers are randomised first:
+    /// at init they are zero, which makes q, k, v and fc1 gradients exactly zero.
+    func testWholeDecoderGradientsMatchFiniteDifferences() {
+        let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 2, heads: 2, ffn: 16, seqLen: 5)
+        let decoder = CM3LeonDecoder(config: config, seed: 3)
+        for (index, parameter) in decoder.parameters.enumerated() {
+            let values = randomValues(parameter.tensor.count, seed: "p\(index)", scale: 0.5)
+            for i in 0..<values.count { parameter.tensor.data[i] = values[i] }
+        }
+        let batch = TokenBatch(microBatch: 2, seqLen: 5,
+                               inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7], targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, -1],
+                               weights: [1, 1, 0, 1, 0.5, 1, 1, 2, 1, 0])
+        let tape = Tape()
+        let loss = decoder.loss(batch, tape: tape)
+        tape.backward(from: loss)
+
+        let reference = ReferenceDecoder(d: 8, heads: 2, layers: 2, batch: 2, seq: 5)
+        let base = decoder.parameters.map { $0.tensor.values.map(Double.init) }
+        let weights = batch.weights.map(Double.init)
+        func objective(_ values: [[Double]]) -> Double {
+            reference.loss(values, inputs: batch.inputs, targets: batch.targets, weights: weights)
+        }
+        XCTAssertEqual(Double(loss.data[0]), objective(base), accuracy: 1e-5)
+        let h = 1e-5
+        for (index, parameter) in decoder.parameters.enumerated() {
+            var numeric: [Double] = [], analytic: [Double] = []
+            for position in stride(from: 0, to: parameter.tensor.count, by: max(1, parameter.tensor.count / 24)) {
+                var plus = base, minus = base
+                plus[index][position] += h
+                minus[index][position] -= h
+                numeric.append((objective(plus) - objective(minus)) / (2 * h))
+                analytic.append(Double(parameter.tensor.grad[position]))
+            }
+            let scale = max(numeric.map(abs).max()!, 1e-6)
+            let error = zip(numeric, analytic).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(error / scale, 1e-3, "\(parameter.name): error \(error), scale \(scale)")
+        }
+    }
+}

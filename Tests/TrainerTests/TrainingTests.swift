@@ -1,0 +1,57 @@
+import Autograd
+import Foundation
+import TestSupport
+import Trainer
+import XCTest
+
+final class TrainingTests: XCTestCase {
+    /// Zero-initialised output layers make every block the identity at step 0, and the
+    /// 0.006-std tied head gives near-uniform logits: loss = ln(vocab) within 0.01.
+    func testStepZeroLossIsLogVocabulary() throws {
+        var config = try TesseraConfig.load(path: ProjectPaths.config("tiny"))
+        config.train.steps = 1
+        var loop = TrainingLoop(config: config)
+        loop.log = { _ in }
+        let first = loop.run()[0]
+        XCTAssertEqual(first.loss, log(Double(config.model.vocabSize)), accuracy: 0.01)
+    }
+
+    /// The tiny model can fit one fixed batch: loss below 0.1 within 300 steps.
+    func testTinyModelFitsOneFixedBatch() throws {
+        var config = try TesseraConfig.load(path: ProjectPaths.config("tiny"))
+        config.train.steps = 300
+        config.train.fixedBatch = true
+        var loop = TrainingLoop(config: config)
+        loop.log = { _ in }
+        let records = loop.run()
+        let firstBelow = records.firstIndex { $0.loss < 0.1 }
+        XCTAssertNotNil(firstBelow, "final loss \(records.last!.loss)")
+        XCTAssertLessThan(records.last!.loss, 0.1)
+    }
+
+    /// CM3Leon init (DESIGN §2): output layers zero, positions at std 0.0002, matrices
+    /// truncated at ±0.018, and the same weights whatever else is built first.
+    func testInitFollowsTheRecipeAndIsKeyedByName() {
+        let config = ModelConfig(vocabSize: 100, dModel: 32, layers: 2, heads: 2, ffn: 128, seqLen: 16)
+        let decoder = CM3LeonDecoder(config: config, seed: 5)
+        for parameter in decoder.parameters {
+            let values = parameter.tensor.values
+            if parameter.name.hasSuffix("out_proj.weight") || parameter.name.hasSuffix("fc2.weight") {
+                XCTAssertTrue(values.allSatisfy { $0 == 0 }, parameter.name)
+            } else if parameter.name.contains("embed_positions") {
+                let std = (values.map { Double($0 * $0) }.reduce(0, +) / Double(values.count)).squareRoot()
+                XCTAssertEqual(std, 0.0002, accuracy: 0.00003)
+            } else {
+                XCTAssertLessThanOrEqual(values.map(abs).max()!, Float(0.018), parameter.name)
+                XCTAssertGreaterThan(values.map(abs).max()!, Float(0.01), parameter.name)
+            }
+        }
+        let other = CM3LeonDecoder(config: ModelConfig(vocabSize: 100, dModel: 32, layers: 3, heads: 4, ffn: 128, seqLen: 16), seed: 5)
+        let name = "decoder.layers.1.fc1.weight"
+        XCTAssertEqual(decoder.parameters.first { $0.name == name }!.tensor.values,
+                       other.parameters.first { $0.name == name }!.tensor.values)
+        XCTAssertEqual(decoder.parameters.map(\.name).prefix(4), [
+            "decoder.embed_tokens.weight", "decoder.embed_positions.weight",
+            "decoder.layers.0.self_attn.q_proj.weight", "decoder.layers.0.self_attn.k_proj.weight"])
+    }
+}
