@@ -21,11 +21,11 @@ extension Tape {
         let geometry = AttentionGeometry(seq: seq, width: width, headDim: headDim, blockSize: blockSize)
         let output = Tensor(shape: q.shape, requiresGrad: q.requiresGrad || k.requiresGrad || v.requiresGrad)
         // [batch, heads, seq]: log Σ exp(scores) of each query row, all backward needs.
-        let logSumExp = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(batch * heads * seq, 1))
+        let logSumExp = BufferPool.shared.allocate(max(batch * heads * seq, 1))
         // Heads run in parallel, one BLAS thread each; every worker has its own scratch.
         ParallelLoops.forEachWorker { worker, workers in
-            let scores = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)  // [block, keys]
-            defer { scores.deallocate() }
+            let scores = BufferPool.shared.allocate(blockSize * seq)  // [block, keys]
+            defer { BufferPool.shared.release(scores) }
             for pair in stride(from: worker, to: batch * heads, by: workers) {
                 let offset = (pair / heads) * seq * width + (pair % heads) * headDim
                 geometry.forward(q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
@@ -33,17 +33,17 @@ extension Tape {
                                  scores: scores.pointer)
             }
         }
-        guard output.requiresGrad else { logSumExp.deallocate(); return output }
+        guard output.requiresGrad else { BufferPool.shared.release(logSumExp); return output }
         record {
-            defer { logSumExp.deallocate() }
+            defer { BufferPool.shared.release(logSumExp) }
             let gradQ = q.requiresGrad ? q.gradPointer : nil
             let gradK = k.requiresGrad ? k.gradPointer : nil
             let gradV = v.requiresGrad ? v.gradPointer : nil
             let gradOut = output.gradPointer
             ParallelLoops.forEachWorker { worker, workers in
-                let probabilities = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)
-                let gradScores = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockSize * seq)
-                defer { probabilities.deallocate(); gradScores.deallocate() }
+                let probabilities = BufferPool.shared.allocate(blockSize * seq)
+                let gradScores = BufferPool.shared.allocate(blockSize * seq)
+                defer { BufferPool.shared.release(probabilities); BufferPool.shared.release(gradScores) }
                 for pair in stride(from: worker, to: batch * heads, by: workers) {
                     let offset = (pair / heads) * seq * width + (pair % heads) * headDim
                     geometry.backward(

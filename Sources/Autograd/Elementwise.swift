@@ -27,28 +27,52 @@ extension Tape {
     /// GELU, tanh approximation: `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
     public func gelu(_ x: Tensor) -> Tensor {
         let y = Tensor(shape: x.shape, requiresGrad: x.requiresGrad)
-        let n = x.count
         let px = x.pointer, py = y.pointer
-        ParallelLoops.forEachRange(n, grain: 1 << 14) { _, range in
-            for i in range {
-                let v = px[i]
-                py[i] = 0.5 * v * (1 + tanhf(geluScale * (v + geluCubic * v * v * v)))
-            }
+        ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
+            mapVectors(range, px, into: py) { v, _ in 0.5 * v * (1 + geluTanh(v)) }
         }
         guard y.requiresGrad else { return y }
         record {
             let dy = y.gradPointer, dx = x.gradPointer
-            ParallelLoops.forEachRange(n, grain: 1 << 14) { _, range in
-                for i in range {
-                    let v = px[i]
-                    let t = tanhf(geluScale * (v + geluCubic * v * v * v))
+            ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
+                mapVectors(range, px, into: dx) { v, i in
+                    let t = geluTanh(v)
                     let inner = geluScale * (1 + 3 * geluCubic * v * v)
-                    dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner)
+                    return load(dx, i, range) + load(dy, i, range) * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner)
                 }
             }
         }
         return y
     }
+}
+
+@inline(__always)
+private func geluTanh(_ v: FloatVector) -> FloatVector {
+    hyperbolicTangent(geluScale * (v + geluCubic * v * v * v))
+}
+
+/// `output[i..<i+8] = body(input[i..<i+8], i)` over `range`, 8 floats at a time; the last,
+/// partial vector is zero-padded and only its lanes inside `range` are written.
+@inline(__always)
+private func mapVectors(_ range: Range<Int>, _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
+                        _ body: (FloatVector, Int) -> FloatVector) {
+    var i = range.lowerBound
+    while i + 8 <= range.upperBound {
+        store(body(load(input + i), i), output + i)
+        i += 8
+    }
+    guard i < range.upperBound else { return }
+    let result = body(load(input, i, range), i)
+    for lane in 0..<(range.upperBound - i) { output[i + lane] = result[lane] }
+}
+
+/// The vector at `pointer + i`, zero-padded past the end of `range`.
+@inline(__always)
+private func load(_ pointer: UnsafePointer<Float>, _ i: Int, _ range: Range<Int>) -> FloatVector {
+    if i + 8 <= range.upperBound { return load(pointer + i) }
+    var vector = FloatVector()
+    for lane in 0..<(range.upperBound - i) { vector[lane] = pointer[i + lane] }
+    return vector
 }
 
 private let geluScale: Float = 0.7978845608028654  // √(2/π)

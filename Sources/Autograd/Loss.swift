@@ -15,13 +15,13 @@ extension Tape {
         let scale = 1 / (normalizer ?? weightSum(weights))
         let loss = Tensor(shape: [1], requiresGrad: logits.requiresGrad)
         // Gradient rows are computed with the loss and kept until backward scales them.
-        let gradient = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(logits.count, 1))
+        let gradient = BufferPool.shared.allocate(max(logits.count, 1))
         gradient.update(from: logits.data)
         loss.data[0] = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, vocab: vocab,
                                                      targets: targets, weights: weights, scale: scale))
-        guard loss.requiresGrad else { gradient.deallocate(); return loss }
+        guard loss.requiresGrad else { BufferPool.shared.release(gradient); return loss }
         record {
-            defer { gradient.deallocate() }
+            defer { BufferPool.shared.release(gradient) }
             saxpy(count: logits.count, alpha: loss.grad[0], x: gradient.pointer, y: logits.gradPointer)
         }
         return loss
@@ -44,8 +44,8 @@ extension Tape {
         // 4096-token sequence at vocabulary 64512.
         let chunkRows = max(1, min(rows, chunkRows ?? (1 << 25) / vocab))
         let loss = Tensor(shape: [1], requiresGrad: hidden.requiresGrad || table.requiresGrad)
-        let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkRows * vocab)  // [chunk, vocab]
-        defer { logits.deallocate() }
+        let logits = BufferPool.shared.allocate(chunkRows * vocab)  // [chunk, vocab]
+        defer { BufferPool.shared.release(logits) }
         let gradHidden = hidden.requiresGrad ? Tensor(shape: hidden.shape) : nil  // [rows, d]
         let gradTable = table.requiresGrad ? Tensor(shape: table.shape) : nil     // [vocab, d]
         var total: Double = 0

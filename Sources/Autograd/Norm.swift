@@ -8,7 +8,7 @@ extension Tape {
         let d = x.lastDimension, rows = x.rows
         let y = Tensor(shape: x.shape, requiresGrad: x.requiresGrad)
         // Saved for backward: one reciprocal standard deviation per row.
-        let rstd = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(rows, 1))
+        let rstd = BufferPool.shared.allocate(max(rows, 1))
         let px = x.pointer, py = y.pointer
         ParallelLoops.forEachRange(rows, grain: 64) { _, range in for r in range {
             let row = px + r * d, out = py + r * d
@@ -21,9 +21,9 @@ extension Tape {
             rstd[r] = inv
             for j in 0..<d { out[j] = (row[j] - mean) * inv }
         } }
-        guard y.requiresGrad else { rstd.deallocate(); return y }
+        guard y.requiresGrad else { BufferPool.shared.release(rstd); return y }
         record {
-            defer { rstd.deallocate() }
+            defer { BufferPool.shared.release(rstd) }
             let dy = y.gradPointer, dx = x.gradPointer
             ParallelLoops.forEachRange(rows, grain: 64) { _, range in for r in range {
                 let g = dy + r * d, yr = py + r * d, out = dx + r * d

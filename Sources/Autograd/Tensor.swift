@@ -20,7 +20,7 @@ public final class Tensor {
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.requiresGrad = requiresGrad
-        data = .allocate(capacity: count)
+        data = BufferPool.shared.allocate(count)
         data.initialize(repeating: 0)
     }
 
@@ -32,14 +32,14 @@ public final class Tensor {
     }
 
     deinit {
-        data.deallocate()
-        gradStorage?.deallocate()
+        BufferPool.shared.release(data)
+        if let gradStorage { BufferPool.shared.release(gradStorage) }
     }
 
     /// The gradient buffer, same shape as `data`; allocated zeroed on first access.
     public var grad: UnsafeMutableBufferPointer<Float> {
         if let storage = gradStorage { return storage }
-        let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        let storage = BufferPool.shared.allocate(count)
         storage.initialize(repeating: 0)
         gradStorage = storage
         return storage
@@ -55,7 +55,7 @@ public final class Tensor {
 
     /// Frees the gradient buffer (e.g. for activations once their backward step has run).
     public func releaseGrad() {
-        gradStorage?.deallocate()
+        if let gradStorage { BufferPool.shared.release(gradStorage) }
         gradStorage = nil
     }
 

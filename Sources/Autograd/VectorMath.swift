@@ -8,12 +8,13 @@ typealias FloatVector = SIMD8<Float>
 typealias IntVector = SIMD8<Int32>
 
 /// `e^x` lane-wise, Cephes `expf`: range reduction by ln 2, degree-6 polynomial, scaling by
-/// 2ⁿ through the exponent bits. Relative error ≤ 2e−7 for x in [−87, 88]; lower inputs
-/// are clamped (giving ≈ 1e−38 instead of 0).
+/// 2ⁿ through the exponent bits. Relative error ≤ 2e−7 for x in [−87, 88]; inputs outside
+/// are clamped (giving ≈ 1e−38 instead of 0, ≈ 2e38 instead of ∞).
 @inline(__always)
 func exponential(_ input: FloatVector) -> FloatVector {
     var x = input
     x.replace(with: FloatVector(repeating: -87.3), where: x .< FloatVector(repeating: -87.3))
+    x.replace(with: FloatVector(repeating: 88.3), where: x .> FloatVector(repeating: 88.3))
     // Adding 1.5·2²³ rounds x·log₂e to an integer held in the low mantissa bits.
     let shifter = FloatVector(repeating: 12_582_912)
     let shifted = x * 1.442_695_04 + shifter
@@ -28,6 +29,13 @@ func exponential(_ input: FloatVector) -> FloatVector {
     p = p * (r * r) + r + 1
     let exponentBits = (unsafeBitCast(shifted, to: IntVector.self) &- 0x4B40_0000 &+ 127) &<< 23
     return p * unsafeBitCast(exponentBits, to: FloatVector.self)
+}
+
+/// `tanh(x) = 1 − 2 / (e^{2x} + 1)` lane-wise; absolute error ≈ 1e−7 (relative error is
+/// larger near 0, where GELU multiplies it by x anyway).
+@inline(__always)
+func hyperbolicTangent(_ x: FloatVector) -> FloatVector {
+    1 - 2 / (exponential(x + x) + 1)
 }
 
 @inline(__always)
