@@ -13,5 +13,12 @@ static inline hid_t tessera_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t tessera_h5s_all(void) { return H5S_ALL; }
 static inline unsigned tessera_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned tessera_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline hid_t tessera_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t tessera_h5e_default(void) { return H5E_DEFAULT; }
+static inline hid_t tessera_h5s_scalar_space(void) { return H5Screate(H5S_SCALAR); }
+static inline int tessera_h5o_type_dataset(void) { return H5O_TYPE_DATASET; }
+
+// Silences HDF5's own error-stack printing: Tessera reports one line per error itself.
+static inline void tessera_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 #endif

@@ -37,8 +37,8 @@ public struct BenchmarkResult: Sendable {
 /// square product in the same process, so the two numbers share threads and clocks.
 public enum Benchmark {
     public static func run(_ shape: BenchmarkShape, steps: Int, log: (String) -> Void) -> BenchmarkResult {
-        let sgemmRate = sgemmGflops(size: 2048)
-        log(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmRate) + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
+        let sgemmBefore = sgemmGflops(size: 2048)
+        log(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmBefore) + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
         let model = CM3LeonDecoder(config: shape.model, seed: 0)
         let optimizer = AdamW(parameters: model.parameters.map(\.tensor))
         let data = SyntheticTokens(vocabSize: shape.model.vocabSize, seqLen: shape.model.seqLen, seed: 0)
@@ -55,17 +55,22 @@ public enum Benchmark {
             log(String(format: "step %d: %.3f s, loss %.4f", step, seconds, loss.data[0]) + (step == 0 ? " (warm-up)" : ""))
             if step > 0 { best = min(best, seconds) }
         }
+        // The machine's sgemm rate drifts (shared host, clocks); comparing against the better
+        // of two measurements keeps the reported fraction conservative.
+        let sgemmAfter = sgemmGflops(size: 2048)
+        log(String(format: "sgemm 2048³ again: %.1f GFLOP/s", sgemmAfter))
+        let sgemmRate = max(sgemmBefore, sgemmAfter)
         return BenchmarkResult(shape: shape.name, tokensPerStep: shape.microBatch * shape.model.seqLen,
                                secondsPerStep: best, flopsPerToken: shape.model.trainingFlopsPerToken,
                                sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes())
     }
 
-    /// Best of five `n×n×n` products, in GFLOP/s.
+    /// Best of ten `n×n×n` products, in GFLOP/s.
     public static func sgemmGflops(size n: Int) -> Double {
         let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
         for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.1; b.data[i] = Float(i % 5) * 0.1 }
         var best = Double.infinity
-        for _ in 0..<5 {
+        for _ in 0..<10 {
             let start = Date()
             sgemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
             best = min(best, Date().timeIntervalSince(start))
