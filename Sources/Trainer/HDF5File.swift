@@ -152,14 +152,14 @@ public final class HDF5File {
     public func datasetNames() -> [String] {
         final class Collector { var names: [String] = [] }
         let collector = Collector()
-        let callback: H5O_iterate2_t = { _, name, info, context in
+        let callback: H5O_iterate_t = { _, name, info, context in
             guard let name, let info, let context else { return 0 }
             if info.pointee.type.rawValue == UInt32(tessera_h5o_type_dataset()) {
                 Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().names.append(String(cString: name))
             }
             return 0
         }
-        H5Ovisit3(handle, H5_INDEX_NAME, H5_ITER_INC, callback, Unmanaged.passUnretained(collector).toOpaque(), UInt32(H5O_INFO_BASIC))
+        H5Ovisit2(handle, H5_INDEX_NAME, H5_ITER_INC, callback, Unmanaged.passUnretained(collector).toOpaque(), UInt32(H5O_INFO_BASIC))
         return collector.names.sorted()
     }
 
