@@ -1,10 +1,15 @@
 import Foundation
 
-/// Token-weighted cross-entropy, plain and fused with the tied LM head.
+/// Token-weighted cross-entropy, plain and fused with the tied LM head, optionally with the
+/// vocabulary split over a group of ranks (Megatron's vocab-parallel cross-entropy).
 ///
 /// Loss = Σᵢ wᵢ · (−log softmax(logitsᵢ)[targetᵢ]) / normalizer. The normalizer defaults to
 /// Σ wᵢ; distributed callers pass the global weight sum so every layout averages the same
 /// way. Targets outside the vocabulary (or weight 0) contribute nothing.
+///
+/// With a vocabulary group, each rank holds the logits of ids `vocabOffset ..< vocabOffset +
+/// shard` and three all-reduces of one float per row (max, sum of exponentials, target
+/// logit) give every rank the full softmax normaliser: no rank ever holds a whole row.
 extension Tape {
     /// `logits [rows, vocab]`, one target and weight per row → scalar loss `[1]`.
     public func crossEntropy(_ logits: Tensor, targets: [Int32], weights: [Float],
@@ -17,7 +22,7 @@ extension Tape {
         // Gradient rows are computed with the loss and kept until backward scales them.
         let gradient = BufferPool.shared.allocate(max(logits.count, 1))
         gradient.update(from: logits.data)
-        loss.data[0] = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, vocab: vocab,
+        loss.data[0] = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, shard: VocabularyShard(size: vocab),
                                                      targets: targets, weights: weights, scale: scale))
         guard loss.requiresGrad else { BufferPool.shared.release(gradient); return loss }
         record {
@@ -31,9 +36,13 @@ extension Tape {
     /// `chunkRows` tokens at a time so the `[tokens, vocab]` matrix never exists whole.
     /// The gradients are formed chunk by chunk in the forward pass (saving the recompute)
     /// and scaled by the upstream gradient in backward.
-    /// `hidden [rows, d]`, `table [vocab, d]` → scalar loss `[1]`.
+    /// `hidden [rows, d]`, `table [shard, d]` (ids `vocabOffset ..< vocabOffset + shard` of a
+    /// vocabulary split evenly over `vocabGroup`) → scalar loss `[1]`, the same on every rank.
+    /// With a group, `hidden`'s gradient is this shard's part: sum it over the group
+    /// (Megatron's f before the head does).
     public func lmHeadCrossEntropy(_ hidden: Tensor, table: Tensor, targets: [Int32], weights: [Float],
-                                   normalizer: Float? = nil, chunkRows: Int? = nil) -> Tensor {
+                                   normalizer: Float? = nil, chunkRows: Int? = nil,
+                                   vocabGroup: ReductionGroup = LocalGroup.shared, vocabOffset: Int = 0) -> Tensor {
         let d = hidden.lastDimension, rows = hidden.rows, vocab = table.shape[0]
         precondition(table.shape == [vocab, d], "lmHead: table \(table.shape) does not match hidden \(hidden.shape)")
         precondition(targets.count == rows && weights.count == rows,
@@ -55,7 +64,8 @@ extension Tape {
             let h = hidden.pointer + start * d
             sgemm(transposeB: true, m: chunk, n: vocab, k: d, a: h, lda: d, b: table.pointer, ldb: d,
                   c: logits.pointer, ldc: vocab)
-            total += softmaxCrossEntropyRows(logits.pointer, rows: chunk, firstRow: start, vocab: vocab,
+            total += softmaxCrossEntropyRows(logits.pointer, rows: chunk, firstRow: start,
+                                             shard: VocabularyShard(size: vocab, offset: vocabOffset, group: vocabGroup),
                                              targets: targets, weights: weights, scale: scale)
             if let gradHidden {
                 // dh_chunk [chunk, d] = dlogits [chunk, vocab] · table [vocab, d]
@@ -86,39 +96,64 @@ func weightSum(_ weights: [Float]) -> Float {
     return sum > 0 ? sum : 1
 }
 
-/// Replaces each row of `logits [rows, vocab]` by its loss gradient and returns the summed
-/// loss; row r takes `targets[firstRow + r]` and `weights[firstRow + r]`. Rows split over
-/// threads; partial sums are added in a fixed order, so the result does not depend on timing.
-func softmaxCrossEntropyRows(_ logits: UnsafeMutablePointer<Float>, rows: Int, firstRow: Int, vocab: Int,
+/// The part of the vocabulary whose logits this rank holds: ids `offset ..< offset + size`
+/// of `size · group.size`.
+struct VocabularyShard {
+    var size: Int
+    var offset = 0
+    var group: ReductionGroup = LocalGroup.shared
+
+    var fullVocabulary: Int { size * group.size }
+
+    /// The local column of `target`, or nil if another rank holds it.
+    func column(_ target: Int32) -> Int? {
+        let column = Int(target) - offset
+        return column >= 0 && column < size ? column : nil
+    }
+}
+
+/// Replaces each row of `logits [rows, shard.size]` by its loss gradient and returns the
+/// summed loss (the same on every rank of the shard's group); row r takes
+/// `targets[firstRow + r]` and `weights[firstRow + r] · scale`. Rows split over threads;
+/// sums are added in a fixed order, so the result does not depend on timing.
+func softmaxCrossEntropyRows(_ logits: UnsafeMutablePointer<Float>, rows: Int, firstRow: Int, shard: VocabularyShard,
                              targets: [Int32], weights: [Float], scale: Float) -> Double {
+    let vocab = shard.size
+    // Per row: [max, Σ exp, target logit], reduced across the group between the passes.
+    let maximum = BufferPool.shared.allocate(max(rows, 1)), sums = BufferPool.shared.allocate(max(rows, 1))
+    let targetLogits = BufferPool.shared.allocate(max(rows, 1))
+    defer { [maximum, sums, targetLogits].forEach(BufferPool.shared.release) }
+    func counted(_ r: Int) -> Bool {
+        let target = Int(targets[firstRow + r])
+        return weights[firstRow + r] != 0 && target >= 0 && target < shard.fullVocabulary
+    }
+    ParallelLoops.forEachRange(rows, grain: 1) { _, range in
+        for r in range {
+            maximum[r] = rowMaximum(logits + r * vocab, vocab)
+            targetLogits[r] = shard.column(targets[firstRow + r]).map { logits[r * vocab + $0] } ?? 0
+        }
+    }
+    shard.group.allReduce(UnsafeMutableBufferPointer(rebasing: maximum[0..<rows]), .max)
+    shard.group.allReduce(UnsafeMutableBufferPointer(rebasing: targetLogits[0..<rows]), .sum)
+    ParallelLoops.forEachRange(rows, grain: 1) { _, range in
+        for r in range { sums[r] = exponentiateRow(logits + r * vocab, vocab, shift: maximum[r]) }
+    }
+    shard.group.allReduce(UnsafeMutableBufferPointer(rebasing: sums[0..<rows]), .sum)
     var partials = [Double](repeating: 0, count: ParallelLoops.workers)
     partials.withUnsafeMutableBufferPointer { partial in
         ParallelLoops.forEachRange(rows, grain: 1) { part, range in
-            var sum: Double = 0
+            var total: Double = 0
             for r in range {
-                sum += softmaxCrossEntropyRow(logits + r * vocab, vocab: vocab, target: targets[firstRow + r],
-                                              weight: weights[firstRow + r] * scale)
+                let row = logits + r * vocab
+                guard counted(r) else { row.update(repeating: 0, count: vocab); continue }
+                // Gradient: weight · (softmax − onehot(target)); loss: weight · (log Σ − target).
+                let weight = weights[firstRow + r] * scale
+                scaleRow(row, vocab, by: weight / sums[r])
+                if let column = shard.column(targets[firstRow + r]) { row[column] -= weight }
+                total += Double(weight) * Double(maximum[r] + logf(sums[r]) - targetLogits[r])
             }
-            partial[part] = sum
+            partial[part] = total
         }
     }
     return partials.reduce(0, +)
-}
-
-/// Replaces `row [vocab]` of logits by `weight · (softmax − onehot(target))` and returns
-/// `weight · −log softmax[target]`. A target outside the vocabulary or a zero weight gives a
-/// zero row and zero loss.
-@inline(__always)
-func softmaxCrossEntropyRow(_ row: UnsafeMutablePointer<Float>, vocab: Int, target: Int32, weight: Float) -> Double {
-    let t = Int(target)
-    guard weight != 0, t >= 0, t < vocab else {
-        row.update(repeating: 0, count: vocab)
-        return 0
-    }
-    let maximum = rowMaximum(row, vocab)
-    let targetLogit = row[t]
-    let sum = exponentiateRow(row, vocab, shift: maximum)
-    scaleRow(row, vocab, by: weight / sum)
-    row[t] -= weight
-    return Double(weight) * Double(maximum + logf(sum) - targetLogit)
 }

@@ -1,6 +1,5 @@
 import Autograd
 import Foundation
-import Optim
 
 /// A named model shape for `launch bench`.
 public struct BenchmarkShape: Sendable {
@@ -27,32 +26,42 @@ public struct BenchmarkResult: Sendable {
     public let flopsPerToken: Double
     public let sgemmGflops: Double
     public let peakResidentBytes: Int
+    /// Bytes this rank sent per step in tensor-parallel and data-parallel collectives.
+    public let tensorParallelBytesPerStep: Int
+    public let dataParallelBytesPerStep: Int
+
+    /// Processes that shared the work.
+    public let ranks: Int
 
     public var tokensPerSecond: Double { Double(tokensPerStep) / secondsPerStep }
-    public var achievedGflops: Double { tokensPerSecond * flopsPerToken / 1e9 }
+    /// Model FLOP/s per rank, comparable with that rank's sgemm rate.
+    public var achievedGflops: Double { tokensPerSecond * flopsPerToken / 1e9 / Double(ranks) }
     public var fractionOfSgemm: Double { achievedGflops / sgemmGflops }
 }
 
 /// Times full training steps (forward, backward, AdamW) of a shape, and `cblas_sgemm` on a
 /// square product in the same process, so the two numbers share threads and clocks.
 public enum Benchmark {
-    public static func run(_ shape: BenchmarkShape, steps: Int, log: (String) -> Void) -> BenchmarkResult {
+    /// Each data-parallel rank trains `shape.microBatch` sequences per step, so tokens per
+    /// step grow with dp.
+    public static func run(_ shape: BenchmarkShape, steps: Int, context: ParallelContext = .single(),
+                           log: (String) -> Void) throws -> BenchmarkResult {
         let sgemmBefore = sgemmGflops(size: 2048)
         log(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmBefore) + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
-        let model = CM3LeonDecoder(config: shape.model, seed: 0)
-        let optimizer = AdamW(parameters: model.parameters.map(\.tensor))
+        let trainingStep = TrainingStep(model: shape.model, seed: 0, context: context)
         let data = SyntheticTokens(vocabSize: shape.model.vocabSize, seqLen: shape.model.seqLen, seed: 0)
         var best = Double.infinity
+        var bytes = (tensorParallel: 0, dataParallel: 0)
         for step in 0...steps {  // step 0 warms caches and allocations; not timed
-            let batch = data.batch(step, microBatch: shape.microBatch)
+            let first = (step * context.dp + context.dpRank) * shape.microBatch
+            let batch = data.batch(first ..< first + shape.microBatch)
+            context.resetCounters()
+            try context.grid?.world.barrier()
             let start = Date()
-            let tape = Tape()
-            model.zeroGrad()
-            let loss = model.loss(batch, tape: tape)
-            tape.backward(from: loss)
-            optimizer.step(lr: 1e-4)
+            let loss = try trainingStep.run(batch, lr: 1e-4)
             let seconds = Date().timeIntervalSince(start)
-            log(String(format: "step %d: %.3f s, loss %.4f", step, seconds, loss.data[0]) + (step == 0 ? " (warm-up)" : ""))
+            bytes = context.bytesSent
+            log(String(format: "step %d: %.3f s, loss %.4f", step, seconds, loss) + (step == 0 ? " (warm-up)" : ""))
             if step > 0 { best = min(best, seconds) }
         }
         // The machine's sgemm rate drifts (shared host, clocks); comparing against the better
@@ -60,9 +69,10 @@ public enum Benchmark {
         let sgemmAfter = sgemmGflops(size: 2048)
         log(String(format: "sgemm 2048³ again: %.1f GFLOP/s", sgemmAfter))
         let sgemmRate = max(sgemmBefore, sgemmAfter)
-        return BenchmarkResult(shape: shape.name, tokensPerStep: shape.microBatch * shape.model.seqLen,
+        return BenchmarkResult(shape: shape.name, tokensPerStep: shape.microBatch * context.dp * shape.model.seqLen,
                                secondsPerStep: best, flopsPerToken: shape.model.trainingFlopsPerToken,
-                               sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes())
+                               sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes(),
+                               tensorParallelBytesPerStep: bytes.tensorParallel, dataParallelBytesPerStep: bytes.dataParallel, ranks: context.worldSize)
     }
 
     /// Best of ten `n×n×n` products, in GFLOP/s.

@@ -47,10 +47,19 @@ public struct TrainConfig: Equatable, Sendable {
     public init() {}
 }
 
+/// How the run is split over ranks.
+public struct ParallelConfig: Equatable, Sendable {
+    /// Tensor-parallel size; data-parallel size is world / tp.
+    public var tp: Int = 1
+
+    public init() {}
+}
+
 /// A whole run configuration, read from YAML.
 public struct TesseraConfig: Equatable, Sendable {
     public var model: ModelConfig
     public var train: TrainConfig
+    public var parallel = ParallelConfig()
     /// Where it was read from (for messages).
     public var source: String
 
@@ -68,12 +77,17 @@ public struct TesseraConfig: Equatable, Sendable {
     /// Validates YAML text; `source` names it in errors.
     public static func parse(_ text: String, source: String) throws -> TesseraConfig {
         let root = try ConfigReader(file: source, text: text)
-        try root.rejectUnknownKeys(["model", "train"])
+        try root.rejectUnknownKeys(["model", "train", "parallel"])
         guard let modelSection = try root.section("model") else { throw root.error("model", "missing") }
         let model = try readModel(modelSection)
         var train = TrainConfig()
         if let section = try root.section("train") { train = try readTrain(section) }
-        return TesseraConfig(model: model, train: train, source: source)
+        var parallel = ParallelConfig()
+        if let section = try root.section("parallel") {
+            try section.rejectUnknownKeys(["tp"])
+            parallel.tp = try section.int("tp", default: parallel.tp)
+        }
+        return TesseraConfig(model: model, train: train, parallel: parallel, source: source)
     }
 
     static func readModel(_ reader: ConfigReader) throws -> ModelConfig {

@@ -32,7 +32,8 @@ public struct TokenBatch: Equatable, Sendable {
 
 /// Synthetic sequences with something to learn: each is a random motif of 4–16 tokens
 /// repeated to the end, so after the first repetition every next token is predictable by
-/// copying (an induction head). Deterministic in (seed, batch index).
+/// copying (an induction head). Sequence i depends only on (seed, i), so data-parallel
+/// ranks can each build their part of a global batch.
 public struct SyntheticTokens: Sendable {
     public let vocabSize: Int
     public let seqLen: Int
@@ -42,14 +43,21 @@ public struct SyntheticTokens: Sendable {
         self.vocabSize = vocabSize; self.seqLen = seqLen; self.seed = seed
     }
 
-    /// The `index`-th batch of `microBatch` sequences.
+    /// Sequence `index` as `seqLen + 1` tokens.
+    public func sequence(_ index: Int) -> [Int32] {
+        var generator = SplitMix64(seed: seed, name: "synthetic/\(index)")
+        let motifLength = 4 + Int(generator.next() % 13)
+        let motif = (0..<motifLength).map { _ in Int32(generator.next() % UInt64(vocabSize)) }
+        return (0...seqLen).map { motif[$0 % motifLength] }
+    }
+
+    /// The batch of sequences `range`.
+    public func batch(_ range: Range<Int>) -> TokenBatch {
+        TokenBatch(blocks: range.map(sequence))
+    }
+
+    /// The `index`-th batch of `microBatch` consecutive sequences.
     public func batch(_ index: Int, microBatch: Int) -> TokenBatch {
-        let blocks = (0..<microBatch).map { row -> [Int32] in
-            var generator = SplitMix64(seed: seed, name: "synthetic/\(index)/\(row)")
-            let motifLength = 4 + Int(generator.next() % 13)
-            let motif = (0..<motifLength).map { _ in Int32(generator.next() % UInt64(vocabSize)) }
-            return (0...seqLen).map { motif[$0 % motifLength] }
-        }
-        return TokenBatch(blocks: blocks)
+        batch(index * microBatch ..< (index + 1) * microBatch)
     }
 }

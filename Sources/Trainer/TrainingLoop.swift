@@ -1,6 +1,5 @@
 import Autograd
 import Foundation
-import Optim
 
 /// One logged step.
 public struct StepRecord: Sendable {
@@ -12,45 +11,56 @@ public struct StepRecord: Sendable {
     public var perplexity: Double { exp(loss) }
 }
 
-/// The single-process loop: synthetic batches, AdamW, linear warmup, a progress line per
-/// `logInterval` steps.
+/// The training loop over any tp × dp layout: synthetic batches, AdamW, linear warmup, a
+/// progress line on rank 0 every `logInterval` steps.
+///
+/// A step's global batch is `micro_batch × dp` sequences; data-parallel rank r takes the
+/// r-th block of `micro_batch`.
 public struct TrainingLoop {
     public let config: TesseraConfig
+    public let context: ParallelContext
     public var log: (String) -> Void = { print($0); fflush(stdout) }
+    /// Called on every rank after each step's gradients are complete (reduced over dp),
+    /// before the optimizer uses them.
+    public var afterBackward: ((_ step: Int, _ loss: Double, _ decoder: CM3LeonDecoder) throws -> Void)?
 
-    public init(config: TesseraConfig) { self.config = config }
+    public init(config: TesseraConfig, context: ParallelContext = .single()) {
+        self.config = config
+        self.context = context
+    }
 
-    /// Trains for `config.train.steps` steps; returns every step's record.
+    /// Trains for `config.train.steps` steps; returns every step's record and the model.
     @discardableResult
-    public func run() -> [StepRecord] {
+    public func run() throws -> (records: [StepRecord], decoder: CM3LeonDecoder) {
         let train = config.train, model = config.model
-        let decoder = CM3LeonDecoder(config: model, seed: UInt64(train.seed))
-        let optimizer = AdamW(parameters: decoder.parameters.map(\.tensor))
+        let trainingStep = TrainingStep(model: model, seed: UInt64(train.seed), context: context)
         let data = SyntheticTokens(vocabSize: model.vocabSize, seqLen: model.seqLen, seed: UInt64(train.seed))
-        let tokensPerStep = train.microBatch * model.seqLen
-        log("model: \(model.parameterCount) parameters, \(train.microBatch)×\(model.seqLen) tokens per step, OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
+        let globalSequences = train.microBatch * context.dp
+        let tokensPerStep = globalSequences * model.seqLen
+        if context.isLeader {
+            log("model: \(model.parameterCount) parameters, \(globalSequences)×\(model.seqLen) tokens per step, tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
+        }
         var records: [StepRecord] = []
         let start = Date()
         for step in 0..<train.steps {
             let stepStart = Date()
-            let batch = data.batch(train.fixedBatch ? 0 : step, microBatch: train.microBatch)
-            let tape = Tape()
-            decoder.zeroGrad()
-            let loss = decoder.loss(batch, tape: tape)
-            tape.backward(from: loss)
+            let first = (train.fixedBatch ? 0 : step) * globalSequences + context.dpRank * train.microBatch
+            let batch = data.batch(first ..< first + train.microBatch)
             let lr = train.warmup > 0 ? train.lr * min(1, Double(step + 1) / Double(train.warmup)) : train.lr
-            optimizer.step(lr: Float(lr))
+            let globalLoss = try trainingStep.run(batch, lr: Float(lr)) { loss in
+                try afterBackward?(step, loss, trainingStep.decoder)
+            }
             let seconds = Date().timeIntervalSince(stepStart)
-            let record = StepRecord(step: step, loss: Double(loss.data[0]), lr: lr,
+            let record = StepRecord(step: step, loss: globalLoss, lr: lr,
                                     tokensPerSecond: Double(tokensPerStep) / seconds, seconds: seconds)
             records.append(record)
-            if step % train.logInterval == 0 || step == train.steps - 1 {
+            if context.isLeader && (step % train.logInterval == 0 || step == train.steps - 1) {
                 let elapsed = Date().timeIntervalSince(start)
                 let eta = elapsed / Double(step + 1) * Double(train.steps - step - 1)
                 log(progressLine(record, total: train.steps, eta: eta))
             }
         }
-        return records
+        return (records, trainingStep.decoder)
     }
 }
 

@@ -9,7 +9,7 @@ struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
         abstract: "Pretrain CM3Leon-style multimodal decoders.",
-        subcommands: [Train.self, Plan.self, Bench.self],
+        subcommands: [Train.self, Plan.self, Bench.self, Trace.self],
         defaultSubcommand: Train.self)
 
     static func main() {
@@ -18,14 +18,34 @@ struct Launch: ParsableCommand {
     }
 }
 
+/// Prints one line to standard error.
+func report(_ message: String) {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+}
+
 /// Loads a config or exits with status 2 and one line naming the file and key.
 func loadConfig(_ path: String) throws -> TesseraConfig {
     do {
         return try TesseraConfig.load(path: path)
     } catch let error as ConfigError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        report("\(error)")
         throw ExitCode(2)
     }
+}
+
+/// Sets up the run's ranks (MPI under mpirun), runs `body`, and shuts MPI down. A bad layout
+/// exits 2 on every rank, with one line from rank 0; other failures exit 1.
+func withParallelContext(tp: Int, model: ModelConfig, _ body: (ParallelContext) throws -> Void) throws {
+    let context: ParallelContext
+    do {
+        context = try ParallelContext.forLaunch(tp: tp, model: model)
+    } catch let error as LayoutError {
+        if error.rank == 0 { report("\(error)") }
+        ParallelContext.finishAfterFailure()
+        throw ExitCode(2)
+    }
+    defer { context.finish() }
+    try body(context)
 }
 
 struct Train: ParsableCommand {
@@ -34,9 +54,14 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Path to the YAML config.")
     var config: String
 
+    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp); dp = ranks / tp.")
+    var tp: Int?
+
     func run() throws {
         let resolved = try loadConfig(config)
-        TrainingLoop(config: resolved).run()
+        try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
+            try TrainingLoop(config: resolved, context: context).run()
+        }
     }
 }
 
@@ -56,13 +81,20 @@ struct Plan: ParsableCommand {
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time training steps of a model shape against this machine's sgemm.")
+        abstract: "Time training steps of a model shape against this machine's sgemm.",
+        discussion: "Under mpirun, --tp splits each replica and the remaining ranks are data-parallel.")
 
     @Option(name: .long, help: "Shape: \(BenchmarkShape.all.map(\.name).joined(separator: ", ")).")
     var shape: String = "tiny"
 
     @Option(name: .long, help: "Timed steps after one warm-up step.")
     var steps: Int = 2
+
+    @Option(name: .long, help: "Tensor-parallel size (under mpirun).")
+    var tp: Int = 1
+
+    @Option(name: .long, help: "Data-parallel size: must equal ranks / tp when given.")
+    var dp: Int?
 
     func validate() throws {
         guard BenchmarkShape.named(shape) != nil else {
@@ -73,10 +105,59 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let chosen = BenchmarkShape.named(shape)!
-        let result = Benchmark.run(chosen, steps: steps) { print($0); fflush(stdout) }
-        print("shape \(result.shape): " + String(format: "%d tokens/step, %.3f s/step, %.0f tokens/s, %.1f GFLOP/s achieved = %.0f%% of sgemm %.1f GFLOP/s, peak RSS %.2f GiB",
-                     result.tokensPerStep, result.secondsPerStep, result.tokensPerSecond,
-                     result.achievedGflops, 100 * result.fractionOfSgemm, result.sgemmGflops,
-                     Double(result.peakResidentBytes) / 1_073_741_824))
+        try withParallelContext(tp: tp, model: chosen.model) { context in
+            if let dp, dp != context.dp {
+                if context.isLeader { report("invalid layout: --dp \(dp) but \(context.worldSize) ranks / tp \(context.tp) = \(context.dp)") }
+                throw ExitCode(2)
+            }
+            let log: (String) -> Void = context.isLeader ? { print($0); fflush(stdout) } : { _ in }
+            let result = try Benchmark.run(chosen, steps: steps, context: context, log: log)
+            log("shape \(result.shape), tp \(context.tp) × dp \(context.dp): " + String(
+                format: "%d tokens/step, %.3f s/step, %.0f tokens/s, %.1f GFLOP/s per rank achieved = %.0f%% of sgemm %.1f GFLOP/s, peak RSS %.2f GiB",
+                result.tokensPerStep, result.secondsPerStep, result.tokensPerSecond,
+                result.achievedGflops, 100 * result.fractionOfSgemm, result.sgemmGflops,
+                Double(result.peakResidentBytes) / 1_073_741_824))
+            log("collectives per step, rank 0: tensor-parallel \(result.tensorParallelBytesPerStep) bytes sent, data-parallel \(result.dataParallelBytesPerStep) bytes sent")
+        }
+    }
+}
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record losses, step-0 gradients and final parameters as full tensors in HDF5.",
+        discussion: "For comparing parallel layouts: every layout of the same config must write the same numbers.")
+
+    @Option(name: .long, help: "Path to the YAML config.")
+    var config: String
+
+    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp).")
+    var tp: Int?
+
+    @Option(name: .long, help: "Training steps to run.")
+    var steps: Int = 3
+
+    @Option(name: .long, help: "HDF5 file to write (rank 0).")
+    var out: String
+
+    func run() throws {
+        var resolved = try loadConfig(config)
+        resolved.train.steps = steps
+        try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
+            var loop = TrainingLoop(config: resolved, context: context)
+            loop.log = { _ in }
+            var gradients: [(String, [Float], [Int])] = []
+            loop.afterBackward = { step, _, decoder in
+                guard step == 0 else { return }
+                gradients = try decoder.parameters.map { ($0.name, try context.fullTensor($0, gradient: true), $0.fullShape) }
+            }
+            let (records, decoder) = try loop.run()
+            let parameters = try decoder.parameters.map { ($0.name, try context.fullTensor($0), $0.fullShape) }
+            guard context.isLeader else { return }
+            let file = try HDF5File.create(out)
+            try file.write("loss", floats: records.map { Float($0.loss) }, shape: [records.count])
+            for (name, values, shape) in gradients { try file.write("grad/\(name)", floats: values, shape: shape) }
+            for (name, values, shape) in parameters { try file.write("param/\(name)", floats: values, shape: shape) }
+            try file.setAttribute("layout", "tp \(context.tp) dp \(context.dp)")
+        }
     }
 }

@@ -12,7 +12,7 @@ final class TrainingTests: XCTestCase {
         config.train.steps = 1
         var loop = TrainingLoop(config: config)
         loop.log = { _ in }
-        let first = loop.run()[0]
+        let first = try loop.run().records[0]
         XCTAssertEqual(first.loss, log(Double(config.model.vocabSize)), accuracy: 0.01)
     }
 
@@ -23,7 +23,7 @@ final class TrainingTests: XCTestCase {
         config.train.fixedBatch = true
         var loop = TrainingLoop(config: config)
         loop.log = { _ in }
-        let records = loop.run()
+        let records = try loop.run().records
         let firstBelow = records.firstIndex { $0.loss < 0.1 }
         XCTAssertNotNil(firstBelow, "final loss \(records.last!.loss)")
         XCTAssertLessThan(records.last!.loss, 0.1)

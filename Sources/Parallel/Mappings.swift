@@ -1,0 +1,90 @@
+import Autograd
+
+/// Megatron's differentiable collectives (`tensor_parallel/mappings.py`). Each is a tape op
+/// whose forward and backward are a pair of communication patterns over the tensor-parallel
+/// group. With a group of one they are the identity and cost nothing.
+extension Tape {
+    /// f — forward: copy; backward: all-reduce (sum) of the gradient. Goes before
+    /// column-parallel layers, whose shards each see the whole input and return a part of
+    /// its gradient.
+    public func copyToTensorParallel(_ x: Tensor, group: ReductionGroup) -> Tensor {
+        guard group.size > 1 else { return x }
+        let y = Tensor(shape: x.shape, requiresGrad: x.requiresGrad)
+        y.data.update(from: x.data)
+        guard y.requiresGrad else { return y }
+        record {
+            group.allReduce(y.grad, .sum)
+            saxpy(count: x.count, alpha: 1, x: y.gradPointer, y: x.gradPointer)
+        }
+        return y
+    }
+
+    /// g — forward: all-reduce (sum); backward: copy. Goes after row-parallel layers, whose
+    /// shards each produce a partial sum of the output.
+    public func reduceFromTensorParallel(_ x: Tensor, group: ReductionGroup) -> Tensor {
+        guard group.size > 1 else { return x }
+        let y = Tensor(shape: x.shape, requiresGrad: x.requiresGrad)
+        y.data.update(from: x.data)
+        group.allReduce(y.data, .sum)
+        guard y.requiresGrad else { return y }
+        record { saxpy(count: x.count, alpha: 1, x: y.gradPointer, y: x.gradPointer) }
+        return y
+    }
+
+    /// Forward: all-gather along the last dimension (`[rows, c]` → `[rows, c·p]`, rank r's
+    /// columns at `r·c`); backward: keep this rank's columns of the gradient.
+    public func gatherFromTensorParallel(_ x: Tensor, group: Communicator) -> Tensor {
+        guard group.size > 1 else { return x }
+        let columns = x.lastDimension, rows = x.rows, parts = group.size
+        let y = Tensor(shape: Array(x.shape.dropLast()) + [columns * parts], requiresGrad: x.requiresGrad)
+        let gathered = BufferPool.shared.allocate(x.count * parts)  // [parts, rows, columns]
+        defer { BufferPool.shared.release(gathered) }
+        do { try group.allGather(UnsafeBufferPointer(x.data), into: gathered) } catch { group.fail(error) }
+        for part in 0..<parts {
+            for r in 0..<rows {
+                (y.pointer + r * columns * parts + part * columns)
+                    .update(from: gathered.pointer(at: (part * rows + r) * columns), count: columns)
+            }
+        }
+        guard y.requiresGrad else { return y }
+        let rank = group.rank
+        record {
+            let dy = y.gradPointer, dx = x.gradPointer
+            for r in 0..<rows {
+                saxpy(count: columns, alpha: 1, x: dy + r * columns * parts + rank * columns, y: dx + r * columns)
+            }
+        }
+        return y
+    }
+
+    /// Forward: keep this rank's block of the last dimension (`[rows, C]` → `[rows, C/p]`);
+    /// backward: all-gather the gradient blocks back into place.
+    public func scatterToTensorParallel(_ x: Tensor, group: Communicator) -> Tensor {
+        guard group.size > 1 else { return x }
+        let parts = group.size, full = x.lastDimension, rows = x.rows
+        precondition(full % parts == 0, "scatter: last dimension \(full) not divisible by \(parts)")
+        let columns = full / parts, rank = group.rank
+        let y = Tensor(shape: Array(x.shape.dropLast()) + [columns], requiresGrad: x.requiresGrad)
+        for r in 0..<rows {
+            (y.pointer + r * columns).update(from: x.pointer + r * full + rank * columns, count: columns)
+        }
+        guard y.requiresGrad else { return y }
+        record {
+            let gathered = BufferPool.shared.allocate(x.count)  // [parts, rows, columns]
+            defer { BufferPool.shared.release(gathered) }
+            do { try group.allGather(UnsafeBufferPointer(y.grad), into: gathered) } catch { group.fail(error) }
+            let dx = x.gradPointer
+            for part in 0..<parts {
+                for r in 0..<rows {
+                    saxpy(count: columns, alpha: 1, x: gathered.pointer(at: (part * rows + r) * columns),
+                          y: dx + r * full + part * columns)
+                }
+            }
+        }
+        return y
+    }
+}
+
+extension UnsafeMutableBufferPointer where Element == Float {
+    func pointer(at offset: Int) -> UnsafeMutablePointer<Float> { baseAddress! + offset }
+}

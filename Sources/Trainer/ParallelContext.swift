@@ -1,0 +1,93 @@
+import Autograd
+import Foundation
+import Parallel
+
+/// A layout that cannot work, named for the user (rank 0 prints it).
+public struct LayoutError: Error, CustomStringConvertible {
+    public let description: String
+    /// The world rank that found it (every rank finds the same one).
+    public var rank = 0
+}
+
+/// Where this process sits in the run: one process without MPI, or a rank of a tp × dp grid.
+public final class ParallelContext {
+    /// The MPI grid; nil for a single process that never initialises MPI.
+    public let grid: ProcessGrid?
+
+    public var tp: Int { grid?.tp ?? 1 }
+    public var dp: Int { grid?.dp ?? 1 }
+    public var tpRank: Int { grid?.tpRank ?? 0 }
+    public var dpRank: Int { grid?.dpRank ?? 0 }
+    public var worldRank: Int { grid?.world.rank ?? 0 }
+    public var worldSize: Int { grid?.world.size ?? 1 }
+    /// Rank 0 prints progress and writes files.
+    public var isLeader: Bool { worldRank == 0 }
+    /// The group the model's tensors are split over.
+    public var tensorParallel: ReductionGroup { grid?.tensorParallel ?? LocalGroup.shared }
+
+    private init(grid: ProcessGrid?) { self.grid = grid }
+
+    /// One process, no MPI.
+    public static func single() -> ParallelContext { ParallelContext(grid: nil) }
+
+    /// Joins the MPI job and splits it into tp × dp after checking the layout fits `model`.
+    /// Every rank throws the same `LayoutError` for a bad layout.
+    public static func mpi(tp: Int, model: ModelConfig) throws -> ParallelContext {
+        let world = try Communicator.world()
+        do {
+            try validate(worldSize: world.size, tp: tp, model: model)
+        } catch var error as LayoutError {
+            error.rank = world.rank
+            throw error
+        }
+        return ParallelContext(grid: try ProcessGrid(world: world, tp: tp))
+    }
+
+    /// MPI when started by `mpirun` (or when tp > 1 asks for it), otherwise one process.
+    public static func forLaunch(tp: Int, model: ModelConfig) throws -> ParallelContext {
+        if Communicator.launchedByMPI || tp > 1 { return try mpi(tp: tp, model: model) }
+        return single()
+    }
+
+    /// The constraints of Megatron's layout (DESIGN §5).
+    public static func validate(worldSize: Int, tp: Int, model: ModelConfig) throws {
+        func require(_ condition: Bool, _ message: String) throws {
+            if !condition { throw LayoutError(description: "invalid layout: \(message)") }
+        }
+        try require(tp >= 1, "tp must be at least 1, got \(tp)")
+        try require(worldSize % tp == 0, "world size \(worldSize) is not divisible by tp \(tp)")
+        try require(model.heads % tp == 0, "heads \(model.heads) are not divisible by tp \(tp)")
+        try require(model.ffn % tp == 0, "ffn \(model.ffn) is not divisible by tp \(tp)")
+        try require(model.vocabSize % tp == 0, "vocabulary \(model.vocabSize) is not divisible by tp \(tp)")
+    }
+
+    /// Σ over the data-parallel group (identity for one replica).
+    public func sumOverDataParallel(_ value: Double) throws -> Double {
+        guard let grid, grid.dp > 1 else { return value }
+        var buffer = [value]
+        try buffer.withUnsafeMutableBufferPointer { try grid.dataParallel.allReduce($0) }
+        return buffer[0]
+    }
+
+    /// Bytes this rank sent in collectives: tensor-parallel and data-parallel.
+    public var bytesSent: (tensorParallel: Int, dataParallel: Int) { grid?.bytesSent ?? (0, 0) }
+
+    public func resetCounters() { grid?.resetCounters() }
+
+    /// The full tensor of `parameter` (its values, or its gradient), on every tp rank.
+    public func fullTensor(_ parameter: NamedParameter, gradient: Bool = false) throws -> [Float] {
+        guard let grid else { return gradient ? parameter.tensor.gradValues : parameter.tensor.values }
+        return try parameter.sharding.gatherFull(parameter.tensor, fullShape: parameter.fullShape,
+                                                 group: grid.tensorParallel, gradient: gradient)
+    }
+
+    /// Ends MPI (if it was started).
+    public func finish() {
+        if grid != nil { Communicator.finalize() }
+    }
+
+    /// Ends MPI after a failure before a context existed (every rank fails alike).
+    public static func finishAfterFailure() {
+        Communicator.finalize()
+    }
+}

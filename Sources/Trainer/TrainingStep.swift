@@ -1,0 +1,41 @@
+import Autograd
+import Foundation
+import Optim
+import Parallel
+
+/// One optimizer step on any tp × dp layout: forward, backward with data-parallel gradient
+/// reduction overlapping it, then AdamW. The training loop and the benchmark both use it.
+///
+/// The loss is normalised by the global token weight and gradients are summed over dp, so
+/// every layout computes the mean loss and the gradients of one process holding the whole
+/// global batch.
+public final class TrainingStep {
+    public let context: ParallelContext
+    public let decoder: CM3LeonDecoder
+    public let optimizer: AdamW
+    let reducer: DataParallelReducer?
+
+    public init(model: ModelConfig, seed: UInt64, context: ParallelContext) {
+        self.context = context
+        decoder = CM3LeonDecoder(config: model, seed: seed, tensorParallel: context.tensorParallel)
+        let tensors = decoder.parameters.map(\.tensor)
+        optimizer = AdamW(parameters: tensors)
+        reducer = context.grid.flatMap { $0.dp > 1 ? DataParallelReducer(parameters: tensors, group: $0.dataParallel) : nil }
+    }
+
+    /// Trains on this rank's `batch` at learning rate `lr`; returns the global mean loss.
+    /// `afterBackward` sees the complete gradients before the optimizer uses them.
+    public func run(_ batch: TokenBatch, lr: Float, afterBackward: ((Double) throws -> Void)? = nil) throws -> Double {
+        let normalizer = try context.sumOverDataParallel(Double(batch.weights.reduce(0, +)))
+        let tape = Tape()
+        decoder.zeroGrad()
+        let loss = decoder.loss(batch, tape: tape, normalizer: Float(max(normalizer, 1)),
+                                gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
+        tape.backward(from: loss)
+        try reducer?.finish()
+        let globalLoss = try context.sumOverDataParallel(Double(loss.data[0]))
+        try afterBackward?(globalLoss)
+        optimizer.step(lr: lr)
+        return globalLoss
+    }
+}
