@@ -33,10 +33,12 @@ let package = Package(
             "Trainer", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "parallel-checks", dependencies: ["Parallel", "Autograd"]),
         .target(name: "TestSupport", dependencies: ["Autograd"], path: "Tests/TestSupport"),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Autograd", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "TestSupport"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Trainer", "TestSupport", "launch", "parallel-checks"]),
     ],
     swiftLanguageModes: [.v5]
 )

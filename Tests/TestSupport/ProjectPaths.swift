@@ -11,12 +11,15 @@ public enum ProjectPaths {
     }
 
     /// The `launch` binary built alongside the running test bundle (same configuration).
-    public static var launch: String {
+    public static var launch: String { executable("launch") }
+
+    /// A product of this package built alongside the running test bundle.
+    public static func executable(_ name: String) -> String {
         let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("launch").path
+            .appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
         for configuration in ["release", "debug"] {
-            let path = root.appendingPathComponent(".build/\(configuration)/launch").path
+            let path = root.appendingPathComponent(".build/\(configuration)/\(name)").path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         return besideTests
@@ -66,4 +69,23 @@ final class PipeReader: @unchecked Sendable {
         done.wait()
         return data
     }
+}
+
+/// Starting real MPI jobs from tests.
+public enum MPI {
+    /// The `mpirun` on this machine, if any.
+    public static var mpirun: String? {
+        ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Runs `executable arguments` on `ranks` ranks, one BLAS thread each (ranks may
+    /// outnumber the cores), with the OpenBLAS core type passed through.
+    public static func run(ranks: Int, _ executable: String, _ arguments: [String],
+                           environment: [String: String]? = nil) throws -> ProcessResult {
+        guard let mpirun else { throw MPIUnavailable() }
+        let flags = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "\(ranks)"]
+        return try runProcess(mpirun, flags + [executable] + arguments, environment: environment)
+    }
+
+    public struct MPIUnavailable: Error {}
 }
