@@ -58,7 +58,7 @@ public enum Benchmark {
             context.resetCounters()
             try context.grid?.world.barrier()
             let start = Date()
-            let loss = try trainingStep.run(batch, lr: 1e-4)
+            let loss = try trainingStep.run([batch], lr: 1e-4)
             let seconds = Date().timeIntervalSince(start)
             bytes = context.bytesSent
             log(String(format: "step %d: %.3f s, loss %.4f", step, seconds, loss) + (step == 0 ? " (warm-up)" : ""))

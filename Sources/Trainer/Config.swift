@@ -33,8 +33,10 @@ public struct ModelConfig: Equatable, Sendable {
 
 /// Settings of the single-process training loop.
 public struct TrainConfig: Equatable, Sendable {
-    /// Sequences per step.
+    /// Sequences per forward/backward pass on each rank.
     public var microBatch: Int = 4
+    /// Micro-batches whose gradients add up before each optimizer step.
+    public var accumulation: Int = 1
     public var steps: Int = 100
     public var lr: Double = 1e-3
     /// Linear warmup steps from 0 to `lr`.
@@ -103,9 +105,10 @@ public struct TesseraConfig: Equatable, Sendable {
     }
 
     static func readTrain(_ reader: ConfigReader) throws -> TrainConfig {
-        try reader.rejectUnknownKeys(["micro_batch", "steps", "lr", "warmup", "seed", "fixed_batch", "log_interval"])
+        try reader.rejectUnknownKeys(["micro_batch", "accumulation", "steps", "lr", "warmup", "seed", "fixed_batch", "log_interval"])
         var train = TrainConfig()
         train.microBatch = try reader.int("micro_batch", default: train.microBatch)
+        train.accumulation = try reader.int("accumulation", default: train.accumulation)
         train.steps = try reader.int("steps", default: train.steps)
         train.lr = try reader.double("lr", in: 0...1, default: train.lr)
         train.warmup = try reader.int("warmup", minimum: 0, default: train.warmup)

@@ -14,8 +14,8 @@ public struct StepRecord: Sendable {
 /// The training loop over any tp × dp layout: synthetic batches, AdamW, linear warmup, a
 /// progress line on rank 0 every `logInterval` steps.
 ///
-/// A step's global batch is `micro_batch × dp` sequences; data-parallel rank r takes the
-/// r-th block of `micro_batch`.
+/// A step's global batch is `micro_batch × accumulation × dp` sequences; data-parallel rank
+/// r takes the r-th block of `micro_batch × accumulation`, in `accumulation` micro-batches.
 public struct TrainingLoop {
     public let config: TesseraConfig
     public let context: ParallelContext
@@ -35,7 +35,8 @@ public struct TrainingLoop {
         let train = config.train, model = config.model
         let trainingStep = TrainingStep(model: model, seed: UInt64(train.seed), context: context)
         let data = SyntheticTokens(vocabSize: model.vocabSize, seqLen: model.seqLen, seed: UInt64(train.seed))
-        let globalSequences = train.microBatch * context.dp
+        let rankSequences = train.microBatch * train.accumulation
+        let globalSequences = rankSequences * context.dp
         let tokensPerStep = globalSequences * model.seqLen
         if context.isLeader {
             log("model: \(model.parameterCount) parameters, \(globalSequences)×\(model.seqLen) tokens per step, tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
@@ -44,10 +45,12 @@ public struct TrainingLoop {
         let start = Date()
         for step in 0..<train.steps {
             let stepStart = Date()
-            let first = (train.fixedBatch ? 0 : step) * globalSequences + context.dpRank * train.microBatch
-            let batch = data.batch(first ..< first + train.microBatch)
+            let first = (train.fixedBatch ? 0 : step) * globalSequences + context.dpRank * rankSequences
+            let batches = (0..<train.accumulation).map { k in
+                data.batch(first + k * train.microBatch ..< first + (k + 1) * train.microBatch)
+            }
             let lr = train.warmup > 0 ? train.lr * min(1, Double(step + 1) / Double(train.warmup)) : train.lr
-            let globalLoss = try trainingStep.run(batch, lr: Float(lr)) { loss in
+            let globalLoss = try trainingStep.run(batches, lr: Float(lr)) { loss in
                 try afterBackward?(step, loss, trainingStep.decoder)
             }
             let seconds = Date().timeIntervalSince(stepStart)

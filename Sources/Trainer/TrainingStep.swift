@@ -23,17 +23,25 @@ public final class TrainingStep {
         reducer = context.grid.flatMap { $0.dp > 1 ? DataParallelReducer(parameters: tensors, group: $0.dataParallel) : nil }
     }
 
-    /// Trains on this rank's `batch` at learning rate `lr`; returns the global mean loss.
-    /// `afterBackward` sees the complete gradients before the optimizer uses them.
-    public func run(_ batch: TokenBatch, lr: Float, afterBackward: ((Double) throws -> Void)? = nil) throws -> Double {
-        let normalizer = try context.sumOverDataParallel(Double(batch.weights.reduce(0, +)))
-        let tape = Tape()
+    /// Trains on this rank's micro-batches (gradient accumulation: gradients add up over
+    /// them, and the data-parallel reduction runs once, during the last backward) at
+    /// learning rate `lr`; returns the global mean loss. `afterBackward` sees the complete
+    /// gradients before the optimizer uses them.
+    public func run(_ microBatches: [TokenBatch], lr: Float, afterBackward: ((Double) throws -> Void)? = nil) throws -> Double {
+        let weight = microBatches.reduce(0.0) { $0 + Double($1.weights.reduce(0, +)) }
+        let normalizer = Float(max(try context.sumOverDataParallel(weight), 1))
         decoder.zeroGrad()
-        let loss = decoder.loss(batch, tape: tape, normalizer: Float(max(normalizer, 1)),
-                                gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
-        tape.backward(from: loss)
+        var localLoss = 0.0
+        for (index, batch) in microBatches.enumerated() {
+            reducer?.isEnabled = index == microBatches.count - 1
+            let tape = Tape()
+            let loss = decoder.loss(batch, tape: tape, normalizer: normalizer,
+                                    gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
+            tape.backward(from: loss)
+            localLoss += Double(loss.data[0])
+        }
         try reducer?.finish()
-        let globalLoss = try context.sumOverDataParallel(Double(loss.data[0]))
+        let globalLoss = try context.sumOverDataParallel(localLoss)
         try afterBackward?(globalLoss)
         optimizer.step(lr: lr)
         return globalLoss
