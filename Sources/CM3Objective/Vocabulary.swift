@@ -1,5 +1,5 @@
 /// The CM3Leon vocabulary: text ids first (special tokens live among them), then image
-/// codes, so image code `c` is token `textVocabulary + c`.
+/// codes, so image code `c` is token `textVocabulary + c`. Paper: 56320 + 8192 = 64512.
 public struct Vocabulary: Equatable, Sendable {
     public var textVocabulary: Int
     public var imageCodes: Int
@@ -22,9 +22,26 @@ public struct Vocabulary: Equatable, Sendable {
     /// Total ids the model embeds.
     public var size: Int { textVocabulary + imageCodes }
 
+    /// The five special tokens.
+    public var specials: [Int32] { [pad, eos, breakToken, mask, infill] }
+
     /// Token id of image code `code`.
     public func imageToken(_ code: Int) -> Int32 { Int32(textVocabulary + code) }
 
     /// Whether `token` is an image code.
     public func isImage(_ token: Int32) -> Bool { Int(token) >= textVocabulary }
+
+    /// Whether `token` is one of the special tokens.
+    public func isSpecial(_ token: Int32) -> Bool {
+        token == pad || token == eos || token == breakToken || token == mask || token == infill
+    }
+
+    /// A reason the special ids cannot work (outside the text range, or repeated), or nil.
+    public var problem: String? {
+        if let bad = specials.first(where: { $0 < 0 || Int($0) >= textVocabulary }) {
+            return "special token id \(bad) is outside the text range 0..<\(textVocabulary)"
+        }
+        if Set(specials).count != specials.count { return "special token ids must differ, got \(specials)" }
+        return nil
+    }
 }

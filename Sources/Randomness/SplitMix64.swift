@@ -2,7 +2,7 @@ import Foundation
 
 /// SplitMix64: a small, fast, well-mixed generator whose whole state is one integer, so it
 /// can be derived from (seed, name) and saved in a checkpoint as a number.
-public struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
 
     public init(state: UInt64) { self.state = state }
@@ -36,22 +36,20 @@ public struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-/// Initialisers that fill a buffer in place.
-public enum Initializer {
-    /// Normal(0, std) truncated at ±`cutoff`·std by rejection (metaseq's `trunc_normal_`,
-    /// CM3Leon §2.3). The standard deviation of the result is std·0.98658 for cutoff 3.
-    public static func truncatedNormal(_ buffer: UnsafeMutableBufferPointer<Float>, std: Double,
-                                       cutoff: Double = 3, generator: inout SplitMix64) {
-        for i in buffer.indices {
-            var z = generator.nextNormal()
-            while abs(z) > cutoff { z = generator.nextNormal() }
-            buffer[i] = Float(z * std)
-        }
+extension SplitMix64 {
+    /// Uniform integer in `0..<bound` (bound > 0); the tiny modulo bias is irrelevant here.
+    public mutating func nextInt(below bound: Int) -> Int {
+        Int(next() % UInt64(bound))
     }
 
-    /// Normal(0, std), untruncated.
-    public static func normal(_ buffer: UnsafeMutableBufferPointer<Float>, std: Double,
-                              generator: inout SplitMix64) {
-        for i in buffer.indices { buffer[i] = Float(generator.nextNormal() * std) }
+    /// Poisson(λ) by Knuth's product of uniforms (fine for the small λ of span counts).
+    public mutating func nextPoisson(_ lambda: Double) -> Int {
+        let limit = Foundation.exp(-lambda)
+        var count = 0, product = nextUnit()
+        while product > limit {
+            count += 1
+            product *= nextUnit()
+        }
+        return count
     }
 }

@@ -1,0 +1,92 @@
+import Randomness
+
+/// The built-in corpus: pictures of coloured shapes on a 6 × 6 grid with captions that fully
+/// determine them, so a model can learn text→image and image→text exactly.
+///
+/// The grid is 3 × 3 regions of 2 × 2 cells. A picture has 1–3 shapes in distinct regions.
+/// Cell code 0 is background; a shape s of colour c fills its region's four cells with
+/// codes `1 + (s·colours + c)·4 + quadrant`. The caption reads, e.g.,
+/// `an image of a red circle at top left and a blue square at center`. 80% of documents
+/// are `caption <break> image <eos>`, the rest `image <break> caption <eos>`.
+public struct DefaultCorpus: Sendable {
+    public static let shapes = ["circle", "square", "triangle", "cross"]
+    public static let colours = ["red", "green", "blue", "yellow", "purple", "orange"]
+    public static let regions = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
+    static let fixedWords = ["an", "image", "of", "a", "at", "and"]
+
+    /// Every word, in id order after the special tokens.
+    public static let words: [String] = {
+        var words = fixedWords + shapes + colours
+        for region in regions { for word in region.split(separator: " ").map(String.init) where !words.contains(word) { words.append(word) } }
+        return words
+    }()
+
+    /// Image codes the corpus uses (background plus every shape, colour and quadrant).
+    public static let imageCodesUsed = 1 + shapes.count * colours.count * 4
+    /// Cells per picture.
+    public static let cells = 36
+
+    public let vocabulary: Vocabulary
+    public let seed: UInt64
+
+    /// The vocabulary must have room for the words after the largest special id, and for
+    /// `imageCodesUsed` image codes.
+    public init(vocabulary: Vocabulary, seed: UInt64 = 0) {
+        self.vocabulary = vocabulary
+        self.seed = seed
+    }
+
+    /// The smallest text vocabulary that holds the words after the special tokens.
+    public static func requiredTextVocabulary(_ vocabulary: Vocabulary) -> Int {
+        Int(vocabulary.specials.max()!) + 1 + words.count
+    }
+
+    func wordId(_ word: String) -> Int32 {
+        Int32(vocabulary.specials.max()!) + 1 + Int32(DefaultCorpus.words.firstIndex(of: word)!)
+    }
+
+    /// Document `index` (deterministic in seed and index).
+    public func document(_ index: Int) -> [Int32] {
+        var generator = SplitMix64(seed: seed, name: "default-corpus/\(index)")
+        let shapeCount = 1 + generator.nextInt(below: 3)
+        var regions = Array(0..<9)
+        for i in 0..<shapeCount { regions.swapAt(i, i + generator.nextInt(below: 9 - i)) }
+        var caption = ["an", "image", "of"].map(wordId)
+        var cells = [Int](repeating: 0, count: DefaultCorpus.cells)
+        for k in 0..<shapeCount {
+            let shape = generator.nextInt(below: DefaultCorpus.shapes.count)
+            let colour = generator.nextInt(below: DefaultCorpus.colours.count)
+            let region = regions[k]
+            if k > 0 { caption.append(wordId("and")) }
+            caption += ["a", DefaultCorpus.colours[colour], DefaultCorpus.shapes[shape], "at"].map(wordId)
+            caption += DefaultCorpus.regions[region].split(separator: " ").map { wordId(String($0)) }
+            for quadrant in 0..<4 {
+                let row = region / 3 * 2 + quadrant / 2, column = region % 3 * 2 + quadrant % 2
+                cells[row * 6 + column] = 1 + (shape * DefaultCorpus.colours.count + colour) * 4 + quadrant
+            }
+        }
+        let image = cells.map { vocabulary.imageToken($0) }
+        let captionFirst = generator.nextInt(below: 5) != 0
+        return (captionFirst ? caption + [vocabulary.breakToken] + image : image + [vocabulary.breakToken] + caption) + [vocabulary.eos]
+    }
+
+    /// Documents `0..<count`.
+    public func documents(_ count: Int) -> [[Int32]] { (0..<count).map(document) }
+
+    /// Renders tokens readably: words, `<break>`-style specials, image codes as `img:K`.
+    public func render(_ tokens: some Sequence<Int32>) -> String {
+        tokens.map { token -> String in
+            switch token {
+            case vocabulary.pad: return "<pad>"
+            case vocabulary.eos: return "<eos>"
+            case vocabulary.breakToken: return "<break>"
+            case vocabulary.mask: return "<mask>"
+            case vocabulary.infill: return "<infill>"
+            default:
+                if vocabulary.isImage(token) { return "img:\(Int(token) - vocabulary.textVocabulary)" }
+                let word = Int(token) - Int(vocabulary.specials.max()!) - 1
+                return word >= 0 && word < DefaultCorpus.words.count ? DefaultCorpus.words[word] : "#\(token)"
+            }
+        }.joined(separator: " ")
+    }
+}

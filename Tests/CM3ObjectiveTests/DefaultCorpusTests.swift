@@ -1,0 +1,54 @@
+import CM3Objective
+import XCTest
+
+final class DefaultCorpusTests: XCTestCase {
+    let vocabulary = Vocabulary(textVocabulary: 256, imageCodes: 256)
+
+    /// The caption fully determines the picture: rebuilding the grid from the caption's
+    /// words gives the document's image codes exactly, for 2000 documents.
+    func testCaptionDeterminesTheImage() {
+        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: 3)
+        var imageFirst = 0
+        for index in 0..<2000 {
+            let document = corpus.document(index)
+            XCTAssertEqual(document.last, vocabulary.eos)
+            let parts = document.dropLast().split(separator: vocabulary.breakToken).map(Array.init)
+            XCTAssertEqual(parts.count, 2)
+            let first = vocabulary.isImage(parts[0][0])
+            if first { imageFirst += 1 }
+            let caption = corpus.render(first ? parts[1] : parts[0]).split(separator: " ").map(String.init)
+            let image = first ? parts[0] : parts[1]
+            XCTAssertEqual(image.count, DefaultCorpus.cells)
+            XCTAssertEqual(image.map { vocabulary.imageToken(Int($0) - vocabulary.textVocabulary) }, image)
+            XCTAssertEqual(rebuild(caption), image.map { Int($0) - vocabulary.textVocabulary }, corpus.render(document))
+        }
+        XCTAssertGreaterThan(imageFirst, 250)
+        XCTAssertLessThan(imageFirst, 550)
+    }
+
+    /// Grid from caption words: "an image of a red circle at top left and a …".
+    func rebuild(_ words: [String]) -> [Int] {
+        var cells = [Int](repeating: 0, count: 36)
+        var i = 3
+        while i < words.count {
+            if words[i] == "and" { i += 1 }
+            let colour = DefaultCorpus.colours.firstIndex(of: words[i + 1])!
+            let shape = DefaultCorpus.shapes.firstIndex(of: words[i + 2])!
+            i += 4  // "a colour shape at"
+            var regionWords: [String] = []
+            while i < words.count && words[i] != "and" { regionWords.append(words[i]); i += 1 }
+            let region = DefaultCorpus.regions.firstIndex(of: regionWords.joined(separator: " "))!
+            for quadrant in 0..<4 {
+                cells[(region / 3 * 2 + quadrant / 2) * 6 + region % 3 * 2 + quadrant % 2] = 1 + (shape * 6 + colour) * 4 + quadrant
+            }
+        }
+        return cells
+    }
+
+    func testRenderingNamesSpecialsAndImageCodes() {
+        let corpus = DefaultCorpus(vocabulary: vocabulary)
+        XCTAssertEqual(corpus.render([vocabulary.mask, vocabulary.infill, vocabulary.breakToken, vocabulary.imageToken(7), vocabulary.pad]),
+                       "<mask> <infill> <break> img:7 <pad>")
+        XCTAssertTrue(DefaultCorpus.requiredTextVocabulary(vocabulary) < 64)
+    }
+}
