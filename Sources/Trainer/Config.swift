@@ -1,3 +1,4 @@
+import CM3Objective
 import Foundation
 
 /// Shape of the CM3Leon decoder (DESIGN §2, paper Table 3).
@@ -49,6 +50,36 @@ public struct TrainConfig: Equatable, Sendable {
     public init() {}
 }
 
+/// Where the training blocks come from (docs/data-format.md).
+public struct DataConfig: Equatable, Sendable {
+    /// Training shards; empty means the built-in default corpus.
+    public var train: [String] = []
+    /// Held-out shards; empty means the default corpus's own held-out documents.
+    public var validation: [String] = []
+    /// Text ids (special tokens among them); the rest of the model's vocabulary is image codes.
+    /// Defaults to CM3Leon's 56320 at vocabulary 64512, half the vocabulary otherwise.
+    public var textVocab: Int? = nil
+    public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
+    /// Prepend retrieved documents (CM3Leon §2.1).
+    public var retrieval = false
+    /// Train on synthetic sequences (a random motif repeated, every weight 1) instead of a
+    /// corpus: for smoke tests and checks that need tokens that rarely repeat.
+    public var synthetic = false
+    /// Size of the default corpus: training and held-out documents.
+    public var documents = 20_000
+    public var validationDocuments = 1_000
+    public var cm3 = CM3Settings()
+
+    public init() {}
+
+    /// The vocabulary for a model of `vocabSize` ids.
+    public func vocabulary(vocabSize: Int) -> Vocabulary {
+        let text = textVocab ?? (vocabSize == 64512 ? 56320 : vocabSize / 2)
+        return Vocabulary(textVocabulary: text, imageCodes: vocabSize - text, pad: pad, eos: eos,
+                          breakToken: breakToken, mask: mask, infill: infill)
+    }
+}
+
 /// How the run is split over ranks.
 public struct ParallelConfig: Equatable, Sendable {
     /// Tensor-parallel size; data-parallel size is world / tp.
@@ -62,6 +93,7 @@ public struct TesseraConfig: Equatable, Sendable {
     public var model: ModelConfig
     public var train: TrainConfig
     public var parallel = ParallelConfig()
+    public var data = DataConfig()
     /// Where it was read from (for messages).
     public var source: String
 
@@ -79,7 +111,7 @@ public struct TesseraConfig: Equatable, Sendable {
     /// Validates YAML text; `source` names it in errors.
     public static func parse(_ text: String, source: String) throws -> TesseraConfig {
         let root = try ConfigReader(file: source, text: text)
-        try root.rejectUnknownKeys(["model", "train", "parallel"])
+        try root.rejectUnknownKeys(["model", "train", "parallel", "data"])
         guard let modelSection = try root.section("model") else { throw root.error("model", "missing") }
         let model = try readModel(modelSection)
         var train = TrainConfig()
@@ -89,7 +121,9 @@ public struct TesseraConfig: Equatable, Sendable {
             try section.rejectUnknownKeys(["tp"])
             parallel.tp = try section.int("tp", default: parallel.tp)
         }
-        return TesseraConfig(model: model, train: train, parallel: parallel, source: source)
+        var data = DataConfig()
+        if let section = try root.section("data") { data = try readData(section, model: model) }
+        return TesseraConfig(model: model, train: train, parallel: parallel, data: data, source: source)
     }
 
     static func readModel(_ reader: ConfigReader) throws -> ModelConfig {
@@ -102,6 +136,44 @@ public struct TesseraConfig: Equatable, Sendable {
             throw reader.error("heads", "\(model.heads) does not divide d_model \(model.dModel)")
         }
         return model
+    }
+
+    static func readData(_ reader: ConfigReader, model: ModelConfig) throws -> DataConfig {
+        try reader.rejectUnknownKeys(["train", "validation", "text_vocab", "special_tokens", "retrieval", "synthetic",
+                                      "documents", "validation_documents", "cm3"])
+        var data = DataConfig()
+        data.train = try reader.strings("train", default: [])
+        data.validation = try reader.strings("validation", default: [])
+        if reader.node("text_vocab") != nil {
+            data.textVocab = try reader.int("text_vocab")
+            guard data.textVocab! < model.vocabSize else {
+                throw reader.error("text_vocab", "\(data.textVocab!) leaves no image codes in model.vocab_size \(model.vocabSize)")
+            }
+        }
+        if let specials = try reader.section("special_tokens") {
+            try specials.rejectUnknownKeys(["pad", "eos", "break", "mask", "infill"])
+            data.pad = Int32(try specials.int("pad", minimum: 0, default: Int(data.pad)))
+            data.eos = Int32(try specials.int("eos", minimum: 0, default: Int(data.eos)))
+            data.breakToken = Int32(try specials.int("break", minimum: 0, default: Int(data.breakToken)))
+            data.mask = Int32(try specials.int("mask", minimum: 0, default: Int(data.mask)))
+            data.infill = Int32(try specials.int("infill", minimum: 0, default: Int(data.infill)))
+            if let problem = data.vocabulary(vocabSize: model.vocabSize).problem { throw specials.error("", problem) }
+        }
+        data.retrieval = try reader.bool("retrieval", default: data.retrieval)
+        data.synthetic = try reader.bool("synthetic", default: data.synthetic)
+        data.documents = try reader.int("documents", default: data.documents)
+        data.validationDocuments = try reader.int("validation_documents", default: data.validationDocuments)
+        if let cm3 = try reader.section("cm3") {
+            try cm3.rejectUnknownKeys(["lambda", "min_spans", "max_spans", "mask_weight"])
+            data.cm3.lambda = try cm3.double("lambda", in: 0...64, default: data.cm3.lambda)
+            data.cm3.minSpans = try cm3.int("min_spans", minimum: 0, default: data.cm3.minSpans)
+            data.cm3.maxSpans = try cm3.int("max_spans", minimum: data.cm3.minSpans, default: data.cm3.maxSpans)
+            data.cm3.maskWeight = Float(try cm3.double("mask_weight", in: 0...1, default: Double(data.cm3.maskWeight)))
+        }
+        guard model.seqLen + 1 > data.cm3.reserve else {
+            throw reader.error("cm3", "max_spans \(data.cm3.maxSpans) needs \(data.cm3.reserve) tokens of each block, more than seq_len \(model.seqLen)")
+        }
+        return data
     }
 
     static func readTrain(_ reader: ConfigReader) throws -> TrainConfig {

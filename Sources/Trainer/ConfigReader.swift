@@ -42,7 +42,7 @@ struct ConfigReader {
         self.entries = entries
     }
 
-    func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    func keyPath(_ key: String) -> String { path.isEmpty ? key : key.isEmpty ? path : "\(path).\(key)" }
 
     func error(_ key: String, _ message: String) -> ConfigError {
         ConfigError(file: file, key: keyPath(key), message: message)
@@ -102,6 +102,20 @@ struct ConfigReader {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default: throw error(key, "expected true or false, got '\(text)'")
+        }
+    }
+
+    /// A list of strings (a YAML sequence, or one string).
+    func strings(_ key: String, default fallback: [String]) throws -> [String] {
+        guard let value = node(key) else { return fallback }
+        switch value {
+        case .scalar(let scalar): return [scalar.string]
+        case .sequence(let sequence):
+            return try sequence.map { item in
+                guard case .scalar(let scalar) = item else { throw error(key, "expected a list of paths") }
+                return scalar.string
+            }
+        default: throw error(key, "expected a list of paths")
         }
     }
 

@@ -11,8 +11,8 @@ public struct StepRecord: Sendable {
     public var perplexity: Double { exp(loss) }
 }
 
-/// The training loop over any tp × dp layout: synthetic batches, AdamW, linear warmup, a
-/// progress line on rank 0 every `logInterval` steps.
+/// The training loop over any tp × dp layout: CM3 blocks from the data pipeline, AdamW,
+/// linear warmup, a progress line on rank 0 every `logInterval` steps.
 ///
 /// A step's global batch is `micro_batch × accumulation × dp` sequences; data-parallel rank
 /// r takes the r-th block of `micro_batch × accumulation`, in `accumulation` micro-batches.
@@ -34,21 +34,19 @@ public struct TrainingLoop {
     public func run() throws -> (records: [StepRecord], decoder: CM3LeonDecoder) {
         let train = config.train, model = config.model
         let trainingStep = TrainingStep(model: model, seed: UInt64(train.seed), context: context)
-        let data = SyntheticTokens(vocabSize: model.vocabSize, seqLen: model.seqLen, seed: UInt64(train.seed))
-        let rankSequences = train.microBatch * train.accumulation
-        let globalSequences = rankSequences * context.dp
+        let pipeline = try DataPipeline(config: config, dpRank: context.dpRank, dp: context.dp)
+        let globalSequences = train.microBatch * train.accumulation * context.dp
         let tokensPerStep = globalSequences * model.seqLen
         if context.isLeader {
             log("model: \(model.parameterCount) parameters, \(globalSequences)×\(model.seqLen) tokens per step, tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
         }
         var records: [StepRecord] = []
+        var firstBatches: [TokenBatch]? = nil
         let start = Date()
         for step in 0..<train.steps {
             let stepStart = Date()
-            let first = (train.fixedBatch ? 0 : step) * globalSequences + context.dpRank * rankSequences
-            let batches = (0..<train.accumulation).map { k in
-                data.batch(first + k * train.microBatch ..< first + (k + 1) * train.microBatch)
-            }
+            let batches = firstBatches ?? (0..<train.accumulation).map { _ in pipeline.nextBatch(microBatch: train.microBatch) }
+            if train.fixedBatch { firstBatches = batches }
             let lr = train.warmup > 0 ? train.lr * min(1, Double(step + 1) / Double(train.warmup)) : train.lr
             let globalLoss = try trainingStep.run(batches, lr: Float(lr)) { loss in
                 try afterBackward?(step, loss, trainingStep.decoder)

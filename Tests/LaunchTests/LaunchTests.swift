@@ -40,7 +40,7 @@ final class LaunchTests: XCTestCase {
             (text.replacingOccurrences(of: "d_model: 64", with: "d_modle: 64"), "model.d_modle"),
             (text.replacingOccurrences(of: "  ffn: 256\n", with: ""), "model.ffn"),
             (text.replacingOccurrences(of: "layers: 2", with: "layers: [2]"), "model.layers"),
-            (text.replacingOccurrences(of: "seq_len: 64", with: "seq_len: -64"), "model.seq_len"),
+            (text.replacingOccurrences(of: "seq_len: 128", with: "seq_len: -64"), "model.seq_len"),
         ]
         for (bad, key) in cases {
             let path = try temporaryConfig(bad)

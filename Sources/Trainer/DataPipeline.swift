@@ -1,0 +1,113 @@
+import Autograd
+import CM3Objective
+import Foundation
+
+/// From the config to `[micro_batch, seq]` batches: the corpus (shards or the default
+/// corpus), retrieval augmentation if asked, CM3 masking and packing, sharded by dp rank.
+public final class DataPipeline {
+    public let vocabulary: Vocabulary
+    public let settings: DataConfig
+    public let seqLen: Int
+    public let seed: UInt64
+    public let training: Dataset
+    public let validation: Dataset
+    /// This rank's stream of training blocks (its cursor is what checkpoints save).
+    public let stream: BlockStream
+    /// Whether the documents come from the built-in default corpus.
+    public let isDefaultCorpus: Bool
+    let dpRank: Int, dp: Int
+
+    public init(config: TesseraConfig, dpRank: Int = 0, dp: Int = 1) throws {
+        let data = config.data
+        vocabulary = data.vocabulary(vocabSize: config.model.vocabSize)
+        settings = data
+        seqLen = config.model.seqLen
+        seed = UInt64(config.train.seed)
+        self.dpRank = dpRank
+        self.dp = dp
+        if let problem = vocabulary.problem { throw ConfigError(file: config.source, key: "data.special_tokens", message: problem) }
+        isDefaultCorpus = data.train.isEmpty
+        if isDefaultCorpus {
+            try DataPipeline.checkDefaultCorpusFits(vocabulary, source: config.source)
+            let corpus = DefaultCorpus(vocabulary: vocabulary, seed: seed)
+            training = Dataset(documents: FlatDocuments(documents: corpus.documents(data.documents)))
+        } else {
+            training = try Dataset.load(paths: data.train, vocabulary: vocabulary)
+        }
+        if !data.validation.isEmpty {
+            validation = try Dataset.load(paths: data.validation, vocabulary: vocabulary)
+        } else if isDefaultCorpus {
+            let corpus = DefaultCorpus(vocabulary: vocabulary, seed: seed)
+            validation = Dataset(documents: FlatDocuments(documents: (data.documents..<(data.documents + data.validationDocuments)).map(corpus.document)))
+        } else {
+            validation = Dataset(documents: FlatDocuments(documents: []))
+        }
+        stream = DataPipeline.blockStream(training, data: data, vocabulary: vocabulary, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)
+    }
+
+    /// The default corpus needs its words in the text range and its codes in the image range.
+    static func checkDefaultCorpusFits(_ vocabulary: Vocabulary, source: String) throws {
+        let needed = DefaultCorpus.requiredTextVocabulary(vocabulary)
+        if vocabulary.textVocabulary < needed {
+            throw ConfigError(file: source, key: "data.text_vocab", message: "the default corpus needs at least \(needed) text ids, got \(vocabulary.textVocabulary)")
+        }
+        if vocabulary.imageCodes < DefaultCorpus.imageCodesUsed {
+            throw ConfigError(file: source, key: "data.text_vocab", message: "the default corpus needs \(DefaultCorpus.imageCodesUsed) image codes, only \(vocabulary.imageCodes) remain")
+        }
+    }
+
+    static func blockStream(_ dataset: Dataset, data: DataConfig, vocabulary: Vocabulary, seqLen: Int, seed: UInt64,
+                            dpRank: Int, dp: Int) -> BlockStream {
+        let examples: ExampleBuilder = data.retrieval
+            ? retrievalExamples(dataset, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
+            : PlainExamples(documents: dataset.documents)
+        return BlockStream(documentCount: dataset.documents.count, examples: examples, vocabulary: vocabulary,
+                           settings: data.cm3, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)
+    }
+
+    /// Retrieval over the dataset's stored embeddings, or over the built-in embedding of
+    /// every document when it stores none. Stored embeddings cannot be recomputed from a
+    /// query's tokens, so their query dropout zeroes 20% of the query vector's coordinates.
+    static func retrievalExamples(_ dataset: Dataset, settings: RetrievalSettings, vocabulary: Vocabulary, seed: UInt64) -> RetrievalExamples {
+        let documents = dataset.documents
+        if let stored = dataset.embeddings {
+            let bank = EmbeddingBank(vectors: stored, dimensions: dataset.embeddingDimensions)
+            return RetrievalExamples(documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, search: bank) { document, _, generator in
+                dropCoordinates(bank.vector(document), rate: settings.queryDropout, generator: &generator)
+            }
+        }
+        let embedding = BuiltinEmbedding()
+        let bank = EmbeddingBank(builtinFor: documents, vocabulary: vocabulary, embedding: embedding)
+        return RetrievalExamples(documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, search: bank) { _, part, _ in
+            embedding.embed(part)  // `part` has already lost its dropped tokens
+        }
+    }
+
+    /// This rank's next `microBatch` blocks (or synthetic sequences, dealt round-robin to
+    /// dp ranks like blocks).
+    public func nextBatch(microBatch: Int) -> TokenBatch {
+        guard settings.synthetic else { return TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
+        let synthetic = SyntheticTokens(vocabSize: vocabulary.size, seqLen: seqLen, seed: seed)
+        defer { syntheticCount += microBatch }
+        return TokenBatch(blocks: (syntheticCount..<(syntheticCount + microBatch)).map { synthetic.sequence($0 * dp + dpRank) })
+    }
+    private var syntheticCount = 0
+
+    /// The first `count` validation batches of this rank (a fresh, deterministic stream over
+    /// the held-out documents: every evaluation sees the same blocks).
+    public func validationBatches(microBatch: Int, count: Int) -> [TokenBatch] {
+        guard validation.documents.count > 0 else { return [] }
+        let stream = DataPipeline.blockStream(validation, data: settings, vocabulary: vocabulary, seqLen: seqLen,
+                                              seed: seed &+ 1, dpRank: dpRank, dp: dp)
+        return (0..<count).map { _ in TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
+    }
+}
+
+extension TokenBatch {
+    /// A batch of masked blocks: inputs, next-token targets and their CM3 loss weights.
+    public init(blocks: [TrainingBlock]) {
+        let seqLen = blocks[0].tokens.count - 1
+        self.init(microBatch: blocks.count, seqLen: seqLen,
+                  inputs: blocks.flatMap(\.inputs), targets: blocks.flatMap(\.targets), weights: blocks.flatMap(\.weights))
+    }
+}
