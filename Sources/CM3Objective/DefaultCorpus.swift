@@ -74,7 +74,12 @@ public struct DefaultCorpus: Sendable {
     public func documents(_ count: Int) -> [[Int32]] { (0..<count).map(document) }
 
     /// Renders tokens readably: words, `<break>`-style specials, image codes as `img:K`.
-    public func render(_ tokens: some Sequence<Int32>) -> String {
+    public func render(_ tokens: some Sequence<Int32>) -> String { render(tokens, words: true) }
+
+    /// Renders tokens of another corpus: specials and image codes by name, text as `#id`.
+    public func renderIds(_ tokens: some Sequence<Int32>) -> String { render(tokens, words: false) }
+
+    func render(_ tokens: some Sequence<Int32>, words: Bool) -> String {
         tokens.map { token -> String in
             switch token {
             case vocabulary.pad: return "<pad>"
@@ -85,7 +90,7 @@ public struct DefaultCorpus: Sendable {
             default:
                 if vocabulary.isImage(token) { return "img:\(Int(token) - vocabulary.textVocabulary)" }
                 let word = Int(token) - Int(vocabulary.specials.max()!) - 1
-                return word >= 0 && word < DefaultCorpus.words.count ? DefaultCorpus.words[word] : "#\(token)"
+                return words && word >= 0 && word < DefaultCorpus.words.count ? DefaultCorpus.words[word] : "#\(token)"
             }
         }.joined(separator: " ")
     }

@@ -6,6 +6,11 @@ public struct DataError: Error, CustomStringConvertible {
     public let path: String
     public let message: String
     public var description: String { "\(path): \(message)" }
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
 }
 
 /// A dataset shard (docs/data-format.md): one HDF5 file holding `tokens` (int32, flat),
@@ -40,6 +45,47 @@ public struct DatasetShard {
         guard rename(temporary, path) == 0 else {
             throw DataError(path: path, message: "cannot move the finished shard into place (errno \(errno))")
         }
+    }
+
+    /// Writes `documents` as shards of `perShard` documents, `DIRECTORY/PREFIX-00000.h5`, …,
+    /// with the built-in embeddings if asked; `progress` hears one line per shard.
+    public static func writeShards(_ documents: [[Int32]], directory: String, prefix: String, perShard: Int,
+                                   withEmbeddings: Bool, vocabulary: Vocabulary, progress: (String) -> Void) throws {
+        let shards = max(1, (documents.count + perShard - 1) / perShard)
+        let embedding = BuiltinEmbedding()
+        for shard in 0..<shards {
+            let slice = Array(documents[(shard * perShard)..<min(documents.count, (shard + 1) * perShard)])
+            let path = (directory as NSString).appendingPathComponent(prefix + "-" + String(format: "%05d", shard) + ".h5")
+            let vectors = withEmbeddings ? slice.map { embedding.embed(document: $0, vocabulary: vocabulary) } : nil
+            try write(path: path, documents: slice, embeddings: vectors, vocabulary: vocabulary)
+            progress("\(prefix) shard \(shard + 1)/\(shards): \(slice.count) documents, \(slice.reduce(0) { $0 + $1.count }) tokens → \(path)")
+        }
+    }
+
+    /// Documents from a JSONL file: each line a JSON array of token ids or `{"tokens": [...]}`,
+    /// checked against `vocabulary`; `<eos>` is appended where a document lacks it.
+    public static func readJSONL(_ path: String, vocabulary: Vocabulary, progress: (String) -> Void) throws -> [[Int32]] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw DataError(path: path, message: "cannot read the file")
+        }
+        var documents: [[Int32]] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let parsed = try? JSONSerialization.jsonObject(with: Data(line.utf8))
+            let list = (parsed as? [Any]) ?? ((parsed as? [String: Any])?["tokens"] as? [Any])
+            guard let list, !list.isEmpty, list.allSatisfy({ $0 is NSNumber }) else {
+                throw DataError(path: path, message: "line \(number + 1): expected a JSON array of token ids or {\"tokens\": [...]}")
+            }
+            let ids = list.map { ($0 as! NSNumber).intValue }
+            if let bad = ids.first(where: { $0 < 0 || $0 >= vocabulary.size }) {
+                throw DataError(path: path, message: "line \(number + 1): token \(bad) is outside the vocabulary 0..<\(vocabulary.size)")
+            }
+            var document = ids.map(Int32.init)
+            if document.last != vocabulary.eos { document.append(vocabulary.eos) }
+            documents.append(document)
+            if documents.count % 100_000 == 0 { progress("read \(documents.count) documents") }
+        }
+        return documents
     }
 
     /// Reads and checks a shard against the run's vocabulary: every problem is a DataError

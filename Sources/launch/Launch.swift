@@ -9,7 +9,7 @@ struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
         abstract: "Pretrain CM3Leon-style multimodal decoders.",
-        subcommands: [Train.self, Plan.self, Bench.self, Trace.self],
+        subcommands: [Train.self, Plan.self, Bench.self, Trace.self, Prepare.self, InspectData.self, BenchData.self],
         defaultSubcommand: Train.self)
 
     static func main() {
@@ -60,7 +60,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let resolved = try loadConfig(config)
         try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
-            try TrainingLoop(config: resolved, context: context).run()
+            try withDataErrors { _ = try TrainingLoop(config: resolved, context: context).run() }
         }
     }
 }

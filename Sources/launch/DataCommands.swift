@@ -1,0 +1,139 @@
+import ArgumentParser
+import CM3Objective
+import Foundation
+import Trainer
+
+/// Prints one line to standard error for a bad data file and exits with status 2.
+func withDataErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as DataError {
+        report("\(error)")
+        throw ExitCode(2)
+    } catch let error as ConfigError {
+        report("\(error)")
+        throw ExitCode(2)
+    }
+}
+
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write dataset shards: the built-in default corpus, or documents from a JSONL file.",
+        discussion: """
+        With --from-jsonl, each line is a JSON array of token ids or an object {"tokens": [...]}; \
+        the ids must fit the config's vocabulary. Shards are named train-00000.h5, … and \
+        validation-00000.h5, … (see docs/data-format.md).
+        """)
+
+    @Option(name: .long, help: "Directory to write the shards into (created if needed).")
+    var out: String
+
+    @Option(name: .long, help: "Config whose model.vocab_size and data section give the vocabulary.")
+    var config: String = "configs/tiny.yaml"
+
+    @Option(name: .long, help: "Convert this JSONL file instead of generating the default corpus.")
+    var fromJsonl: String?
+
+    @Option(name: .long, help: "Default corpus: training documents (default: the config's data.documents).")
+    var documents: Int?
+
+    @Option(name: .long, help: "Default corpus: held-out documents (default: the config's data.validation_documents).")
+    var validationDocuments: Int?
+
+    @Option(name: .long, help: "Documents per shard.")
+    var shardDocuments: Int = 10_000
+
+    @Flag(name: .long, help: "Also store the built-in embedding of each document (for retrieval).")
+    var embeddings = false
+
+    func validate() throws {
+        guard shardDocuments > 0 else { throw ValidationError("--shard-documents must be positive") }
+    }
+
+    func run() throws {
+        let resolved = try loadConfig(config)
+        let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
+        try withDataErrors {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let progress: (String) -> Void = { print($0); fflush(stdout) }
+            func write(_ documents: [[Int32]], _ prefix: String) throws {
+                try DatasetShard.writeShards(documents, directory: out, prefix: prefix, perShard: shardDocuments,
+                                             withEmbeddings: embeddings, vocabulary: vocabulary, progress: progress)
+            }
+            if let fromJsonl {
+                try write(try DatasetShard.readJSONL(fromJsonl, vocabulary: vocabulary, progress: progress), "train")
+            } else {
+                let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(resolved.train.seed))
+                let trainCount = documents ?? resolved.data.documents
+                let heldOut = validationDocuments ?? resolved.data.validationDocuments
+                try write(corpus.documents(trainCount), "train")
+                try write((trainCount..<(trainCount + heldOut)).map(corpus.document), "validation")
+            }
+        }
+    }
+}
+
+struct InspectData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect-data",
+        abstract: "Show the first training blocks as the model sees them (after retrieval, masking and packing).")
+
+    @Option(name: .long, help: "Path to the YAML config.")
+    var config: String
+
+    @Option(name: .long, help: "Blocks to show.")
+    var count: Int = 4
+
+    @Flag(name: .long, help: "JSON lines with token ids and loss weights instead of text.")
+    var json = false
+
+    func run() throws {
+        let resolved = try loadConfig(config)
+        let pipeline = try withDataErrors { try DataPipeline(config: resolved) }
+        let corpus = DefaultCorpus(vocabulary: pipeline.vocabulary)
+        for _ in 0..<count {
+            let block = pipeline.stream.next()
+            if json {
+                let weights = block.weights.map { $0 == 1 ? "1" : $0 == 0 ? "0" : "\($0)" }.joined(separator: ",")
+                print("{\"epoch\":\(block.epoch),\"block\":\(block.index),\"tokens\":[\(block.tokens.map(String.init).joined(separator: ","))],\"weights\":[\(weights)]}")
+            } else {
+                print("block \(block.index) of epoch \(block.epoch), \(block.spans.count) masked span(s):")
+                print(pipeline.isDefaultCorpus ? corpus.render(block.tokens) : corpus.renderIds(block.tokens))
+                print("")
+            }
+        }
+    }
+}
+
+struct BenchData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-data",
+        abstract: "Blocks per second of the data pipeline (default corpus), with retrieval off and on.")
+
+    @Option(name: .long, help: "Tokens per block.")
+    var seq: Int = 4096
+
+    @Option(name: .long, help: "Blocks to time for each setting.")
+    var blocks: Int = 50
+
+    @Option(name: .long, help: "Documents in the corpus (and retrieval bank).")
+    var documents: Int = 20_000
+
+    func run() throws {
+        for retrieval in [false, true] {
+            var config = try TesseraConfig.parse("""
+                model: {vocab_size: 64512, d_model: 64, layers: 1, heads: 1, ffn: 64, seq_len: \(seq)}
+                data: {retrieval: \(retrieval), documents: \(documents), validation_documents: 1}
+                """, source: "bench-data")
+            config.train.seed = 0
+            let setupStart = Date()
+            let pipeline = try DataPipeline(config: config)
+            let setup = Date().timeIntervalSince(setupStart)
+            let start = Date()
+            for _ in 0..<blocks { _ = pipeline.stream.next() }
+            let seconds = Date().timeIntervalSince(start)
+            print("retrieval \(retrieval ? "on " : "off"): " + String(format: "%.1f blocks/s of %d tokens (%d blocks in %.2f s; setup %.2f s for %d documents)",
+                         Double(blocks) / seconds, seq + 1, blocks, seconds, setup, documents))
+        }
+    }
+}
