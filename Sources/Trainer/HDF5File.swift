@@ -229,24 +229,22 @@ public final class HDF5File {
 
     /// A numeric attribute of the root group as Int64, or nil when absent.
     public func integerAttribute(_ name: String) throws -> Int64? {
-        guard H5Aexists(handle, name) > 0 else { return nil }
-        let attribute = H5Aopen(handle, name, tessera_h5p_default())
-        defer { H5Aclose(attribute) }
-        var value: Int64 = 0
-        guard H5Aread(attribute, tessera_h5t_native_int64(), &value) >= 0 else {
-            throw HDF5Error(path: path, message: "cannot read attribute '\(name)' as an integer")
-        }
-        return value
+        try numericAttribute(name, as: Int64.self, type: tessera_h5t_native_int64(), description: "an integer")
     }
 
     /// A numeric attribute of the root group as Double, or nil when absent.
     public func doubleAttribute(_ name: String) throws -> Double? {
+        try numericAttribute(name, as: Double.self, type: tessera_h5t_native_double(), description: "a number")
+    }
+
+    /// Reads a scalar attribute converted by HDF5 to the memory `type`.
+    private func numericAttribute<T: Numeric>(_ name: String, as _: T.Type, type: hid_t, description: String) throws -> T? {
         guard H5Aexists(handle, name) > 0 else { return nil }
         let attribute = H5Aopen(handle, name, tessera_h5p_default())
         defer { H5Aclose(attribute) }
-        var value: Double = 0
-        guard H5Aread(attribute, tessera_h5t_native_double(), &value) >= 0 else {
-            throw HDF5Error(path: path, message: "cannot read attribute '\(name)' as a number")
+        var value: T = 0
+        guard H5Aread(attribute, type, &value) >= 0 else {
+            throw HDF5Error(path: path, message: "cannot read attribute '\(name)' as \(description)")
         }
         return value
     }
