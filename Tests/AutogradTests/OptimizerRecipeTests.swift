@@ -1,0 +1,43 @@
+import Autograd
+import Optim
+import XCTest
+
+final class OptimizerRecipeTests: XCTestCase {
+    /// Warmup from 0 over 1500 steps to the Table 3 peak, then linear decay to 0.1·peak at
+    /// the last step; steps = total tokens / 8,388,608 tokens per batch.
+    func testScheduleAtTheRecipePointsForEachConfig() {
+        for (peak, tokens) in [(6e-4, 1.4e12), (5e-4, 1.9e12), (1.2e-4, 2.4e12)] {
+            let total = Int((tokens / 8_388_608).rounded(.up))
+            let schedule = LearningRateSchedule(peak: peak, warmup: 1500, totalSteps: total)
+            XCTAssertEqual(schedule(0), 0)
+            XCTAssertEqual(schedule(1), peak / 1500, accuracy: peak * 1e-12)
+            XCTAssertEqual(schedule(750), peak / 2, accuracy: peak * 1e-12)
+            XCTAssertEqual(schedule(1500), peak, accuracy: peak * 1e-12)
+            XCTAssertEqual(schedule(total - 1), 0.1 * peak, accuracy: peak * 1e-12)
+            let middle = 1500 + (total - 1 - 1500) / 2
+            XCTAssertEqual(schedule(middle), peak * (1 - 0.9 * Double(middle - 1500) / Double(total - 1 - 1500)), accuracy: peak * 1e-12)
+            let cosine = LearningRateSchedule(peak: peak, warmup: 1500, totalSteps: total, decay: .cosine)
+            XCTAssertEqual(cosine(1500), peak, accuracy: peak * 1e-12)
+            XCTAssertEqual(cosine(total - 1), 0.1 * peak, accuracy: peak * 1e-12)
+        }
+        XCTAssertEqual(Int((1.4e12 / 8_388_608).rounded(.up)), 166_894)  // 1.4e12 / 8,388,608 = 166,893.4
+    }
+
+    /// Clipping scales by maxNorm / ‖g‖ when ‖g‖ > maxNorm and leaves small gradients alone;
+    /// sharded parameters' squares are summed across the group, replicated ones counted once.
+    func testClippingMatchesTheClosedForm() {
+        let sharded = Tensor(shape: [2], requiresGrad: true), replicated = Tensor(shape: [2], requiresGrad: true)
+        sharded.grad[0] = 3; sharded.grad[1] = 0
+        replicated.grad[0] = 0; replicated.grad[1] = 4
+        // Pretend a second tp rank holds a shard with squares summing to 11.
+        let norm = GradientClipping(maxNorm: 1).clip(sharded: [sharded], replicated: [replicated]) { $0 + 11 }
+        XCTAssertEqual(norm, (9 + 11 + 16).squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(Double(sharded.grad[0]), 3 / 6, accuracy: 1e-6)
+        XCTAssertEqual(Double(replicated.grad[1]), 4 / 6, accuracy: 1e-6)
+
+        let small = Tensor(shape: [1], requiresGrad: true)
+        small.grad[0] = 0.5
+        XCTAssertEqual(GradientClipping(maxNorm: 1).clip(sharded: [small], replicated: []) { $0 }, 0.5)
+        XCTAssertEqual(small.grad[0], 0.5)
+    }
+}
