@@ -1,129 +1,53 @@
 import CM3Objective
+import Optim
 import Foundation
-
-/// Shape of the CM3Leon decoder (DESIGN §2, paper Table 3).
-public struct ModelConfig: Equatable, Sendable {
-    public var vocabSize: Int
-    public var dModel: Int
-    public var layers: Int
-    public var heads: Int
-    public var ffn: Int
-    public var seqLen: Int
-
-    public init(vocabSize: Int, dModel: Int, layers: Int, heads: Int, ffn: Int, seqLen: Int) {
-        self.vocabSize = vocabSize; self.dModel = dModel; self.layers = layers
-        self.heads = heads; self.ffn = ffn; self.seqLen = seqLen
-    }
-
-    /// Weights per block: q, k, v, out (d×d each) and fc1, fc2 (d×ffn each).
-    public var parametersPerLayer: Int { 4 * dModel * dModel + 2 * dModel * ffn }
-
-    /// Token and position embeddings plus every block; the LM head is tied, nothing has a bias.
-    public var parameterCount: Int {
-        vocabSize * dModel + seqLen * dModel + layers * parametersPerLayer
-    }
-
-    /// Training FLOPs per token: 6 per weight that multiplies (blocks and the LM head; the
-    /// embedding lookups are free) plus 12·L·d·seq for the attention scores and values
-    /// (forward 4·d·seq, backward twice that, counted without causal savings, as PaLM's
-    /// appendix B does). With ffn = 4d this is 6·(12·L·d² + V·d) + 12·L·d·seq.
-    public var trainingFlopsPerToken: Double {
-        6 * Double(layers * parametersPerLayer + vocabSize * dModel) + 12 * Double(layers * dModel * seqLen)
-    }
-}
-
-/// Settings of the single-process training loop.
-public struct TrainConfig: Equatable, Sendable {
-    /// Sequences per forward/backward pass on each rank.
-    public var microBatch: Int = 4
-    /// Micro-batches whose gradients add up before each optimizer step.
-    public var accumulation: Int = 1
-    public var steps: Int = 100
-    public var lr: Double = 1e-3
-    /// Linear warmup steps from 0 to `lr`.
-    public var warmup: Int = 0
-    public var seed: Int = 0
-    /// Train on the first batch over and over (to check the model can fit it).
-    public var fixedBatch: Bool = false
-    public var logInterval: Int = 1
-
-    public init() {}
-}
-
-/// Where the training blocks come from (docs/data-format.md).
-public struct DataConfig: Equatable, Sendable {
-    /// Training shards; empty means the built-in default corpus.
-    public var train: [String] = []
-    /// Held-out shards; empty means the default corpus's own held-out documents.
-    public var validation: [String] = []
-    /// Text ids (special tokens among them); the rest of the model's vocabulary is image codes.
-    /// Defaults to CM3Leon's 56320 at vocabulary 64512, half the vocabulary otherwise.
-    public var textVocab: Int? = nil
-    public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
-    /// Prepend retrieved documents (CM3Leon §2.1).
-    public var retrieval = false
-    /// Train on synthetic sequences (a random motif repeated, every weight 1) instead of a
-    /// corpus: for smoke tests and checks that need tokens that rarely repeat.
-    public var synthetic = false
-    /// Size of the default corpus: training and held-out documents.
-    public var documents = 20_000
-    public var validationDocuments = 1_000
-    public var cm3 = CM3Settings()
-
-    public init() {}
-
-    /// The vocabulary for a model of `vocabSize` ids.
-    public func vocabulary(vocabSize: Int) -> Vocabulary {
-        let text = textVocab ?? (vocabSize == 64512 ? 56320 : vocabSize / 2)
-        return Vocabulary(textVocabulary: text, imageCodes: vocabSize - text, pad: pad, eos: eos,
-                          breakToken: breakToken, mask: mask, infill: infill)
-    }
-}
-
-/// How the run is split over ranks.
-public struct ParallelConfig: Equatable, Sendable {
-    /// Tensor-parallel size; data-parallel size is world / tp.
-    public var tp: Int = 1
-
-    public init() {}
-}
 
 /// A whole run configuration, read from YAML.
 public struct TesseraConfig: Equatable, Sendable {
     public var model: ModelConfig
-    public var train: TrainConfig
+    public var train = TrainConfig()
+    public var optim = OptimConfig()
     public var parallel = ParallelConfig()
     public var data = DataConfig()
     /// Where it was read from (for messages).
     public var source: String
 
-    /// Reads and validates a YAML file; every problem is a `ConfigError` naming file and key.
-    public static func load(path: String) throws -> TesseraConfig {
+    public init(model: ModelConfig, source: String) {
+        self.model = model
+        self.source = source
+    }
+
+    /// Reads and validates a YAML file, with `overrides` (`"optim.peak_lr": "3e-4"`, from
+    /// `--set`) taking the place of the file's values; every problem is a `ConfigError`
+    /// naming the file (or `--set`) and the key.
+    public static func load(path: String, overrides: [String: String] = [:]) throws -> TesseraConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, key: "", message: "cannot read the file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, key: "", message: "not UTF-8 text")
         }
-        return try parse(text, source: path)
+        return try parse(text, source: path, overrides: overrides)
     }
 
     /// Validates YAML text; `source` names it in errors.
-    public static func parse(_ text: String, source: String) throws -> TesseraConfig {
-        let root = try ConfigReader(file: source, text: text)
-        try root.rejectUnknownKeys(["model", "train", "parallel", "data"])
+    public static func parse(_ text: String, source: String, overrides: [String: String] = [:]) throws -> TesseraConfig {
+        let overrideBox = ConfigOverrides(overrides)
+        let root = try ConfigReader(file: source, text: text, overrides: overrideBox)
+        try root.rejectUnknownKeys(["model", "train", "optim", "parallel", "data"])
         guard let modelSection = try root.section("model") else { throw root.error("model", "missing") }
-        let model = try readModel(modelSection)
-        var train = TrainConfig()
-        if let section = try root.section("train") { train = try readTrain(section) }
-        var parallel = ParallelConfig()
+        var config = TesseraConfig(model: try readModel(modelSection), source: source)
+        if let section = try root.section("train") { config.train = try readTrain(section) }
+        if let section = try root.section("optim") { config.optim = try readOptim(section) }
         if let section = try root.section("parallel") {
             try section.rejectUnknownKeys(["tp"])
-            parallel.tp = try section.int("tp", default: parallel.tp)
+            config.parallel.tp = try section.int("tp", default: config.parallel.tp)
         }
-        var data = DataConfig()
-        if let section = try root.section("data") { data = try readData(section, model: model) }
-        return TesseraConfig(model: model, train: train, parallel: parallel, data: data, source: source)
+        if let section = try root.section("data") { config.data = try readData(section, model: config.model) }
+        if let unused = overrideBox.unused.first {
+            throw ConfigError(file: "--set", key: unused, message: "unknown key")
+        }
+        return config
     }
 
     static func readModel(_ reader: ConfigReader) throws -> ModelConfig {
@@ -177,16 +101,43 @@ public struct TesseraConfig: Equatable, Sendable {
     }
 
     static func readTrain(_ reader: ConfigReader) throws -> TrainConfig {
-        try reader.rejectUnknownKeys(["micro_batch", "accumulation", "steps", "lr", "warmup", "seed", "fixed_batch", "log_interval"])
+        try reader.rejectUnknownKeys(["micro_batch", "accumulation", "batch_tokens", "steps", "total_tokens", "seed", "fixed_batch",
+                                      "log_interval", "eval_interval", "eval_batches", "save_interval", "keep_checkpoints"])
         var train = TrainConfig()
         train.microBatch = try reader.int("micro_batch", default: train.microBatch)
-        train.accumulation = try reader.int("accumulation", default: train.accumulation)
-        train.steps = try reader.int("steps", default: train.steps)
-        train.lr = try reader.double("lr", in: 0...1, default: train.lr)
-        train.warmup = try reader.int("warmup", minimum: 0, default: train.warmup)
+        train.accumulation = try reader.optionalInt("accumulation")
+        train.batchTokens = try reader.optionalInt("batch_tokens")
+        train.steps = try reader.optionalInt("steps")
+        if reader.has("total_tokens") { train.totalTokens = try reader.double("total_tokens", in: 1...1e16) }
         train.seed = try reader.int("seed", minimum: 0, default: train.seed)
         train.fixedBatch = try reader.bool("fixed_batch", default: train.fixedBatch)
         train.logInterval = try reader.int("log_interval", default: train.logInterval)
+        train.evalInterval = try reader.int("eval_interval", minimum: 0, default: train.evalInterval)
+        train.evalBatches = try reader.int("eval_batches", default: train.evalBatches)
+        train.saveInterval = try reader.int("save_interval", minimum: 0, default: train.saveInterval)
+        train.keepCheckpoints = try reader.int("keep_checkpoints", default: train.keepCheckpoints)
+        if train.accumulation != nil && train.batchTokens != nil {
+            throw reader.error("accumulation", "give accumulation or batch_tokens, not both")
+        }
         return train
+    }
+
+    static func readOptim(_ reader: ConfigReader) throws -> OptimConfig {
+        try reader.rejectUnknownKeys(["peak_lr", "warmup", "decay", "final_lr_fraction", "clip_norm", "beta1", "beta2", "eps", "weight_decay"])
+        var optim = OptimConfig()
+        optim.peakLr = try reader.double("peak_lr", in: 0...1, default: optim.peakLr)
+        optim.warmup = try reader.int("warmup", minimum: 0, default: optim.warmup)
+        let decay = try reader.string("decay", default: optim.decay.rawValue)
+        guard let shape = LearningRateSchedule.Decay(rawValue: decay) else {
+            throw reader.error("decay", "expected linear or cosine, got '\(decay)'")
+        }
+        optim.decay = shape
+        optim.finalLrFraction = try reader.double("final_lr_fraction", in: 0...1, default: optim.finalLrFraction)
+        optim.clipNorm = try reader.double("clip_norm", in: 0...1e6, default: optim.clipNorm)
+        optim.adamW.beta1 = Float(try reader.double("beta1", in: 0...0.999999, default: Double(optim.adamW.beta1)))
+        optim.adamW.beta2 = Float(try reader.double("beta2", in: 0...0.999999, default: Double(optim.adamW.beta2)))
+        optim.adamW.eps = Float(try reader.double("eps", in: 0...1, default: Double(optim.adamW.eps)))
+        optim.adamW.weightDecay = Float(try reader.double("weight_decay", in: 0...1, default: Double(optim.adamW.weightDecay)))
+        return optim
     }
 }

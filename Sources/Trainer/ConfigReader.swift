@@ -9,15 +9,38 @@ public struct ConfigError: Error, CustomStringConvertible {
     public var description: String { key.isEmpty ? "\(file): \(message)" : "\(file): \(key): \(message)" }
 }
 
+/// Values given on the command line (`--set optim.peak_lr=3e-4`) by dotted key; the
+/// readers take them in place of the file's, and any never asked for is an unknown key.
+final class ConfigOverrides {
+    private var values: [String: String]
+    private var used: Set<String> = []
+
+    init(_ values: [String: String]) { self.values = values }
+
+    func take(_ key: String) -> String? {
+        guard let value = values[key] else { return nil }
+        used.insert(key)
+        return value
+    }
+
+    /// Whether any override lies under the section `path`.
+    func hasKeys(under path: String) -> Bool { values.keys.contains { $0.hasPrefix(path + ".") } }
+
+    func hasValue(_ key: String) -> Bool { values[key] != nil }
+
+    var unused: [String] { values.keys.filter { !used.contains($0) }.sorted() }
+}
+
 /// Reads one YAML mapping with strict rules: every key must be known, every value of the
 /// expected type. Errors carry the dotted key path (`model.d_model`).
 struct ConfigReader {
     let file: String
     let path: String
     let entries: [(key: String, value: Node)]
+    let overrides: ConfigOverrides
 
     /// Parses `text` (the contents of `file`) as a top-level mapping.
-    init(file: String, text: String) throws {
+    init(file: String, text: String, overrides: ConfigOverrides = ConfigOverrides([:])) throws {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             let detail = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
@@ -26,14 +49,15 @@ struct ConfigReader {
         guard let root, case .mapping(let mapping) = root else {
             throw ConfigError(file: file, key: "", message: "expected a mapping of sections at the top level")
         }
-        try self.init(file: file, path: "", mapping: mapping)
+        try self.init(file: file, path: "", mapping: mapping, overrides: overrides)
     }
 
-    private init(file: String, path: String, mapping: Node.Mapping) throws {
+    private init(file: String, path: String, mapping: Node.Mapping?, overrides: ConfigOverrides) throws {
         self.file = file
         self.path = path
+        self.overrides = overrides
         var entries: [(key: String, value: Node)] = []
-        for (key, value) in mapping {
+        for (key, value) in mapping ?? Node.Mapping([]) {
             guard let name = key.string else {
                 throw ConfigError(file: file, key: path, message: "keys must be strings")
             }
@@ -59,14 +83,24 @@ struct ConfigReader {
 
     func node(_ key: String) -> Node? { entries.first { $0.key == key }?.value }
 
-    /// A nested section, or nil when absent.
+    /// A nested section, or nil when absent (and nothing is set under it from the command line).
     func section(_ key: String) throws -> ConfigReader? {
-        guard let value = node(key) else { return nil }
+        guard let value = node(key) else {
+            guard overrides.hasKeys(under: keyPath(key)) else { return nil }
+            return try ConfigReader(file: file, path: keyPath(key), mapping: nil, overrides: overrides)
+        }
         guard case .mapping(let mapping) = value else { throw error(key, "expected a mapping") }
-        return try ConfigReader(file: file, path: keyPath(key), mapping: mapping)
+        return try ConfigReader(file: file, path: keyPath(key), mapping: mapping, overrides: overrides)
     }
 
+    /// Whether the key has a value (in the file or from the command line).
+    func has(_ key: String) -> Bool { node(key) != nil || overrides.hasValue(keyPath(key)) }
+
+    /// An integer `>= 1` when present, else nil.
+    func optionalInt(_ key: String) throws -> Int? { has(key) ? try int(key) : nil }
+
     private func scalar(_ key: String, default fallback: String?) throws -> String {
+        if let value = overrides.take(keyPath(key)) { return value }
         guard let value = node(key) else {
             if let fallback { return fallback }
             throw error(key, "missing")

@@ -69,6 +69,14 @@ public final class ParallelContext {
         return buffer[0]
     }
 
+    /// Σ over the tensor-parallel group (identity for one rank).
+    public func sumOverTensorParallel(_ value: Double) throws -> Double {
+        guard let grid, grid.tp > 1 else { return value }
+        var buffer = [value]
+        try buffer.withUnsafeMutableBufferPointer { try grid.tensorParallel.allReduce($0) }
+        return buffer[0]
+    }
+
     /// Bytes this rank sent in collectives: tensor-parallel and data-parallel.
     public var bytesSent: (tensorParallel: Int, dataParallel: Int) { grid?.bytesSent ?? (0, 0) }
 

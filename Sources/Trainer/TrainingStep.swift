@@ -13,13 +13,17 @@ public final class TrainingStep {
     public let context: ParallelContext
     public let decoder: CM3LeonDecoder
     public let optimizer: AdamW
+    let clipping: GradientClipping?
     let reducer: DataParallelReducer?
+    /// ‖g‖ of the last step, before clipping.
+    public private(set) var gradientNorm = 0.0
 
-    public init(model: ModelConfig, seed: UInt64, context: ParallelContext) {
+    public init(model: ModelConfig, seed: UInt64, context: ParallelContext, optim: OptimConfig = OptimConfig()) {
         self.context = context
         decoder = CM3LeonDecoder(config: model, seed: seed, tensorParallel: context.tensorParallel)
         let tensors = decoder.parameters.map(\.tensor)
-        optimizer = AdamW(parameters: tensors)
+        optimizer = AdamW(parameters: tensors, settings: optim.adamW)
+        clipping = optim.clipNorm > 0 ? GradientClipping(maxNorm: optim.clipNorm) : nil
         reducer = context.grid.flatMap { $0.dp > 1 ? DataParallelReducer(parameters: tensors, group: $0.dataParallel) : nil }
     }
 
@@ -43,6 +47,15 @@ public final class TrainingStep {
         try reducer?.finish()
         let globalLoss = try context.sumOverDataParallel(localLoss)
         try afterBackward?(globalLoss)
+        // Sharded parameters' squares are summed over tp; replicated ones are counted once.
+        let sharded = decoder.parameters.filter { $0.sharding != .replicated }.map(\.tensor)
+        let replicated = decoder.parameters.filter { $0.sharding == .replicated }.map(\.tensor)
+        if let clipping {
+            gradientNorm = try clipping.clip(sharded: sharded, replicated: replicated) { try context.sumOverTensorParallel($0) }
+        } else {
+            gradientNorm = try (context.sumOverTensorParallel(GradientClipping.sumOfSquares(sharded))
+                                + GradientClipping.sumOfSquares(replicated)).squareRoot()
+        }
         optimizer.step(lr: lr)
         return globalLoss
     }

@@ -13,13 +13,14 @@ final class ConfigTests: XCTestCase {
       seq_len: 64
     train:
       micro_batch: 8
-      lr: 5.0e-3
+    optim:
+      peak_lr: 5.0e-3
     """
 
     func testValidConfigParses() throws {
         let config = try TesseraConfig.parse(valid, source: "ok.yaml")
         XCTAssertEqual(config.model, ModelConfig(vocabSize: 512, dModel: 64, layers: 2, heads: 4, ffn: 256, seqLen: 64))
-        XCTAssertEqual(config.train.lr, 5e-3)
+        XCTAssertEqual(config.optim.peakLr, 5e-3)
         XCTAssertEqual(config.train.microBatch, 8)
     }
 
@@ -31,9 +32,11 @@ final class ConfigTests: XCTestCase {
             ({ $0.replacingOccurrences(of: "layers: 2", with: "layers: two") }, "model.layers", "expected an integer"),
             ({ $0.replacingOccurrences(of: "seq_len: 64", with: "seq_len: 0") }, "model.seq_len", "must be positive"),
             ({ $0.replacingOccurrences(of: "micro_batch: 8", with: "micro_batch: -3") }, "train.micro_batch", "must be positive"),
-            ({ $0.replacingOccurrences(of: "lr: 5.0e-3", with: "lr: fast") }, "train.lr", "expected a number"),
+            ({ $0.replacingOccurrences(of: "peak_lr: 5.0e-3", with: "peak_lr: fast") }, "optim.peak_lr", "expected a number"),
+            ({ $0.replacingOccurrences(of: "peak_lr: 5.0e-3", with: "peak_lr: 5.0e-3\n  decay: step") }, "optim.decay", "expected linear or cosine"),
             ({ $0.replacingOccurrences(of: "heads: 4", with: "heads: 3") }, "model.heads", "does not divide"),
             ({ $0 + "\noptimizer:\n  lr: 1\n" }, "optimizer", "unknown key"),
+            ({ $0.replacingOccurrences(of: "micro_batch: 8", with: "micro_batch: 8\n  accumulation: 2\n  batch_tokens: 1024") }, "train.accumulation", "not both"),
         ]
         for (edit, key, words) in cases {
             XCTAssertThrowsError(try TesseraConfig.parse(edit(valid), source: "bad.yaml"), key) { error in
@@ -42,6 +45,33 @@ final class ConfigTests: XCTestCase {
                 XCTAssertTrue(text.contains(words), "got: \(text)")
                 XCTAssertFalse(text.contains("\n"), "one line: \(text)")
             }
+        }
+    }
+
+    /// `--set` replaces file values, creates sections, and names unknown keys.
+    func testOverrides() throws {
+        let config = try TesseraConfig.parse(valid, source: "ok.yaml", overrides: ["optim.peak_lr": "3e-4", "model.d_model": "128",
+                                                                                    "parallel.tp": "2", "train.total_tokens": "1.4e12"])
+        XCTAssertEqual(config.optim.peakLr, 3e-4)
+        XCTAssertEqual(config.model.dModel, 128)
+        XCTAssertEqual(config.parallel.tp, 2)
+        XCTAssertEqual(config.train.totalTokens, 1.4e12)
+        XCTAssertThrowsError(try TesseraConfig.parse(valid, source: "ok.yaml", overrides: ["optim.peak_lrr": "1"])) {
+            XCTAssertEqual("\($0)", "--set: optim.peak_lrr: unknown key")
+        }
+        XCTAssertThrowsError(try TesseraConfig.parse(valid, source: "ok.yaml", overrides: ["model.layers": "many"])) {
+            XCTAssertEqual("\($0)", "ok.yaml: model.layers: expected an integer, got 'many'")
+        }
+    }
+
+    /// Steps and accumulation from Table 3's tokens: 8,388,608 tokens per batch.
+    func testStepsAndAccumulationFromTokens() throws {
+        let config = try TesseraConfig.parse(valid, source: "ok.yaml", overrides: [
+            "model.seq_len": "4096", "train.micro_batch": "1", "train.batch_tokens": "8388608", "train.total_tokens": "1.4e12"])
+        XCTAssertEqual(try config.train.accumulation(seqLen: 4096, dp: 8), 256)
+        XCTAssertEqual(try config.train.totalSteps(seqLen: 4096, dp: 8), 166_894)
+        XCTAssertThrowsError(try config.train.accumulation(seqLen: 4096, dp: 3)) {
+            XCTAssertEqual("\($0)", "train.batch_tokens 8388608 is not a multiple of micro_batch 1 × seq_len 4096 × dp 3 = 12288")
         }
     }
 

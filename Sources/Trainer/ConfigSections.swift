@@ -1,0 +1,139 @@
+import CM3Objective
+import Foundation
+import Optim
+
+/// Shape of the CM3Leon decoder (DESIGN §2, paper Table 3).
+public struct ModelConfig: Equatable, Sendable {
+    public var vocabSize: Int
+    public var dModel: Int
+    public var layers: Int
+    public var heads: Int
+    public var ffn: Int
+    public var seqLen: Int
+
+    public init(vocabSize: Int, dModel: Int, layers: Int, heads: Int, ffn: Int, seqLen: Int) {
+        self.vocabSize = vocabSize; self.dModel = dModel; self.layers = layers
+        self.heads = heads; self.ffn = ffn; self.seqLen = seqLen
+    }
+
+    /// Weights per block: q, k, v, out (d×d each) and fc1, fc2 (d×ffn each).
+    public var parametersPerLayer: Int { 4 * dModel * dModel + 2 * dModel * ffn }
+
+    /// Token and position embeddings plus every block; the LM head is tied, nothing has a bias.
+    public var parameterCount: Int {
+        vocabSize * dModel + seqLen * dModel + layers * parametersPerLayer
+    }
+
+    /// Training FLOPs per token: 6 per weight that multiplies (blocks and the LM head; the
+    /// embedding lookups are free) plus 12·L·d·seq for the attention scores and values
+    /// (forward 4·d·seq, backward twice that, counted without causal savings, as PaLM's
+    /// appendix B does). With ffn = 4d this is 6·(12·L·d² + V·d) + 12·L·d·seq.
+    public var trainingFlopsPerToken: Double {
+        6 * Double(layers * parametersPerLayer + vocabSize * dModel) + 12 * Double(layers * dModel * seqLen)
+    }
+}
+
+/// How a run trains: batch, length, intervals (Table 3 sizes live in configs/*.yaml).
+public struct TrainConfig: Equatable, Sendable {
+    /// Sequences per forward/backward pass on each rank.
+    public var microBatch: Int = 4
+    /// Micro-batches per optimizer step; derived from `batchTokens` when nil.
+    public var accumulation: Int? = nil
+    /// The global batch in tokens (Table 3: 8M = 2048 sequences of 4096).
+    public var batchTokens: Int? = nil
+    /// Optimizer steps; derived from `totalTokens / batchTokens` when nil.
+    public var steps: Int? = nil
+    /// Tokens over the whole run (Table 3: 1.4T, 1.9T, 2.4T).
+    public var totalTokens: Double? = nil
+    public var seed: Int = 0
+    /// Train on the first batch over and over (to check the model can fit it).
+    public var fixedBatch: Bool = false
+    public var logInterval: Int = 1
+    /// Validation every this many steps (0: never).
+    public var evalInterval: Int = 0
+    /// Micro-batches per rank in each validation.
+    public var evalBatches: Int = 4
+    /// A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT).
+    public var saveInterval: Int = 0
+    /// Checkpoints kept; older ones are deleted.
+    public var keepCheckpoints: Int = 3
+
+    public init() {}
+
+    /// Micro-batches per step for `dp` ranks: explicit, or `batchTokens / (micro_batch ·
+    /// seq_len · dp)`, which must divide evenly.
+    public func accumulation(seqLen: Int, dp: Int) throws -> Int {
+        if let accumulation { return accumulation }
+        guard let batchTokens else { return 1 }
+        let perPass = microBatch * seqLen * dp
+        guard batchTokens % perPass == 0 else {
+            throw LayoutError(description: "train.batch_tokens \(batchTokens) is not a multiple of micro_batch \(microBatch) × seq_len \(seqLen) × dp \(dp) = \(perPass)")
+        }
+        return batchTokens / perPass
+    }
+
+    /// Optimizer steps in the run: explicit, or total tokens over the global batch (rounded up).
+    public func totalSteps(seqLen: Int, dp: Int) throws -> Int {
+        if let steps { return steps }
+        guard let totalTokens else { return 100 }
+        let batch = Double(microBatch * seqLen * dp * (try accumulation(seqLen: seqLen, dp: dp)))
+        return Int((totalTokens / batch).rounded(.up))
+    }
+}
+
+/// The optimiser recipe (DESIGN §6: metaseq's OPT launcher, which trained CM3Leon).
+public struct OptimConfig: Equatable, Sendable {
+    public var peakLr: Double = 1e-3
+    public var warmup: Int = 0
+    public var decay: LearningRateSchedule.Decay = .linear
+    /// The learning rate at the last step, as a fraction of the peak.
+    public var finalLrFraction: Double = 0.1
+    /// Global L2 norm the gradients are clipped to (0: no clipping).
+    public var clipNorm: Double = 1.0
+    public var adamW = AdamWSettings()
+
+    public init() {}
+
+    public func schedule(totalSteps: Int) -> LearningRateSchedule {
+        LearningRateSchedule(peak: peakLr, warmup: warmup, totalSteps: totalSteps, finalFraction: finalLrFraction, decay: decay)
+    }
+}
+
+/// Where the training blocks come from (docs/data-format.md).
+public struct DataConfig: Equatable, Sendable {
+    /// Training shards; empty means the built-in default corpus.
+    public var train: [String] = []
+    /// Held-out shards; empty means the default corpus's own held-out documents.
+    public var validation: [String] = []
+    /// Text ids (special tokens among them); the rest of the model's vocabulary is image codes.
+    /// Defaults to CM3Leon's 56320 at vocabulary 64512, half the vocabulary otherwise.
+    public var textVocab: Int? = nil
+    public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
+    /// Prepend retrieved documents (CM3Leon §2.1).
+    public var retrieval = false
+    /// Train on synthetic sequences (a random motif repeated, every weight 1) instead of a
+    /// corpus: for smoke tests and checks that need tokens that rarely repeat.
+    public var synthetic = false
+    /// Size of the default corpus: training and held-out documents.
+    public var documents = 20_000
+    public var validationDocuments = 1_000
+    public var cm3 = CM3Settings()
+
+    public init() {}
+
+    /// The vocabulary for a model of `vocabSize` ids.
+    public func vocabulary(vocabSize: Int) -> Vocabulary {
+        let text = textVocab ?? (vocabSize == 64512 ? 56320 : vocabSize / 2)
+        return Vocabulary(textVocabulary: text, imageCodes: vocabSize - text, pad: pad, eos: eos,
+                          breakToken: breakToken, mask: mask, infill: infill)
+    }
+}
+
+/// How the run is split over ranks.
+public struct ParallelConfig: Equatable, Sendable {
+    /// Tensor-parallel size; data-parallel size is world / tp.
+    public var tp: Int = 1
+
+    public init() {}
+}
+
