@@ -102,7 +102,8 @@ public struct TesseraConfig: Equatable, Sendable {
 
     static func readTrain(_ reader: ConfigReader) throws -> TrainConfig {
         try reader.rejectUnknownKeys(["micro_batch", "accumulation", "batch_tokens", "steps", "total_tokens", "seed", "fixed_batch",
-                                      "log_interval", "eval_interval", "eval_batches", "save_interval", "keep_checkpoints"])
+                                      "log_interval", "eval_interval", "eval_batches", "save_interval", "keep_checkpoints",
+                                      "activation_checkpointing"])
         var train = TrainConfig()
         train.microBatch = try reader.int("micro_batch", default: train.microBatch)
         train.accumulation = try reader.optionalInt("accumulation")
@@ -116,6 +117,7 @@ public struct TesseraConfig: Equatable, Sendable {
         train.evalBatches = try reader.int("eval_batches", default: train.evalBatches)
         train.saveInterval = try reader.int("save_interval", minimum: 0, default: train.saveInterval)
         train.keepCheckpoints = try reader.int("keep_checkpoints", default: train.keepCheckpoints)
+        train.activationCheckpointing = try reader.bool("activation_checkpointing", default: train.activationCheckpointing)
         if train.accumulation != nil && train.batchTokens != nil {
             throw reader.error("accumulation", "give accumulation or batch_tokens, not both")
         }

@@ -57,6 +57,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var saveInterval: Int = 0
     /// Checkpoints kept; older ones are deleted.
     public var keepCheckpoints: Int = 3
+    /// Recompute each block's activations during backward instead of keeping them.
+    public var activationCheckpointing = false
 
     public init() {}
 

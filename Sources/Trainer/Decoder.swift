@@ -76,7 +76,9 @@ public final class CM3LeonDecoder {
     /// `gradientsReady` is called during backward with each group of parameters as soon as
     /// their gradients are final (last block first, embeddings last), for data-parallel
     /// reduction to overlap backward.
-    public func loss(_ batch: TokenBatch, tape: Tape, normalizer: Float? = nil,
+    /// With `checkpointBlocks`, each block keeps only its output and recomputes the rest
+    /// during backward (activation memory of one block instead of all of them).
+    public func loss(_ batch: TokenBatch, tape: Tape, normalizer: Float? = nil, checkpointBlocks: Bool = false,
                      gradientsReady: (([Tensor]) -> Void)? = nil) -> Tensor {
         precondition(batch.seqLen <= config.seqLen, "sequence \(batch.seqLen) longer than seq_len \(config.seqLen)")
         // Backward runs the tape in reverse: a step recorded before a group's ops runs after
@@ -90,7 +92,11 @@ public final class CM3LeonDecoder {
                          tape.embedding(embedPositions, ids: positions))  // [tokens, d]
         for layer in layers {
             markWhenFinal(layer.parameters)
-            x = block(x, layer, batch: batch.microBatch, tape: tape)
+            if checkpointBlocks {
+                x = tape.checkpoint(x) { inner, input in self.block(input, layer, batch: batch.microBatch, tape: inner) }
+            } else {
+                x = block(x, layer, batch: batch.microBatch, tape: tape)
+            }
         }
         let hidden = tape.layerNorm(x)                                   // [tokens, d]
         return embedTokens.lmHeadLoss(hidden, targets: batch.targets, weights: batch.weights,

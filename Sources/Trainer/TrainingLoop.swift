@@ -40,6 +40,7 @@ public struct TrainingLoop {
         let totalSteps = try train.totalSteps(seqLen: model.seqLen, dp: context.dp)
         let schedule = config.optim.schedule(totalSteps: totalSteps)
         let trainingStep = TrainingStep(model: model, seed: UInt64(train.seed), context: context, optim: config.optim)
+        trainingStep.checkpointBlocks = train.activationCheckpointing
         let pipeline = try DataPipeline(config: config, dpRank: context.dpRank, dp: context.dp)
         let globalSequences = train.microBatch * accumulation * context.dp
         let tokensPerStep = globalSequences * model.seqLen

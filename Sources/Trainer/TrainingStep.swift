@@ -14,6 +14,8 @@ public final class TrainingStep {
     public let decoder: CM3LeonDecoder
     public let optimizer: AdamW
     let clipping: GradientClipping?
+    /// Recompute each block's activations in backward (DESIGN §6's memory switch).
+    public var checkpointBlocks = false
     let reducer: DataParallelReducer?
     /// ‖g‖ of the last step, before clipping.
     public private(set) var gradientNorm = 0.0
@@ -39,7 +41,7 @@ public final class TrainingStep {
         for (index, batch) in microBatches.enumerated() {
             reducer?.isEnabled = index == microBatches.count - 1
             let tape = Tape()
-            let loss = decoder.loss(batch, tape: tape, normalizer: normalizer,
+            let loss = decoder.loss(batch, tape: tape, normalizer: normalizer, checkpointBlocks: checkpointBlocks,
                                     gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
             tape.backward(from: loss)
             localLoss += Double(loss.data[0])

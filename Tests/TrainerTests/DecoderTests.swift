@@ -5,6 +5,30 @@ import Trainer
 import XCTest
 
 final class DecoderTests: XCTestCase {
+    /// Activation checkpointing changes memory, not numbers: the same loss and the same
+    /// gradients, bit for bit, as keeping every activation.
+    func testCheckpointedBlocksGiveTheSameGradients() {
+        let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 3, heads: 2, ffn: 16, seqLen: 5)
+        let decoder = CM3LeonDecoder(config: config, seed: 4)
+        for (index, parameter) in decoder.parameters.enumerated() {
+            let values = randomValues(parameter.tensor.count, seed: "c\(index)", scale: 0.5)
+            for i in 0..<values.count { parameter.tensor.data[i] = values[i] }
+        }
+        let batch = TokenBatch(microBatch: 2, seqLen: 5, inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7],
+                               targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, 1], weights: [Float](repeating: 1, count: 10))
+        var results: [(Float, [[Float]])] = []
+        for checkpoint in [false, true] {
+            decoder.zeroGrad()
+            let tape = Tape()
+            let loss = decoder.loss(batch, tape: tape, checkpointBlocks: checkpoint)
+            tape.backward(from: loss)
+            results.append((loss.data[0], decoder.parameters.map { $0.tensor.gradValues }))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1, results[1].1)
+        XCTAssertGreaterThan(results[0].1[2].map(abs).max()!, 0)
+    }
+
     /// The whole decoder's loss and every parameter's gradient against central finite
     /// differences of the Double reference decoder. Output layers are randomised first:
     /// at init they are zero, which makes q, k, v and fc1 gradients exactly zero.

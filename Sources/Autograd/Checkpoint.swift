@@ -1,0 +1,24 @@
+/// Activation checkpointing (Megatron's `checkpoint`, PyTorch's `torch.utils.checkpoint`).
+extension Tape {
+    /// Runs `body` on `x` without keeping its intermediate activations: the forward pass
+    /// records `body`'s ops on a private tape that is dropped at once, so only the output
+    /// stays alive. Backward runs `body` again on a fresh private tape (same inputs, same
+    /// weights, so the same values) and backpropagates through it, adding into the
+    /// gradients of `x` and of every weight `body` uses. Costs one extra forward of `body`.
+    ///
+    /// `body` must be deterministic and must run the same collectives in the same order on
+    /// every rank (it does: no dropout, and every rank recomputes the same blocks).
+    public func checkpoint(_ x: Tensor, _ body: @escaping (Tape, Tensor) -> Tensor) -> Tensor {
+        let forward = Tape()
+        let output = body(forward, x)
+        forward.clear()
+        guard output.requiresGrad else { return output }
+        record {
+            let replay = Tape()
+            let recomputed = body(replay, x)
+            saxpy(count: output.count, alpha: 1, x: output.gradPointer, y: recomputed.gradPointer)
+            replay.backward()
+        }
+        return output
+    }
+}
