@@ -23,10 +23,19 @@ func report(_ message: String) {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
 }
 
-/// Loads a config or exits with status 2 and one line naming the file and key.
-func loadConfig(_ path: String) throws -> TesseraConfig {
+/// Loads a config with `--set key=value` overrides, or exits with status 2 and one line
+/// naming the file (or `--set`) and the key.
+func loadConfig(_ path: String, set overrides: [String] = []) throws -> TesseraConfig {
+    var pairs: [String: String] = [:]
+    for item in overrides {
+        guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+            report("--set \(item): expected key=value, e.g. --set optim.peak_lr=3e-4")
+            throw ExitCode(2)
+        }
+        pairs[String(item[..<equals])] = String(item[item.index(after: equals)...])
+    }
     do {
-        return try TesseraConfig.load(path: path)
+        return try TesseraConfig.load(path: path, overrides: pairs)
     } catch let error as ConfigError {
         report("\(error)")
         throw ExitCode(2)
@@ -57,8 +66,11 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp); dp = ranks / tp.")
     var tp: Int?
 
+    @Option(name: .customLong("set"), help: "Override a config value, e.g. --set optim.peak_lr=3e-4 (repeatable).")
+    var overrides: [String] = []
+
     func run() throws {
-        let resolved = try loadConfig(config)
+        let resolved = try loadConfig(config, set: overrides)
         try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
             try withDataErrors { _ = try TrainingLoop(config: resolved, context: context).run() }
         }
@@ -66,16 +78,40 @@ struct Train: ParsableCommand {
 }
 
 struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print parameter count and FLOPs per token of a config.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print parameter count, FLOPs per token, and memory per rank for a layout.")
 
     @Option(name: .long, help: "Path to the YAML config.")
     var config: String
 
+    @Option(name: .long, help: "Ranks in the run.")
+    var world: Int = 1
+
+    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp).")
+    var tp: Int?
+
+    @Option(name: .customLong("set"), help: "Override a config value (repeatable).")
+    var overrides: [String] = []
+
     func run() throws {
-        let model = try loadConfig(config).model
+        let resolved = try loadConfig(config, set: overrides)
+        let model = resolved.model, tp = tp ?? resolved.parallel.tp
         print("parameters: \(model.parameterCount)")
         print(String(format: "training FLOPs per token: %.4e", model.trainingFlopsPerToken))
         print("layers \(model.layers), d_model \(model.dModel), heads \(model.heads), ffn \(model.ffn), seq \(model.seqLen), vocab \(model.vocabSize)")
+        do {
+            try ParallelContext.validate(worldSize: world, tp: tp, model: model)
+            let dp = world / tp
+            let steps = try resolved.train.totalSteps(seqLen: model.seqLen, dp: dp)
+            let accumulation = try resolved.train.accumulation(seqLen: model.seqLen, dp: dp)
+            print("layout: tp \(tp) × dp \(dp), micro-batch \(resolved.train.microBatch) × \(accumulation) accumulation, \(steps) steps")
+            let plan = MemoryPlan(model: model, microBatch: resolved.train.microBatch, tp: tp, dp: dp,
+                                  checkpointing: resolved.train.activationCheckpointing)
+            print(plan.describe(ranks: world))
+        } catch let error as LayoutError {
+            report("\(error)")
+            throw ExitCode(2)
+        }
     }
 }
 
@@ -139,8 +175,11 @@ struct Trace: ParsableCommand {
     @Option(name: .long, help: "HDF5 file to write (rank 0).")
     var out: String
 
+    @Option(name: .customLong("set"), help: "Override a config value (repeatable).")
+    var overrides: [String] = []
+
     func run() throws {
-        var resolved = try loadConfig(config)
+        var resolved = try loadConfig(config, set: overrides)
         resolved.train.steps = steps
         try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
             var loop = TrainingLoop(config: resolved, context: context)

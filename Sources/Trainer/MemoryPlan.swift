@@ -1,0 +1,61 @@
+import Foundation
+
+/// What one rank needs in memory for a config and layout, in bytes (fp32 everywhere).
+///
+/// Weights, gradients and AdamW's two moments are 4 copies of the rank's parameters: its
+/// 1/tp of every sharded matrix plus the replicated positions. Activations count what the
+/// tape keeps per micro-batch of T = micro_batch × seq tokens: per block the [T, d] tensors
+/// of the residual stream (LayerNorm outputs, partial sums and their all-reduced copies)
+/// and the [T, d/tp] and [T, ffn/tp] tensors of the rank's heads and MLP slice; with
+/// activation checkpointing only each block's output, plus one block recomputed. Backward
+/// holds about one more block's worth of gradients at a time.
+public struct MemoryPlan: Sendable {
+    public let parametersPerRank: Int
+    public let weights: Int
+    public let gradients: Int
+    public let optimizer: Int
+    public let dataParallelBuffers: Int
+    public let activations: Int
+    public let lmHead: Int
+    /// Runtime, MPI and BLAS buffers: measured at about 150 MiB per process here.
+    public let baseline = 150 << 20
+
+    public var total: Int { weights + gradients + optimizer + dataParallelBuffers + activations + lmHead + baseline }
+
+    public init(model: ModelConfig, microBatch: Int, tp: Int, dp: Int, checkpointing: Bool) {
+        let d = model.dModel, tokens = microBatch * model.seqLen
+        let sharded = model.vocabSize * d + model.layers * model.parametersPerLayer
+        parametersPerRank = sharded / tp + model.seqLen * d
+        weights = 4 * parametersPerRank
+        gradients = weights
+        optimizer = 2 * weights
+        dataParallelBuffers = dp > 1 ? weights : 0
+        let replicatedPerBlock = (6 + (tp > 1 ? 4 : 0)) * tokens * d
+        let shardedPerBlock = 4 * tokens * d / tp + 2 * tokens * model.ffn / tp
+        let block = 4 * (replicatedPerBlock + shardedPerBlock)
+        let embeddings = 4 * 4 * tokens * d  // token + position lookups, their sum, final LayerNorm
+        activations = embeddings + (checkpointing ? model.layers * 4 * tokens * d + 2 * block : (model.layers + 1) * block)
+        let shard = model.vocabSize / tp
+        let chunkRows = max(1, min(tokens, (1 << 25) / shard))
+        lmHead = 4 * (chunkRows * shard + shard * d + 2 * tokens * d)
+    }
+
+    /// One line per item, for `launch plan`.
+    public func describe(ranks: Int) -> String {
+        func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) }
+        return """
+        memory per rank: weights \(gib(weights)), gradients \(gib(gradients)), optimizer \(gib(optimizer)), \
+        dp buffers \(gib(dataParallelBuffers)), activations \(gib(activations)), LM head \(gib(lmHead)), \
+        runtime \(gib(baseline)) = \(gib(total))
+        all \(ranks) ranks: \(gib(total * ranks))
+        """
+    }
+
+    /// Memory this machine can give (MemAvailable from /proc/meminfo), in bytes.
+    public static func availableBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+              let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first else { return nil }
+        return kilobytes * 1024
+    }
+}
