@@ -84,8 +84,8 @@ struct Plan: ParsableCommand {
     @Option(name: .long, help: "Path to the YAML config.")
     var config: String
 
-    @Option(name: .long, help: "Ranks in the run.")
-    var world: Int = 1
+    @Option(name: .long, help: "Ranks in the run (default: the tensor-parallel size).")
+    var world: Int?
 
     @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp).")
     var tp: Int?
@@ -95,7 +95,7 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         let resolved = try loadConfig(config, set: overrides)
-        let model = resolved.model, tp = tp ?? resolved.parallel.tp
+        let model = resolved.model, tp = tp ?? resolved.parallel.tp, world = world ?? tp
         print("parameters: \(model.parameterCount)")
         print(String(format: "training FLOPs per token: %.4e", model.trainingFlopsPerToken))
         print("layers \(model.layers), d_model \(model.dModel), heads \(model.heads), ffn \(model.ffn), seq \(model.seqLen), vocab \(model.vocabSize)")
