@@ -8,7 +8,9 @@ public struct BlockCursor: Equatable, Codable, Sendable {
     public var position: Int = 0
     /// Tokens of that example already packed into earlier blocks.
     public var offset: Int = 0
-    /// Blocks produced so far in this epoch (across all data-parallel ranks).
+    /// Blocks produced so far in the whole run, across all data-parallel ranks and epochs.
+    /// Ranks are dealt blocks by this counter, so a step's blocks are the same consecutive
+    /// run of the stream whatever the dp size.
     public var block: Int = 0
 
     public init(epoch: Int = 0, position: Int = 0, offset: Int = 0, block: Int = 0) {
@@ -25,7 +27,7 @@ public struct TrainingBlock: Equatable, Sendable {
     public var raw: [Int32]
     /// Masked spans (ranges of `raw`).
     public var spans: [Range<Int>]
-    /// Epoch and block index within it.
+    /// The epoch, and the block's index in the whole run.
     public var epoch: Int
     public var index: Int
 
@@ -51,9 +53,9 @@ public struct PlainExamples: ExampleBuilder {
 /// Each block takes `seqLen + 1 − reserve` corpus tokens, where `reserve = 2·maxSpans + 1`
 /// is what masking can add, so masking never forces a cut; examples run on across block
 /// boundaries, so every corpus token lands in exactly one block per epoch (the last block
-/// of an epoch is padded). Blocks are dealt round-robin to data-parallel ranks: rank r gets
-/// blocks r, r + dp, … of each epoch. Masking draws from a stream keyed by
-/// (seed, epoch, block), so any block can be rebuilt from the cursor alone.
+/// of an epoch is padded). Blocks are dealt round-robin to data-parallel ranks by their
+/// index in the run: rank r gets blocks r, r + dp, …. Masking draws from a stream keyed by
+/// (seed, block), so any block can be rebuilt from the cursor alone.
 public final class BlockStream {
     public let documentCount: Int
     public let examples: ExampleBuilder
@@ -107,7 +109,7 @@ public final class BlockStream {
     public func next() -> TrainingBlock {
         let (raw, epoch, index) = packBlock()
         skipToOwnBlock()
-        var generator = SplitMix64(seed: seed, name: "cm3/\(epoch)/\(index)")
+        var generator = SplitMix64(seed: seed, name: "cm3/\(index)")
         let example = cm3Transform(raw, vocabulary: vocabulary, settings: settings, generator: &generator)
         var tokens = example.tokens
         tokens += [Int32](repeating: vocabulary.pad, count: seqLen + 1 - tokens.count)
@@ -132,7 +134,7 @@ public final class BlockStream {
         }
         cursor.block += 1
         if cursor.position == documentCount {  // epoch done: the next block starts a new one
-            cursor = BlockCursor(epoch: epoch + 1)
+            cursor = BlockCursor(epoch: epoch + 1, block: cursor.block)
             order = BlockStream.documentOrder(count: documentCount, seed: seed, epoch: epoch + 1)
         }
         return (raw, epoch, index)

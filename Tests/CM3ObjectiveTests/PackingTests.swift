@@ -55,14 +55,34 @@ final class PackingTests: XCTestCase {
 
     /// Data-parallel ranks see disjoint blocks that together are the single-rank stream.
     func testDataParallelRanksSeeDisjointBlocks() {
-        let documents = corpus(200)
+        let documents = corpus(40)  // ~17 blocks an epoch: 24 blocks cross into epoch 1
         let single = stream(documents)
         let all = (0..<24).map { _ in single.next() }
         let ranks = (0..<3).map { stream(documents, dpRank: $0, dp: 3) }
         var union: [TrainingBlock] = []
         for _ in 0..<8 { for rank in ranks { union.append(rank.next()) } }
         XCTAssertEqual(union, all)
-        let keys = union.map { "\($0.epoch)/\($0.index)" }
+        let keys = union.map(\.index)
         XCTAssertEqual(Set(keys).count, keys.count)
+        XCTAssertTrue(all.contains { $0.epoch == 1 }, "dealing must stay aligned across an epoch boundary")
+    }
+
+    /// After whole steps, rank 0's cursor is the global one: restored on any number of
+    /// ranks it continues the same sequence of blocks (what resuming under another dp needs).
+    func testRankZeroCursorResumesUnderAnotherDataParallelSize() {
+        let documents = corpus(40)
+        let single = stream(documents)
+        let all = (0..<40).map { _ in single.next() }
+        let three = (0..<3).map { stream(documents, dpRank: $0, dp: 3) }
+        for _ in 0..<4 { for rank in three { _ = rank.next() } }  // 12 blocks = 2 steps of 2 per rank
+        let saved = three[0].cursor
+        let two = (0..<2).map { rank -> BlockStream in
+            let resumed = stream(documents, dpRank: rank, dp: 2)
+            resumed.restore(saved)
+            return resumed
+        }
+        var continued: [TrainingBlock] = []
+        for _ in 0..<10 { for rank in two { continued.append(rank.next()) } }
+        XCTAssertEqual(continued, Array(all[12..<32]))
     }
 }
