@@ -35,6 +35,16 @@ public enum Sharding: Equatable, Sendable {
         }
     }
 
+    /// Copies this rank's part of a full row-major tensor into `local`.
+    public func slice(_ full: [Float], fullShape: [Int], into local: Tensor) {
+        let columns = columnRange(fullShape), fullColumns = fullShape.count > 1 ? fullShape[1] : 1
+        for (localRow, fullRow) in rowRange(fullShape).enumerated() {
+            for (localColumn, fullColumn) in columns.enumerated() {
+                local.data[localRow * columns.count + localColumn] = full[fullRow * fullColumns + fullColumn]
+            }
+        }
+    }
+
     /// Gathers the full tensor from the local shards of every member of `group` (whose
     /// rank r holds shard r); replicated tensors are copied as they are.
     public func gatherFull(_ local: Tensor, fullShape: [Int], group: Communicator, gradient: Bool = false) throws -> [Float] {

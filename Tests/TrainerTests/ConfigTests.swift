@@ -101,3 +101,15 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(model.trainingFlopsPerToken, 6 * (12 * l * d * d + v * d) + 12 * l * d * s)
     }
 }
+
+final class ConfigYAMLTests: XCTestCase {
+    /// The resolved YAML reads back to the same config, for every shipped config.
+    func testResolvedYAMLRoundTrips() throws {
+        for name in ["tiny", "350m", "760m", "7b"] {
+            var config = try TesseraConfig.load(path: ProjectPaths.config(name), overrides: ["optim.peak_lr": "3e-4"])
+            let again = try TesseraConfig.parse(config.yaml, source: "resolved.yaml")
+            config.source = "resolved.yaml"
+            XCTAssertEqual(again, config, name)
+        }
+    }
+}
