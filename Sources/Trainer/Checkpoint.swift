@@ -44,10 +44,13 @@ public enum Checkpoint {
         }
         guard context.isLeader else { return }
         let temporary = path + ".tmp"
+        // Test hook: die by SIGKILL half-way through writing, as a crash or OOM kill would.
+        let crashAfter = ProcessInfo.processInfo.environment["TESSERA_TEST_KILL_DURING_SAVE"] != nil ? tensors.count / 2 : nil
         do {
             let file = try HDF5File.create(temporary)
             var checksums: [String: String] = [:]
-            for tensor in tensors {
+            for (index, tensor) in tensors.enumerated() {
+                if index == crashAfter { try file.flush(); kill(getpid(), SIGKILL) }
                 try file.write(tensor.name, floats: tensor.values, shape: tensor.shape)
                 checksums[tensor.name] = String(checksum(tensor.values), radix: 16)
             }
@@ -61,6 +64,10 @@ public enum Checkpoint {
             try file.setAttribute("config", config.yaml)
             try file.setAttribute("checksums", checksums.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n"))
             try file.flush()
+        } catch {
+            // Out of disk or quota: leave no partial file behind; earlier checkpoints stay.
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw CheckpointError(path: path, message: "could not be written: \(error)", corrupt: false)
         }
         try syncAndRename(temporary, to: path)
     }

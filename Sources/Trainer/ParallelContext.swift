@@ -69,6 +69,22 @@ public final class ParallelContext {
         return buffer[0]
     }
 
+    /// The largest of `value` over all ranks (e.g. "has any rank been asked to stop?").
+    public func maxOverWorld(_ value: Int) throws -> Int {
+        guard let grid, grid.world.size > 1 else { return value }
+        var buffer = [Float(value)]
+        try buffer.withUnsafeMutableBufferPointer { try grid.world.allReduce($0, operation: .max) }
+        return Int(buffer[0])
+    }
+
+    /// Rank 0's `value` on every rank.
+    public func broadcastFromLeader(_ value: Int) throws -> Int {
+        guard let grid, grid.world.size > 1 else { return value }
+        var buffer = [Float(value)]
+        try buffer.withUnsafeMutableBufferPointer { try grid.world.broadcast($0, root: 0) }
+        return Int(buffer[0])
+    }
+
     /// Σ over the tensor-parallel group (identity for one rank).
     public func sumOverTensorParallel(_ value: Double) throws -> Double {
         guard let grid, grid.tp > 1 else { return value }

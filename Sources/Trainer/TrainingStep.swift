@@ -33,7 +33,9 @@ public final class TrainingStep {
     /// them, and the data-parallel reduction runs once, during the last backward) at
     /// learning rate `lr`; returns the global mean loss. `afterBackward` sees the complete
     /// gradients before the optimizer uses them.
-    public func run(_ microBatches: [TokenBatch], lr: Float, afterBackward: ((Double) throws -> Void)? = nil) throws -> Double {
+    /// `onMicroBatch(k, n)` is called after each of n micro-batches (for progress in long steps).
+    public func run(_ microBatches: [TokenBatch], lr: Float, afterBackward: ((Double) throws -> Void)? = nil,
+                    onMicroBatch: ((Int, Int) -> Void)? = nil) throws -> Double {
         let weight = microBatches.reduce(0.0) { $0 + Double($1.weights.reduce(0, +)) }
         let normalizer = Float(max(try context.sumOverDataParallel(weight), 1))
         decoder.zeroGrad()
@@ -45,6 +47,7 @@ public final class TrainingStep {
                                     gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
             tape.backward(from: loss)
             localLoss += Double(loss.data[0])
+            onMicroBatch?(index + 1, microBatches.count)
         }
         try reducer?.finish()
         let globalLoss = try context.sumOverDataParallel(localLoss)

@@ -9,7 +9,7 @@ struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
         abstract: "Pretrain CM3Leon-style multimodal decoders.",
-        subcommands: [Train.self, Plan.self, Bench.self, Trace.self, Prepare.self, InspectData.self, BenchData.self],
+        subcommands: [Train.self, Eval.self, Plan.self, Bench.self, Trace.self, Prepare.self, InspectData.self, BenchData.self],
         defaultSubcommand: Train.self)
 
     static func main() {
@@ -58,7 +58,13 @@ func withParallelContext(tp: Int, model: ModelConfig, _ body: (ParallelContext) 
 }
 
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a model described by a YAML config.")
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model described by a YAML config.",
+        discussion: """
+        Writes runs/NAME/ (config.yaml, metrics.jsonl, checkpoints/). Running the same command \
+        again resumes from the newest checkpoint that verifies. SIGTERM or SIGINT finishes the \
+        current step, saves a checkpoint and exits 0.
+        """)
 
     @Option(name: .long, help: "Path to the YAML config.")
     var config: String
@@ -69,10 +75,89 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a config value, e.g. --set optim.peak_lr=3e-4 (repeatable).")
     var overrides: [String] = []
 
+    @Option(name: .customLong("run"), help: "Run directory (default: runs/<config name>).")
+    var runPath: String?
+
+    @Option(name: .long, help: "auto (newest checkpoint that verifies), none, or a checkpoint file.")
+    var resume: String = "auto"
+
+    @Option(name: .long, help: "Save and stop after this many steps of this invocation.")
+    var stopAfter: Int?
+
+    func run() throws {
+        let resolved = try loadConfig(config, set: overrides)
+        let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
+        StopSignal.install()
+        try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
+            try withRunErrors(context) {
+                let directory = try RunDirectory(path: runPath ?? "runs/\(name)")
+                var loop = TrainingLoop(config: resolved, context: context, runDirectory: directory)
+                loop.resume = resume == "auto" ? .auto : resume == "none" ? .none : .path(resume)
+                loop.stopAfter = stopAfter
+                _ = try loop.run()
+            }
+        }
+    }
+}
+
+/// Turns data, run-directory, checkpoint and layout errors into one line (from rank 0) and
+/// exit status 2.
+func withRunErrors(_ context: ParallelContext, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as DataError {
+        if context.isLeader { report("\(error)") }
+        throw ExitCode(2)
+    } catch let error as RunDirectoryError {
+        if context.isLeader { report("\(error)") }
+        throw ExitCode(2)
+    } catch let error as CheckpointError {
+        if context.isLeader { report("\(error)") }
+        throw ExitCode(2)
+    } catch let error as LayoutError {
+        if context.isLeader { report("\(error)") }
+        throw ExitCode(2)
+    } catch let error as ConfigError {
+        if context.isLeader { report("\(error)") }
+        throw ExitCode(2)
+    } catch let error as HDF5Error {
+        if context.isLeader { report("\(error)") }
+        throw ExitCode(1)
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print validation loss and perplexity of a checkpoint as JSON.")
+
+    @Option(name: .long, help: "Path to the YAML config.")
+    var config: String
+
+    @Option(name: .long, help: "Checkpoint file.")
+    var checkpoint: String
+
+    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp).")
+    var tp: Int?
+
+    @Option(name: .long, help: "Validation micro-batches per rank (default: train.eval_batches).")
+    var batches: Int?
+
+    @Option(name: .customLong("set"), help: "Override a config value (repeatable).")
+    var overrides: [String] = []
+
     func run() throws {
         let resolved = try loadConfig(config, set: overrides)
         try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
-            try withDataErrors { _ = try TrainingLoop(config: resolved, context: context).run() }
+            try withRunErrors(context) {
+                let trainingStep = TrainingStep(model: resolved.model, seed: UInt64(resolved.train.seed), context: context, optim: resolved.optim)
+                _ = try Checkpoint.verify(path: checkpoint, model: resolved.model)
+                let state = try Checkpoint.load(path: checkpoint, into: trainingStep)
+                let pipeline = try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
+                let batches = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
+                let loss = try trainingStep.validationLoss(batches)
+                if context.isLeader {
+                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.6f,\"val_ppl\":%.6f}", state.step, loss, exp(loss)))
+                }
+            }
         }
     }
 }

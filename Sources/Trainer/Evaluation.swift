@@ -1,0 +1,17 @@
+import Autograd
+import Foundation
+
+extension TrainingStep {
+    /// The global mean loss of validation `batches` (this rank's share), forward only.
+    public func validationLoss(_ batches: [TokenBatch]) throws -> Double {
+        let weight = batches.reduce(0.0) { $0 + Double($1.weights.reduce(0, +)) }
+        let normalizer = Float(max(try context.sumOverDataParallel(weight), 1))
+        var total = 0.0
+        for batch in batches {
+            let tape = Tape()
+            total += Double(decoder.loss(batch, tape: tape, normalizer: normalizer).data[0])
+            tape.clear()
+        }
+        return try context.sumOverDataParallel(total)
+    }
+}
