@@ -113,6 +113,11 @@ func withRunErrors(_ context: ParallelContext, _ body: () throws -> Void) throws
         throw ExitCode(2)
     } catch let error as CheckpointError {
         if context.isLeader { report("\(error)") }
+        if !error.corrupt && error.message.hasPrefix("could not be written") {
+            // HDF5's exit handlers crash on a file whose close already failed (disk full):
+            // the partial file is gone and older checkpoints are intact, so leave now.
+            _exit(1)
+        }
         throw ExitCode(2)
     } catch let error as LayoutError {
         if context.isLeader { report("\(error)") }

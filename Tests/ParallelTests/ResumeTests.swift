@@ -1,0 +1,141 @@
+import Foundation
+import TestSupport
+import Trainer
+import XCTest
+
+/// Stopping and resuming, as a user does it: the same command again.
+final class ResumeTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    func run(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// `launch train` of the tiny config for `steps` steps on `ranks` ranks (1: no mpirun).
+    @discardableResult
+    func train(_ name: String, ranks: Int = 4, tp: Int = 2, steps: Int = 40, microBatch: Int? = nil, extra: [String] = [],
+               environment: [String: String]? = nil, expectSuccess: Bool = true) throws -> ProcessResult {
+        var arguments = ["train", "--config", ProjectPaths.config("tiny"), "--tp", "\(tp)", "--run", run(name),
+                         "--set", "train.steps=\(steps)", "--set", "train.save_interval=10", "--set", "train.log_interval=100"]
+        if let microBatch { arguments += ["--set", "train.micro_batch=\(microBatch)"] }
+        arguments += extra
+        let result = ranks == 1 ? try runProcess(ProjectPaths.launch, arguments, environment: environment)
+                                : try MPI.run(ranks: ranks, ProjectPaths.launch, arguments, environment: environment)
+        if expectSuccess { XCTAssertEqual(result.status, 0, result.stdout + result.stderr) }
+        return result
+    }
+
+    /// Training losses from metrics.jsonl, by step, as written (17 significant digits).
+    func losses(_ name: String) throws -> [Int: String] {
+        let text = try String(contentsOfFile: run(name) + "/metrics.jsonl", encoding: .utf8)
+        var result: [Int: String] = [:]
+        for line in text.split(separator: "\n") where line.contains("\"loss\"") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            result[object["step"] as! Int] = "\(object["loss"]!)"
+        }
+        return result
+    }
+
+    /// 40 steps straight and 20 + stop + resume 20 give the same loss at every step, bit for
+    /// bit, on tp 2 × dp 2; the step-20 checkpoint resumed as tp 1 × dp 4 and as tp 4 × dp 1
+    /// (same global batch) continues within 1e-4 relative of the straight run.
+    func testExactResumeAndResumeUnderOtherLayouts() throws {
+        try train("straight")
+        try train("split", extra: ["--stop-after", "20"])
+        XCTAssertEqual(try losses("split").count, 20)
+        try train("split")
+        let straight = try losses("straight"), split = try losses("split")
+        XCTAssertEqual(straight.count, 40)
+        XCTAssertEqual(split, straight)
+
+        let checkpoint = run("split") + "/checkpoints/step-00000020.h5"
+        for (tp, microBatch) in [(1, 4), (4, 16)] {
+            let name = "relayout-tp\(tp)"
+            try train(name, tp: tp, microBatch: microBatch, extra: ["--resume", checkpoint])
+            let resumed = try losses(name)
+            XCTAssertEqual(Set(resumed.keys), Set(20..<40))
+            for (step, loss) in resumed {
+                let expected = Double(straight[step]!)!
+                XCTAssertEqual(Double(loss)!, expected, accuracy: 1e-4 * expected, "tp \(tp) step \(step)")
+            }
+        }
+    }
+
+    /// Killed by SIGKILL while writing the step-20 checkpoint: the next run resumes from
+    /// step 10 and no partial file stands under a final name.
+    func testKilledWhileSavingResumesFromThePreviousCheckpoint() throws {
+        try train("crash", ranks: 1, tp: 1, extra: ["--stop-after", "10"])
+        var environment = ProcessInfo.processInfo.environment
+        environment["TESSERA_TEST_KILL_DURING_SAVE"] = "1"
+        let killed = try train("crash", ranks: 1, tp: 1, environment: environment, expectSuccess: false)
+        XCTAssertNotEqual(killed.status, 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: run("crash") + "/checkpoints").sorted()
+        XCTAssertEqual(names.filter { $0.hasSuffix(".h5") }, ["step-00000010.h5"], "\(names)")
+        let resumed = try train("crash", ranks: 1, tp: 1)
+        XCTAssertTrue(resumed.stdout.contains("resumed from \(run("crash"))/checkpoints/step-00000010.h5 at step 10"), resumed.stdout)
+    }
+
+    /// A bit-flipped or truncated newest checkpoint is named in a warning and skipped; a
+    /// checkpoint of another model shape is refused with one line.
+    func testCorruptCheckpointsAreSkippedAndOtherModelsRefused() throws {
+        try train("corrupt", ranks: 1, tp: 1, steps: 20)
+        let newest = run("corrupt") + "/checkpoints/step-00000020.h5"
+        try flipByteInTensor(newest, tensor: "decoder.layers.1.fc1.weight")
+        var result = try train("corrupt", ranks: 1, tp: 1, steps: 30)
+        XCTAssertTrue(result.stderr.contains("warning: checkpoint \(newest) tensor 'decoder.layers.1.fc1.weight' fails its checksum"), result.stderr)
+        XCTAssertTrue(result.stdout.contains("resumed from \(run("corrupt"))/checkpoints/step-00000010.h5 at step 10"), result.stdout)
+
+        let latest = run("corrupt") + "/checkpoints/step-00000030.h5"
+        let data = try Data(contentsOf: URL(fileURLWithPath: latest))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: latest))
+        result = try train("corrupt", ranks: 1, tp: 1, steps: 35)
+        XCTAssertTrue(result.stderr.contains("warning: checkpoint \(latest)"), result.stderr)
+        XCTAssertTrue(result.stdout.contains("at step 20") || result.stdout.contains("at step 10"), result.stdout)
+
+        let other = try train("corrupt", ranks: 1, tp: 1, steps: 40, extra: ["--set", "model.d_model=128"], expectSuccess: false)
+        XCTAssertEqual(other.status, 2)
+        let lines = other.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, other.stderr)
+        XCTAssertTrue(other.stderr.contains("holds another model: decoder.embed_tokens.weight is [512, 64], this config needs [512, 128]"), other.stderr)
+    }
+
+    /// Bad inputs exit non-zero with one line and leave earlier checkpoints readable.
+    func testBadRunsExitWithOneLineAndKeepCheckpoints() throws {
+        try train("safe", ranks: 1, tp: 1, steps: 10)
+        let earlier = run("safe") + "/checkpoints/step-00000010.h5"
+        let unknown = try train("safe", ranks: 1, tp: 1, extra: ["--set", "optim.peak_lrr=1"], expectSuccess: false)
+        XCTAssertEqual(unknown.stderr, "error: --set: optim.peak_lrr: unknown key\n")
+        let badValue = try train("safe", ranks: 1, tp: 1, extra: ["--set", "optim.decay=steps"], expectSuccess: false)
+        XCTAssertTrue(badValue.stderr.hasSuffix("optim.decay: expected linear or cosine, got 'steps'\n"), badValue.stderr)
+        let unwritable = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", "/proc/tessera-run"])
+        XCTAssertEqual(unwritable.status, 2)
+        XCTAssertEqual(unwritable.stderr.split(separator: "\n").count, 1, unwritable.stderr)
+        XCTAssertTrue(unwritable.stderr.hasPrefix("error: cannot create run directory /proc/tessera-run"), unwritable.stderr)
+
+        // A full disk while saving: a 256 KiB file-size limit makes the 1.6 MiB checkpoint fail.
+        let arguments = ["train", "--config", ProjectPaths.config("tiny"), "--run", run("safe"), "--set", "train.steps=20",
+                         "--set", "train.save_interval=10"].map { "'\($0)'" }.joined(separator: " ")
+        let full = try runProcess("/bin/bash", ["-c", "ulimit -f 256; exec '\(ProjectPaths.launch)' \(arguments)"])
+        XCTAssertNotEqual(full.status, 0)
+        XCTAssertEqual(full.stderr.split(separator: "\n").count, 1, full.stderr)
+        XCTAssertTrue(full.stderr.contains("step-00000020.h5 could not be written"), full.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run("safe") + "/checkpoints/step-00000020.h5.tmp"))
+        let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"))
+        XCTAssertEqual(try Checkpoint.verify(path: earlier, model: config.model).step, 10)
+    }
+
+    /// Flips one byte inside a tensor's stored values (found by searching for its bytes).
+    func flipByteInTensor(_ path: String, tensor: String) throws {
+        let values = try HDF5File.open(path).readFloats(tensor)
+        let pattern = values.prefix(8).withUnsafeBytes { Data($0) }
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let range = data.range(of: pattern) else { return XCTFail("tensor bytes not found") }
+        data[range.lowerBound + 100] ^= 0x40
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+}
