@@ -90,6 +90,7 @@ struct Train: ParsableCommand {
         StopSignal.install()
         try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
             try withRunErrors(context) {
+                try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp)
                 let directory = try RunDirectory(path: runPath ?? "runs/\(name)")
                 var loop = TrainingLoop(config: resolved, context: context, runDirectory: directory)
                 loop.resume = resume == "auto" ? .auto : resume == "none" ? .none : .path(resume)

@@ -129,6 +129,33 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.verify(path: earlier, model: config.model).step, 10)
     }
 
+    /// SIGTERM finishes the current step, saves a checkpoint and exits 0.
+    func testSigtermSavesAndExitsCleanly() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProjectPaths.launch)
+        process.arguments = ["train", "--config", ProjectPaths.config("tiny"), "--run", run("term"), "--set", "train.steps=1000000"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until training is under way (metrics appear), then ask it to stop.
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: run("term") + "/metrics.jsonl") { usleep(100_000) }
+        usleep(500_000)
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0)
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run("term") + "/checkpoints").filter { $0.hasSuffix(".h5") }
+        XCTAssertEqual(checkpoints.count, 1, "\(checkpoints)")
+    }
+
+    /// A run that cannot fit in this machine's memory stops at once with an estimate.
+    func testTooLargeARunFailsFastWithAnEstimate() throws {
+        let result = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("7b"), "--tp", "1", "--run", run("7b")])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("error: out of memory: this run needs about"), result.stderr)
+    }
+
     /// Flips one byte inside a tensor's stored values (found by searching for its bytes).
     func flipByteInTensor(_ path: String, tensor: String) throws {
         let values = try HDF5File.open(path).readFloats(tensor)
