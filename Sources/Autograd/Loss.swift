@@ -48,10 +48,10 @@ extension Tape {
         precondition(targets.count == rows && weights.count == rows,
                      "lmHead: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
         let scale = 1 / (normalizer ?? weightSum(weights))
-        // ~128 MiB of logits per chunk: large enough that the dtable update (which streams
+        // ~64 MiB of logits per chunk: large enough that the dtable update (which streams
         // all of dtable once per chunk) is amortised, small next to the 1 GiB of a whole
         // 4096-token sequence at vocabulary 64512.
-        let chunkRows = max(1, min(rows, chunkRows ?? (1 << 25) / vocab))
+        let chunkRows = max(1, min(rows, chunkRows ?? (1 << 24) / vocab))
         let loss = Tensor(shape: [1], requiresGrad: hidden.requiresGrad || table.requiresGrad)
         let logits = BufferPool.shared.allocate(chunkRows * vocab)  // [chunk, vocab]
         defer { BufferPool.shared.release(logits) }

@@ -8,8 +8,8 @@ public final class Tensor {
     public let shape: [Int]
     /// Number of elements (product of `shape`).
     public let count: Int
-    /// The values. Owned: freed when the tensor is.
-    public let data: UnsafeMutableBufferPointer<Float>
+    /// The values. Owned: freed when the tensor is (or by `releaseData`).
+    public private(set) var data: UnsafeMutableBufferPointer<Float>
     /// Whether backward passes accumulate into `grad` for this tensor.
     public let requiresGrad: Bool
     private var gradStorage: UnsafeMutableBufferPointer<Float>?
@@ -51,6 +51,20 @@ public final class Tensor {
     /// Sets the gradient to zero, keeping its buffer.
     public func zeroGrad() {
         gradStorage?.update(repeating: 0)
+    }
+
+    /// Frees the values while keeping the tensor (shape, gradient, identity): for
+    /// activations that a checkpoint will rebuild. `restoreData` gives a buffer back.
+    public func releaseData() {
+        BufferPool.shared.release(data)
+        data = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
+
+    /// Gives a released tensor a buffer for its values again (uninitialised: the caller
+    /// fills it).
+    public func restoreData() {
+        guard data.baseAddress == nil else { return }
+        data = BufferPool.shared.allocate(count)
     }
 
     /// Frees the gradient buffer (e.g. for activations once their backward step has run).

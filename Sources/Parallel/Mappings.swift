@@ -4,31 +4,30 @@ import Autograd
 /// whose forward and backward are a pair of communication patterns over the tensor-parallel
 /// group. With a group of one they are the identity and cost nothing.
 extension Tape {
-    /// f — forward: copy; backward: all-reduce (sum) of the gradient. Goes before
+    /// f — forward: identity; backward: all-reduce (sum) of the gradient. Goes before
     /// column-parallel layers, whose shards each see the whole input and return a part of
     /// its gradient.
+    ///
+    /// Returns `x` itself (no copy, as Megatron's f): its backward step sums `x.grad` over
+    /// the group, so `x` must be used only through the result, by ops recorded after this
+    /// call (a LayerNorm output feeding q/k/v or fc1, the final hidden state feeding the LM
+    /// head).
     public func copyToTensorParallel(_ x: Tensor, group: ReductionGroup) -> Tensor {
-        guard group.size > 1 else { return x }
-        let y = Tensor(shape: x.shape, requiresGrad: x.requiresGrad)
-        y.data.update(from: x.data)
-        guard y.requiresGrad else { return y }
-        record {
-            group.allReduce(y.grad, .sum)
-            saxpy(count: x.count, alpha: 1, x: y.gradPointer, y: x.gradPointer)
-        }
-        return y
+        guard group.size > 1, x.requiresGrad else { return x }
+        record { group.allReduce(x.grad, .sum) }
+        return x
     }
 
-    /// g — forward: all-reduce (sum); backward: copy. Goes after row-parallel layers, whose
-    /// shards each produce a partial sum of the output.
+    /// g — forward: all-reduce (sum); backward: identity. Goes after row-parallel layers,
+    /// whose shards each produce a partial sum of the output.
+    ///
+    /// Sums `x` in place and returns it (as Megatron's g): `x` must be a partial result used
+    /// by nothing else (a row-parallel linear's or a vocab-parallel lookup's output). The
+    /// backward is the identity, so it records nothing.
     public func reduceFromTensorParallel(_ x: Tensor, group: ReductionGroup) -> Tensor {
         guard group.size > 1 else { return x }
-        let y = Tensor(shape: x.shape, requiresGrad: x.requiresGrad)
-        y.data.update(from: x.data)
-        group.allReduce(y.data, .sum)
-        guard y.requiresGrad else { return y }
-        record { saxpy(count: x.count, alpha: 1, x: y.gradPointer, y: x.gradPointer) }
-        return y
+        group.allReduce(x.data, .sum)
+        return x
     }
 
     /// Forward: all-gather along the last dimension (`[rows, c]` → `[rows, c·p]`, rank r's

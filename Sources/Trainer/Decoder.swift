@@ -78,8 +78,9 @@ public final class CM3LeonDecoder {
     /// reduction to overlap backward.
     /// With `checkpointBlocks`, each block keeps only its output and recomputes the rest
     /// during backward (activation memory of one block instead of all of them).
+    /// `stash` (with checkpointing) decides how each block's input is kept until backward.
     public func loss(_ batch: TokenBatch, tape: Tape, normalizer: Float? = nil, checkpointBlocks: Bool = false,
-                     gradientsReady: (([Tensor]) -> Void)? = nil) -> Tensor {
+                     stash: ActivationStash? = nil, gradientsReady: (([Tensor]) -> Void)? = nil) -> Tensor {
         precondition(batch.seqLen <= config.seqLen, "sequence \(batch.seqLen) longer than seq_len \(config.seqLen)")
         // Backward runs the tape in reverse: a step recorded before a group's ops runs after
         // all of their backward steps, when the group's gradients are final.
@@ -93,7 +94,7 @@ public final class CM3LeonDecoder {
         for layer in layers {
             markWhenFinal(layer.parameters)
             if checkpointBlocks {
-                x = tape.checkpoint(x) { inner, input in self.block(input, layer, batch: batch.microBatch, tape: inner) }
+                x = tape.checkpoint(x, stash: stash) { inner, input in self.block(input, layer, batch: batch.microBatch, tape: inner) }
             } else {
                 x = block(x, layer, batch: batch.microBatch, tape: tape)
             }

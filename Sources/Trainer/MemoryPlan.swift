@@ -4,11 +4,11 @@ import Foundation
 ///
 /// Weights, gradients and AdamW's two moments are 4 copies of the rank's parameters: its
 /// 1/tp of every sharded matrix plus the replicated positions. Activations count what the
-/// tape keeps per micro-batch of T = micro_batch × seq tokens: per block the [T, d] tensors
-/// of the residual stream (LayerNorm outputs, partial sums and their all-reduced copies)
+/// tape keeps per micro-batch of T = micro_batch × seq tokens: per block six [T, d] tensors
+/// of the residual stream (two LayerNorm outputs, two all-reduced partial sums, two sums)
 /// and the [T, d/tp] and [T, ffn/tp] tensors of the rank's heads and MLP slice; with
-/// activation checkpointing only each block's output, plus one block recomputed. Backward
-/// holds about one more block's worth of gradients at a time.
+/// activation checkpointing only each block's input (1/tp of it per rank when tp > 1),
+/// plus one block recomputed. Backward holds about one more block's worth of gradients.
 public struct MemoryPlan: Sendable {
     public let parametersPerRank: Int
     public let weights: Int
@@ -30,13 +30,13 @@ public struct MemoryPlan: Sendable {
         gradients = weights
         optimizer = 2 * weights
         dataParallelBuffers = dp > 1 ? weights : 0
-        let replicatedPerBlock = (6 + (tp > 1 ? 4 : 0)) * tokens * d
+        let replicatedPerBlock = 6 * tokens * d
         let shardedPerBlock = 4 * tokens * d / tp + 2 * tokens * model.ffn / tp
         let block = 4 * (replicatedPerBlock + shardedPerBlock)
         let embeddings = 4 * 4 * tokens * d  // token + position lookups, their sum, final LayerNorm
-        activations = embeddings + (checkpointing ? model.layers * 4 * tokens * d + 2 * block : (model.layers + 1) * block)
+        activations = embeddings + (checkpointing ? model.layers * 4 * tokens * d / tp + 2 * block : (model.layers + 1) * block)
         let shard = model.vocabSize / tp
-        let chunkRows = max(1, min(tokens, (1 << 25) / shard))
+        let chunkRows = max(1, min(tokens, (1 << 24) / shard))
         lmHead = 4 * (chunkRows * shard + shard * d + 2 * tokens * d)
     }
 

@@ -14,8 +14,10 @@ public final class TrainingStep {
     public let decoder: CM3LeonDecoder
     public let optimizer: AdamW
     let clipping: GradientClipping?
-    /// Recompute each block's activations in backward (DESIGN §6's memory switch).
+    /// Recompute each block's activations in backward (DESIGN §6's memory switch); with
+    /// tp > 1 each rank then keeps only its 1/tp of every block input.
     public var checkpointBlocks = false
+    let distributedActivations: DistributedActivations?
     let reducer: DataParallelReducer?
     /// ‖g‖ of the last step, before clipping.
     public private(set) var gradientNorm = 0.0
@@ -27,6 +29,7 @@ public final class TrainingStep {
         optimizer = AdamW(parameters: tensors, settings: optim.adamW)
         clipping = optim.clipNorm > 0 ? GradientClipping(maxNorm: optim.clipNorm) : nil
         reducer = context.grid.flatMap { $0.dp > 1 ? DataParallelReducer(parameters: tensors, group: $0.dataParallel) : nil }
+        distributedActivations = context.grid.flatMap { $0.tp > 1 ? DistributedActivations(group: $0.tensorParallel) : nil }
     }
 
     /// Trains on this rank's micro-batches (gradient accumulation: gradients add up over
@@ -44,6 +47,7 @@ public final class TrainingStep {
             reducer?.isEnabled = index == microBatches.count - 1
             let tape = Tape()
             let loss = decoder.loss(batch, tape: tape, normalizer: normalizer, checkpointBlocks: checkpointBlocks,
+                                    stash: distributedActivations?.stash,
                                     gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
             tape.backward(from: loss)
             localLoss += Double(loss.data[0])
