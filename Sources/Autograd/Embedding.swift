@@ -6,7 +6,7 @@ extension Tape {
     public func embedding(_ table: Tensor, ids: [Int32], idOffset: Int = 0) -> Tensor {
         precondition(table.shape.count == 2, "embedding table must be [vocab, d], got \(table.shape)")
         let vocab = table.shape[0], d = table.shape[1]
-        let y = Tensor(shape: [ids.count, d], requiresGrad: table.requiresGrad)
+        let y = Tensor(shape: [ids.count, d], requiresGrad: tracks(table))
         let pt = table.pointer, py = y.pointer
         for (i, id) in ids.enumerated() {
             let row = Int(id) - idOffset

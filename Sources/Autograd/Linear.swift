@@ -7,7 +7,7 @@ extension Tape {
         precondition(x.lastDimension == inFeatures, "linear: x \(x.shape) does not match weight \(weight.shape)")
         let rows = x.rows
         let y = Tensor(shape: Array(x.shape.dropLast()) + [outFeatures],
-                       requiresGrad: x.requiresGrad || weight.requiresGrad)
+                       requiresGrad: tracks(x, weight))
         // y [rows, out] = x [rows, in] · Wᵀ [in, out]
         sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
               a: x.pointer, lda: inFeatures, b: weight.pointer, ldb: inFeatures,

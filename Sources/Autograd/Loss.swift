@@ -18,11 +18,11 @@ extension Tape {
         precondition(targets.count == rows && weights.count == rows,
                      "crossEntropy: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
         let scale = 1 / (normalizer ?? weightSum(weights))
-        let loss = Tensor(shape: [1], requiresGrad: logits.requiresGrad)
+        let loss = Tensor(shape: [1], requiresGrad: tracks(logits))
         // Gradient rows are computed with the loss and kept until backward scales them.
         let gradient = BufferPool.shared.allocate(max(logits.count, 1))
         gradient.update(from: logits.data)
-        loss.data[0] = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, shard: VocabularyShard(size: vocab),
+        loss.scalar = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, shard: VocabularyShard(size: vocab),
                                                      targets: targets, weights: weights, scale: scale))
         guard loss.requiresGrad else { BufferPool.shared.release(gradient); return loss }
         record {
@@ -52,11 +52,11 @@ extension Tape {
         // all of dtable once per chunk) is amortised, small next to the 1 GiB of a whole
         // 4096-token sequence at vocabulary 64512.
         let chunkRows = max(1, min(rows, chunkRows ?? (1 << 24) / vocab))
-        let loss = Tensor(shape: [1], requiresGrad: hidden.requiresGrad || table.requiresGrad)
+        let loss = Tensor(shape: [1], requiresGrad: tracks(hidden, table))
         let logits = BufferPool.shared.allocate(chunkRows * vocab)  // [chunk, vocab]
         defer { BufferPool.shared.release(logits) }
-        let gradHidden = hidden.requiresGrad ? Tensor(shape: hidden.shape) : nil  // [rows, d]
-        let gradTable = table.requiresGrad ? Tensor(shape: table.shape) : nil     // [vocab, d]
+        let gradHidden = loss.requiresGrad && hidden.requiresGrad ? Tensor(shape: hidden.shape) : nil  // [rows, d]
+        let gradTable = loss.requiresGrad && table.requiresGrad ? Tensor(shape: table.shape) : nil     // [vocab, d]
         var total: Double = 0
         var start = 0
         while start < rows {
@@ -79,7 +79,7 @@ extension Tape {
             }
             start += chunk
         }
-        loss.data[0] = Float(total)
+        loss.scalar = Float(total)
         guard loss.requiresGrad else { return loss }
         record {
             let upstream = loss.grad[0]

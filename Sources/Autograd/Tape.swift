@@ -5,15 +5,24 @@
 /// captured: peak memory during backward falls as the pass proceeds, as in PyTorch.
 public final class Tape {
     private var steps: [() -> Void] = []
+    /// Whether ops record backward steps. A tape that does not (PyTorch's `no_grad`) keeps
+    /// no activations alive: each is freed as soon as the next op has used it.
+    public let isRecording: Bool
 
-    public init() {}
+    /// A recording tape, or with `recording: false` one for inference and validation.
+    public init(recording: Bool = true) { isRecording = recording }
+
+    /// Whether an op's output needs a gradient: the tape records and some input needs one.
+    public func tracks(_ inputs: Tensor...) -> Bool {
+        isRecording && inputs.contains { $0.requiresGrad }
+    }
 
     /// Number of recorded backward steps.
     public var count: Int { steps.count }
 
     /// Appends a backward step. Ops call this; users do not.
     public func record(_ step: @escaping () -> Void) {
-        steps.append(step)
+        if isRecording { steps.append(step) }
     }
 
     /// Seeds `loss.grad` with `seed` (a scalar loss) and runs every recorded step in reverse.

@@ -73,6 +73,14 @@ public final class Tensor {
         gradStorage = nil
     }
 
+    /// The value of a one-element tensor (a loss). Read values through the tensor, not
+    /// through a copy of `data`: the tensor may be freed once its last use has passed, and
+    /// `data` with it, before an element read through a bare pointer.
+    public var scalar: Float {
+        get { data[0] }
+        set { data[0] = newValue }
+    }
+
     /// The values as an array (for tests and small reads).
     public var values: [Float] { Array(data) }
 

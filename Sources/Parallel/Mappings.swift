@@ -13,7 +13,7 @@ extension Tape {
     /// call (a LayerNorm output feeding q/k/v or fc1, the final hidden state feeding the LM
     /// head).
     public func copyToTensorParallel(_ x: Tensor, group: ReductionGroup) -> Tensor {
-        guard group.size > 1, x.requiresGrad else { return x }
+        guard group.size > 1, tracks(x) else { return x }
         record { group.allReduce(x.grad, .sum) }
         return x
     }
@@ -35,7 +35,7 @@ extension Tape {
     public func gatherFromTensorParallel(_ x: Tensor, group: Communicator) -> Tensor {
         guard group.size > 1 else { return x }
         let columns = x.lastDimension, rows = x.rows, parts = group.size
-        let y = Tensor(shape: Array(x.shape.dropLast()) + [columns * parts], requiresGrad: x.requiresGrad)
+        let y = Tensor(shape: Array(x.shape.dropLast()) + [columns * parts], requiresGrad: tracks(x))
         let gathered = BufferPool.shared.allocate(x.count * parts)  // [parts, rows, columns]
         defer { BufferPool.shared.release(gathered) }
         do { try group.allGather(UnsafeBufferPointer(x.data), into: gathered) } catch { group.fail(error) }
@@ -63,7 +63,7 @@ extension Tape {
         let parts = group.size, full = x.lastDimension, rows = x.rows
         precondition(full % parts == 0, "scatter: last dimension \(full) not divisible by \(parts)")
         let columns = full / parts, rank = group.rank
-        let y = Tensor(shape: Array(x.shape.dropLast()) + [columns], requiresGrad: x.requiresGrad)
+        let y = Tensor(shape: Array(x.shape.dropLast()) + [columns], requiresGrad: tracks(x))
         for r in 0..<rows {
             (y.pointer + r * columns).update(from: x.pointer + r * full + rank * columns, count: columns)
         }

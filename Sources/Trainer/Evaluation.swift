@@ -8,9 +8,7 @@ extension TrainingStep {
         let normalizer = Float(max(try context.sumOverDataParallel(weight), 1))
         var total = 0.0
         for batch in batches {
-            let tape = Tape()
-            total += Double(decoder.loss(batch, tape: tape, normalizer: normalizer).data[0])
-            tape.clear()
+            total += Double(decoder.loss(batch, tape: Tape(recording: false), normalizer: normalizer).scalar)
         }
         return try context.sumOverDataParallel(total)
     }

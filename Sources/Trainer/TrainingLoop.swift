@@ -104,6 +104,9 @@ public struct TrainingLoop {
             let batches = firstBatches ?? (0..<accumulation).map { _ in pipeline.nextBatch(microBatch: train.microBatch) }
             if train.fixedBatch { firstBatches = batches }
             let lr = schedule(step)
+            if context.isLeader && stepsHere == 0 && accumulation > 1 {
+                log("step \(step)/\(totalSteps) | micro-batch 1/\(accumulation) running (\(train.microBatch)×\(model.seqLen) tokens per rank per micro-batch)")
+            }
             let globalLoss = try trainingStep.run(batches, lr: Float(lr), afterBackward: { loss in
                 try afterBackward?(step, loss, trainingStep.decoder)
             }, onMicroBatch: { k, n in

@@ -50,7 +50,7 @@ public final class TrainingStep {
                                     stash: distributedActivations?.stash,
                                     gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
             tape.backward(from: loss)
-            localLoss += Double(loss.data[0])
+            localLoss += Double(loss.scalar)
             onMicroBatch?(index + 1, microBatches.count)
         }
         try reducer?.finish()

@@ -26,7 +26,7 @@ final class DataCommandTests: XCTestCase {
             .replacingOccurrences(of: "steps: 300", with: "steps: 2")
             .replacingOccurrences(of: "  documents: 20000\n", with: "  train: [\(out)/train-00000.h5, \(out)/train-00001.h5, \(out)/train-00002.h5]\n")
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let trained = try runProcess(ProjectPaths.launch, ["train", "--config", config])
+        let trained = try runProcess(ProjectPaths.launch, ["train", "--config", config, "--run", directory.appendingPathComponent("run").path])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         XCTAssertTrue(trained.stdout.contains("step 1/2"), trained.stdout)
 
@@ -68,7 +68,7 @@ final class DataCommandTests: XCTestCase {
         try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
             .replacingOccurrences(of: "  documents: 20000\n", with: "  train: [/nonexistent/train-00000.h5]\n")
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try runProcess(ProjectPaths.launch, ["train", "--config", config])
+        let result = try runProcess(ProjectPaths.launch, ["train", "--config", config, "--run", directory.appendingPathComponent("run").path])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "error: /nonexistent/train-00000.h5: no such file\n")
     }

@@ -24,7 +24,8 @@ final class LaunchTests: XCTestCase {
             String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
                 .replacingOccurrences(of: "steps: 300", with: "steps: 3")
                 .replacingOccurrences(of: "log_interval: 25", with: "log_interval: 1"))
-        let result = try runProcess(ProjectPaths.launch, ["train", "--config", config])
+        let result = try runProcess(ProjectPaths.launch, ["train", "--config", config, "--run", config + ".run"])
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: config + ".run") }
         XCTAssertEqual(result.status, 0, result.stderr)
         let steps = result.stdout.split(separator: "\n").filter { $0.hasPrefix("step ") }
         XCTAssertEqual(steps.count, 3, result.stdout)
@@ -45,7 +46,7 @@ final class LaunchTests: XCTestCase {
         for (bad, key) in cases {
             let path = try temporaryConfig(bad)
             for command in ["train", "plan"] {
-                let result = try runProcess(ProjectPaths.launch, [command, "--config", path])
+                let result = try runProcess(ProjectPaths.launch, [command, "--config", path] + (command == "train" ? ["--run", path + ".run"] : []))
                 XCTAssertNotEqual(result.status, 0)
                 let lines = result.stderr.split(separator: "\n")
                 XCTAssertEqual(lines.count, 1, result.stderr)

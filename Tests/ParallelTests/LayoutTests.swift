@@ -52,7 +52,8 @@ final class LayoutTests: XCTestCase {
         for (index, item) in cases.enumerated() {
             let path = directory.appendingPathComponent("layout\(index).yaml").path
             try item.config.write(toFile: path, atomically: true, encoding: .utf8)
-            let result = try MPI.run(ranks: item.ranks, ProjectPaths.launch, ["train", "--config", path, "--tp", "\(item.tp)"])
+            let result = try MPI.run(ranks: item.ranks, ProjectPaths.launch, ["train", "--config", path, "--tp", "\(item.tp)",
+                                                                              "--run", path + ".run"])
             XCTAssertNotEqual(result.status, 0, item.message)
             let output = result.stdout + result.stderr
             let ours = output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("error:") }
@@ -71,7 +72,7 @@ final class LayoutTests: XCTestCase {
         let job = Process()
         job.executableURL = URL(fileURLWithPath: mpirun)
         job.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "2",
-                         ProjectPaths.launch, "train", "--config", path]
+                         ProjectPaths.launch, "train", "--config", path, "--run", directory.appendingPathComponent("run").path]
         job.standardOutput = FileHandle.nullDevice
         job.standardError = FileHandle.nullDevice
         try job.run()

@@ -5,6 +5,21 @@ import Trainer
 import XCTest
 
 final class DecoderTests: XCTestCase {
+    /// A non-recording tape (validation) gives the same loss and keeps nothing for backward.
+    func testInferenceTapeRecordsNothing() {
+        let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 2, heads: 2, ffn: 16, seqLen: 5)
+        let decoder = CM3LeonDecoder(config: config, seed: 4)
+        let batch = TokenBatch(microBatch: 1, seqLen: 5, inputs: [1, 4, 9, 2, 2], targets: [4, 9, 2, 2, 5],
+                               weights: [Float](repeating: 1, count: 5))
+        let recording = Tape(), inference = Tape(recording: false)
+        let trained = decoder.loss(batch, tape: recording)
+        let evaluated = decoder.loss(batch, tape: inference)
+        XCTAssertEqual(trained.scalar, evaluated.scalar)
+        XCTAssertGreaterThan(recording.count, 10)
+        XCTAssertEqual(inference.count, 0)
+        XCTAssertFalse(evaluated.requiresGrad)
+    }
+
     /// Activation checkpointing changes memory, not numbers: the same loss and the same
     /// gradients, bit for bit, as keeping every activation.
     func testCheckpointedBlocksGiveTheSameGradients() {
@@ -22,7 +37,7 @@ final class DecoderTests: XCTestCase {
             let tape = Tape()
             let loss = decoder.loss(batch, tape: tape, checkpointBlocks: checkpoint)
             tape.backward(from: loss)
-            results.append((loss.data[0], decoder.parameters.map { $0.tensor.gradValues }))
+            results.append((loss.scalar, decoder.parameters.map { $0.tensor.gradValues }))
         }
         XCTAssertEqual(results[0].0, results[1].0)
         XCTAssertEqual(results[0].1, results[1].1)
@@ -52,7 +67,7 @@ final class DecoderTests: XCTestCase {
         func objective(_ values: [[Double]]) -> Double {
             reference.loss(values, inputs: batch.inputs, targets: batch.targets, weights: weights)
         }
-        XCTAssertEqual(Double(loss.data[0]), objective(base), accuracy: 1e-5)
+        XCTAssertEqual(Double(loss.scalar), objective(base), accuracy: 1e-5)
         let h = 1e-5
         for (index, parameter) in decoder.parameters.enumerated() {
             var numeric: [Double] = [], analytic: [Double] = []
