@@ -166,7 +166,7 @@ public enum Checkpoint {
 
 /// A checkpoint that cannot be used. `corrupt` ones (truncated, failed checksum) are skipped
 /// in favour of an older one; others (another model) stop the run.
-public struct CheckpointError: Error, CustomStringConvertible {
+public struct CheckpointError: ReportableError {
     public let path: String
     public let message: String
     public let corrupt: Bool

@@ -1,8 +1,12 @@
 import Foundation
 import Yams
 
+/// A problem with the user's input or the run's files, shown as one line (after `error:`):
+/// `launch` reports it and exits non-zero instead of crashing.
+public protocol ReportableError: Error, CustomStringConvertible {}
+
 /// A configuration problem, reported as one line naming the file and the key.
-public struct ConfigError: Error, CustomStringConvertible {
+public struct ConfigError: ReportableError {
     public let file: String
     public let key: String
     public let message: String

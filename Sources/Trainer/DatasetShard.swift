@@ -2,7 +2,7 @@ import CM3Objective
 import Foundation
 
 /// A data problem, reported as one line naming the file and what is wrong.
-public struct DataError: Error, CustomStringConvertible {
+public struct DataError: ReportableError {
     public let path: String
     public let message: String
     public var description: String { "\(path): \(message)" }

@@ -2,7 +2,7 @@ import CHDF5
 import Foundation
 
 /// An HDF5 failure, naming the file and what could not be done.
-public struct HDF5Error: Error, CustomStringConvertible {
+public struct HDF5Error: ReportableError {
     public let path: String
     public let message: String
     public var description: String { "\(path): \(message)" }

@@ -3,7 +3,7 @@ import Foundation
 import Parallel
 
 /// A layout that cannot work, named for the user (rank 0 prints it).
-public struct LayoutError: Error, CustomStringConvertible {
+public struct LayoutError: ReportableError {
     public let description: String
     /// The world rank that found it (every rank finds the same one).
     public var rank = 0

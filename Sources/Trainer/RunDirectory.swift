@@ -73,7 +73,7 @@ public final class RunDirectory {
     }
 }
 
-public struct RunDirectoryError: Error, CustomStringConvertible {
+public struct RunDirectoryError: ReportableError {
     public let message: String
     public var description: String { message }
 }

@@ -75,7 +75,10 @@ public struct TrainingLoop {
         let validation = train.evalInterval > 0 ? pipeline.validationBatches(microBatch: train.microBatch, count: train.evalBatches) : []
         func evaluate(_ step: Int) throws {
             guard !validation.isEmpty else { return }
+            let evaluationStart = Date()
+            if context.isLeader && step == state.step { log("validating on \(validation.count) micro-batches per rank…") }
             let loss = try trainingStep.validationLoss(validation)
+            if context.isLeader && step == state.step { log(String(format: "validation took %.1f s", Date().timeIntervalSince(evaluationStart))) }
             if context.isLeader {
                 log(String(format: "validation at step %d | loss %.4f | ppl %.2f", step, loss, exp(loss)))
                 try leaderDirectory?.appendMetrics(String(format: "{\"step\":%d,\"tokens\":%d,\"val_loss\":%.17g,\"val_ppl\":%.6f}",

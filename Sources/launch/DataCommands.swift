@@ -3,19 +3,6 @@ import CM3Objective
 import Foundation
 import Trainer
 
-/// Prints one line to standard error for a bad data file and exits with status 2.
-func withDataErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as DataError {
-        report("\(error)")
-        throw ExitCode(2)
-    } catch let error as ConfigError {
-        report("\(error)")
-        throw ExitCode(2)
-    }
-}
-
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write dataset shards: the built-in default corpus, or documents from a JSONL file.",
@@ -53,7 +40,7 @@ struct Prepare: ParsableCommand {
     func run() throws {
         let resolved = try loadConfig(config)
         let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
-        try withDataErrors {
+        try withReportedErrors {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let progress: (String) -> Void = { print($0); fflush(stdout) }
             func write(_ documents: [[Int32]], _ prefix: String) throws {
@@ -89,7 +76,7 @@ struct InspectData: ParsableCommand {
 
     func run() throws {
         let resolved = try loadConfig(config)
-        let pipeline = try withDataErrors { try DataPipeline(config: resolved) }
+        let pipeline = try withReportedErrors { try DataPipeline(config: resolved) }
         let corpus = DefaultCorpus(vocabulary: pipeline.vocabulary)
         for _ in 0..<count {
             let block = pipeline.stream.next()

@@ -34,12 +34,7 @@ func loadConfig(_ path: String, set overrides: [String] = []) throws -> TesseraC
         }
         pairs[String(item[..<equals])] = String(item[item.index(after: equals)...])
     }
-    do {
-        return try TesseraConfig.load(path: path, overrides: pairs)
-    } catch let error as ConfigError {
-        report("\(error)")
-        throw ExitCode(2)
-    }
+    return try withReportedErrors { try TesseraConfig.load(path: path, overrides: pairs) }
 }
 
 /// Sets up the run's ranks (MPI under mpirun), runs `body`, and shuts MPI down. A bad layout
@@ -89,7 +84,7 @@ struct Train: ParsableCommand {
         let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
         StopSignal.install()
         try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
-            try withRunErrors(context) {
+            try withReportedErrors(isLeader: context.isLeader) {
                 try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp)
                 let directory = try RunDirectory(path: runPath ?? "runs/\(name)")
                 var loop = TrainingLoop(config: resolved, context: context, runDirectory: directory)
@@ -101,34 +96,19 @@ struct Train: ParsableCommand {
     }
 }
 
-/// Turns data, run-directory, checkpoint and layout errors into one line (from rank 0) and
-/// exit status 2.
-func withRunErrors(_ context: ParallelContext, _ body: () throws -> Void) throws {
+/// Runs `body`; a `ReportableError` (bad config, data, layout, run directory or
+/// checkpoint) becomes one line on standard error (from rank 0 only) and exit status 2.
+func withReportedErrors<T>(isLeader: Bool = true, _ body: () throws -> T) throws -> T {
     do {
-        try body()
-    } catch let error as DataError {
-        if context.isLeader { report("\(error)") }
-        throw ExitCode(2)
-    } catch let error as RunDirectoryError {
-        if context.isLeader { report("\(error)") }
-        throw ExitCode(2)
-    } catch let error as CheckpointError {
-        if context.isLeader { report("\(error)") }
-        if !error.corrupt && error.message.hasPrefix("could not be written") {
+        return try body()
+    } catch let error as ReportableError {
+        if isLeader { report("\(error)") }
+        if let failed = error as? CheckpointError, failed.message.hasPrefix("could not be written") {
             // HDF5's exit handlers crash on a file whose close already failed (disk full):
             // the partial file is gone and older checkpoints are intact, so leave now.
             _exit(1)
         }
         throw ExitCode(2)
-    } catch let error as LayoutError {
-        if context.isLeader { report("\(error)") }
-        throw ExitCode(2)
-    } catch let error as ConfigError {
-        if context.isLeader { report("\(error)") }
-        throw ExitCode(2)
-    } catch let error as HDF5Error {
-        if context.isLeader { report("\(error)") }
-        throw ExitCode(1)
     }
 }
 
@@ -153,7 +133,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let resolved = try loadConfig(config, set: overrides)
         try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
-            try withRunErrors(context) {
+            try withReportedErrors(isLeader: context.isLeader) {
                 let trainingStep = TrainingStep(model: resolved.model, seed: UInt64(resolved.train.seed), context: context, optim: resolved.optim)
                 _ = try Checkpoint.verify(path: checkpoint, model: resolved.model)
                 let state = try Checkpoint.load(path: checkpoint, into: trainingStep)
@@ -190,7 +170,7 @@ struct Plan: ParsableCommand {
         print("parameters: \(model.parameterCount)")
         print(String(format: "training FLOPs per token: %.4e", model.trainingFlopsPerToken))
         print("layers \(model.layers), d_model \(model.dModel), heads \(model.heads), ffn \(model.ffn), seq \(model.seqLen), vocab \(model.vocabSize)")
-        do {
+        try withReportedErrors {
             try ParallelContext.validate(worldSize: world, tp: tp, model: model)
             let dp = world / tp
             let steps = try resolved.train.totalSteps(seqLen: model.seqLen, dp: dp)
@@ -199,9 +179,6 @@ struct Plan: ParsableCommand {
             let plan = MemoryPlan(model: model, microBatch: resolved.train.microBatch, tp: tp, dp: dp,
                                   checkpointing: resolved.train.activationCheckpointing)
             print(plan.describe(ranks: world))
-        } catch let error as LayoutError {
-            report("\(error)")
-            throw ExitCode(2)
         }
     }
 }
