@@ -80,9 +80,9 @@ public final class ParallelContext {
     /// Rank 0's `value` on every rank.
     public func broadcastFromLeader(_ value: Int) throws -> Int {
         guard let grid, grid.world.size > 1 else { return value }
-        var buffer = [Float(value)]
-        try buffer.withUnsafeMutableBufferPointer { try grid.world.broadcast($0, root: 0) }
-        return Int(buffer[0])
+        var buffer = Int64(value)
+        try withUnsafeMutableBytes(of: &buffer) { try grid.world.broadcast(bytes: $0, root: 0) }
+        return Int(buffer)
     }
 
     /// Σ over the tensor-parallel group (identity for one rank).
