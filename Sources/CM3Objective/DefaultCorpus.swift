@@ -4,8 +4,9 @@ import Randomness
 /// determine them, so a model can learn text→image and image→text exactly.
 ///
 /// The grid is 3 × 3 regions of 2 × 2 cells. A picture has 1–3 shapes in distinct regions.
-/// Cell code 0 is background; a shape s of colour c fills its region's four cells with
-/// codes `1 + (s·colours + c)·4 + quadrant`. The caption reads, e.g.,
+/// A background cell's code is its position (0–35), so neighbouring cells never repeat a
+/// code; a shape s of colour c fills its region's four cells with codes
+/// `36 + (s·colours + c)·4 + quadrant`. The caption reads, e.g.,
 /// `an image of a red circle at top left and a blue square at center`. 80% of documents
 /// are `caption <break> image <eos>`, the rest `image <break> caption <eos>`.
 public struct DefaultCorpus: Sendable {
@@ -21,8 +22,9 @@ public struct DefaultCorpus: Sendable {
         return words
     }()
 
-    /// Image codes the corpus uses (background plus every shape, colour and quadrant).
-    public static let imageCodesUsed = 1 + shapes.count * colours.count * 4
+    /// Image codes the corpus uses (a background code per cell, then every shape, colour
+    /// and quadrant).
+    public static let imageCodesUsed = cells + shapes.count * colours.count * 4
     /// Cells per picture.
     public static let cells = 36
 
@@ -52,7 +54,7 @@ public struct DefaultCorpus: Sendable {
         var regions = Array(0..<9)
         for i in 0..<shapeCount { regions.swapAt(i, i + generator.nextInt(below: 9 - i)) }
         var caption = ["an", "image", "of"].map(wordId)
-        var cells = [Int](repeating: 0, count: DefaultCorpus.cells)
+        var cells = Array(0..<DefaultCorpus.cells)
         for k in 0..<shapeCount {
             let shape = generator.nextInt(below: DefaultCorpus.shapes.count)
             let colour = generator.nextInt(below: DefaultCorpus.colours.count)
@@ -62,7 +64,7 @@ public struct DefaultCorpus: Sendable {
             caption += DefaultCorpus.regions[region].split(separator: " ").map { wordId(String($0)) }
             for quadrant in 0..<4 {
                 let row = region / 3 * 2 + quadrant / 2, column = region % 3 * 2 + quadrant % 2
-                cells[row * 6 + column] = 1 + (shape * DefaultCorpus.colours.count + colour) * 4 + quadrant
+                cells[row * 6 + column] = DefaultCorpus.cells + (shape * DefaultCorpus.colours.count + colour) * 4 + quadrant
             }
         }
         let image = cells.map { vocabulary.imageToken($0) }

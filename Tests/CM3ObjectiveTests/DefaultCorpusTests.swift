@@ -28,7 +28,7 @@ final class DefaultCorpusTests: XCTestCase {
 
     /// Grid from caption words: "an image of a red circle at top left and a …".
     func rebuild(_ words: [String]) -> [Int] {
-        var cells = [Int](repeating: 0, count: 36)
+        var cells = Array(0..<36)
         var i = 3
         while i < words.count {
             if words[i] == "and" { i += 1 }
@@ -39,7 +39,7 @@ final class DefaultCorpusTests: XCTestCase {
             while i < words.count && words[i] != "and" { regionWords.append(words[i]); i += 1 }
             let region = DefaultCorpus.regions.firstIndex(of: regionWords.joined(separator: " "))!
             for quadrant in 0..<4 {
-                cells[(region / 3 * 2 + quadrant / 2) * 6 + region % 3 * 2 + quadrant % 2] = 1 + (shape * 6 + colour) * 4 + quadrant
+                cells[(region / 3 * 2 + quadrant / 2) * 6 + region % 3 * 2 + quadrant % 2] = 36 + (shape * 6 + colour) * 4 + quadrant
             }
         }
         return cells

@@ -6,13 +6,12 @@ import XCTest
 
 final class TrainingTests: XCTestCase {
     /// Zero-initialised output layers make every block the identity at step 0, and the
-    /// 0.006-std tied head gives near-uniform logits: loss = ln(vocab) within 0.01. (On
-    /// synthetic tokens: the tied head gives "next = current" a logit of ≈ 0.006·d, so data
-    /// that repeats tokens, like the default corpus's image background, starts lower.)
+    /// 0.006-std tied head gives near-uniform logits: loss = ln(vocab) within 0.01, on
+    /// configs/tiny.yaml as shipped (the default corpus). The tied head gives "next token =
+    /// this token" a logit of ≈ 0.006·d, which is why the corpus never repeats a token.
     func testStepZeroLossIsLogVocabulary() throws {
         var config = try TesseraConfig.load(path: ProjectPaths.config("tiny"))
         config.train.steps = 1
-        config.data.synthetic = true
         var loop = TrainingLoop(config: config)
         loop.log = { _ in }
         let first = try loop.run().records[0]
