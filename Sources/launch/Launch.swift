@@ -23,6 +23,24 @@ func report(_ message: String) {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
 }
 
+/// The options of every command that runs a config: the file, `--tp` and `--set`.
+struct RunOptions: ParsableArguments {
+    @Option(name: .long, help: "Path to the YAML config.")
+    var config: String
+
+    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp); dp = ranks / tp.")
+    var tp: Int?
+
+    @Option(name: .customLong("set"), help: "Override a config value, e.g. --set optim.peak_lr=3e-4 (repeatable).")
+    var overrides: [String] = []
+
+    /// The resolved config, or exit 2 with one line.
+    func load() throws -> TesseraConfig { try loadConfig(config, set: overrides) }
+
+    /// `--tp`, else the config's `parallel.tp`.
+    func tensorParallel(_ resolved: TesseraConfig) -> Int { tp ?? resolved.parallel.tp }
+}
+
 /// Loads a config with `--set key=value` overrides, or exits with status 2 and one line
 /// naming the file (or `--set`) and the key.
 func loadConfig(_ path: String, set overrides: [String] = []) throws -> TesseraConfig {
@@ -61,14 +79,7 @@ struct Train: ParsableCommand {
         current step, saves a checkpoint and exits 0.
         """)
 
-    @Option(name: .long, help: "Path to the YAML config.")
-    var config: String
-
-    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp); dp = ranks / tp.")
-    var tp: Int?
-
-    @Option(name: .customLong("set"), help: "Override a config value, e.g. --set optim.peak_lr=3e-4 (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var options: RunOptions
 
     @Option(name: .customLong("run"), help: "Run directory (default: runs/<config name>).")
     var runPath: String?
@@ -80,10 +91,10 @@ struct Train: ParsableCommand {
     var stopAfter: Int?
 
     func run() throws {
-        let resolved = try loadConfig(config, set: overrides)
-        let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
+        let resolved = try options.load()
+        let name = ((options.config as NSString).lastPathComponent as NSString).deletingPathExtension
         StopSignal.install()
-        try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
+        try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(isLeader: context.isLeader) {
                 try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp)
                 let directory = try RunDirectory(path: runPath ?? "runs/\(name)")
@@ -115,24 +126,17 @@ func withReportedErrors<T>(isLeader: Bool = true, _ body: () throws -> T) throws
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print validation loss and perplexity of a checkpoint as JSON.")
 
-    @Option(name: .long, help: "Path to the YAML config.")
-    var config: String
+    @OptionGroup var options: RunOptions
 
     @Option(name: .long, help: "Checkpoint file.")
     var checkpoint: String
 
-    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp).")
-    var tp: Int?
-
     @Option(name: .long, help: "Validation micro-batches per rank (default: train.eval_batches).")
     var batches: Int?
 
-    @Option(name: .customLong("set"), help: "Override a config value (repeatable).")
-    var overrides: [String] = []
-
     func run() throws {
-        let resolved = try loadConfig(config, set: overrides)
-        try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
+        let resolved = try options.load()
+        try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(isLeader: context.isLeader) {
                 let trainingStep = TrainingStep(model: resolved.model, seed: UInt64(resolved.train.seed), context: context, optim: resolved.optim)
                 _ = try Checkpoint.verify(path: checkpoint, model: resolved.model)
@@ -152,21 +156,14 @@ struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print parameter count, FLOPs per token, and memory per rank for a layout.")
 
-    @Option(name: .long, help: "Path to the YAML config.")
-    var config: String
+    @OptionGroup var options: RunOptions
 
     @Option(name: .long, help: "Ranks in the run (default: the tensor-parallel size).")
     var world: Int?
 
-    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp).")
-    var tp: Int?
-
-    @Option(name: .customLong("set"), help: "Override a config value (repeatable).")
-    var overrides: [String] = []
-
     func run() throws {
-        let resolved = try loadConfig(config, set: overrides)
-        let model = resolved.model, tp = tp ?? resolved.parallel.tp, world = world ?? tp
+        let resolved = try options.load()
+        let model = resolved.model, tp = options.tensorParallel(resolved), world = world ?? tp
         print("parameters: \(model.parameterCount)")
         print(String(format: "training FLOPs per token: %.4e", model.trainingFlopsPerToken))
         print("layers \(model.layers), d_model \(model.dModel), heads \(model.heads), ffn \(model.ffn), seq \(model.seqLen), vocab \(model.vocabSize)")
@@ -231,11 +228,7 @@ struct Trace: ParsableCommand {
         abstract: "Record losses, step-0 gradients and final parameters as full tensors in HDF5.",
         discussion: "For comparing parallel layouts: every layout of the same config must write the same numbers.")
 
-    @Option(name: .long, help: "Path to the YAML config.")
-    var config: String
-
-    @Option(name: .long, help: "Tensor-parallel size (overrides parallel.tp).")
-    var tp: Int?
+    @OptionGroup var options: RunOptions
 
     @Option(name: .long, help: "Training steps to run.")
     var steps: Int = 3
@@ -243,13 +236,10 @@ struct Trace: ParsableCommand {
     @Option(name: .long, help: "HDF5 file to write (rank 0).")
     var out: String
 
-    @Option(name: .customLong("set"), help: "Override a config value (repeatable).")
-    var overrides: [String] = []
-
     func run() throws {
-        var resolved = try loadConfig(config, set: overrides)
+        var resolved = try options.load()
         resolved.train.steps = steps
-        try withParallelContext(tp: tp ?? resolved.parallel.tp, model: resolved.model) { context in
+        try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             var loop = TrainingLoop(config: resolved, context: context)
             loop.log = { _ in }
             var gradients: [(String, [Float], [Int])] = []

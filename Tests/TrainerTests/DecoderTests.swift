@@ -24,11 +24,7 @@ final class DecoderTests: XCTestCase {
     /// gradients, bit for bit, as keeping every activation.
     func testCheckpointedBlocksGiveTheSameGradients() {
         let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 3, heads: 2, ffn: 16, seqLen: 5)
-        let decoder = CM3LeonDecoder(config: config, seed: 4)
-        for (index, parameter) in decoder.parameters.enumerated() {
-            let values = randomValues(parameter.tensor.count, seed: "c\(index)", scale: 0.5)
-            for i in 0..<values.count { parameter.tensor.data[i] = values[i] }
-        }
+        let decoder = randomizedDecoder(config, seed: 4)
         let batch = TokenBatch(microBatch: 2, seqLen: 5, inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7],
                                targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, 1], weights: [Float](repeating: 1, count: 10))
         var results: [(Float, [[Float]])] = []
@@ -49,11 +45,7 @@ final class DecoderTests: XCTestCase {
     /// at init they are zero, which makes q, k, v and fc1 gradients exactly zero.
     func testWholeDecoderGradientsMatchFiniteDifferences() {
         let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 2, heads: 2, ffn: 16, seqLen: 5)
-        let decoder = CM3LeonDecoder(config: config, seed: 3)
-        for (index, parameter) in decoder.parameters.enumerated() {
-            let values = randomValues(parameter.tensor.count, seed: "p\(index)", scale: 0.5)
-            for i in 0..<values.count { parameter.tensor.data[i] = values[i] }
-        }
+        let decoder = randomizedDecoder(config, seed: 3)
         let batch = TokenBatch(microBatch: 2, seqLen: 5,
                                inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7], targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, -1],
                                weights: [1, 1, 0, 1, 0.5, 1, 1, 2, 1, 0])
@@ -82,5 +74,16 @@ final class DecoderTests: XCTestCase {
             let error = zip(numeric, analytic).map { abs($0 - $1) }.max()!
             XCTAssertLessThanOrEqual(error / scale, 1e-3, "\(parameter.name): error \(error), scale \(scale)")
         }
+    }
+
+    /// A decoder whose every parameter, the zero-initialised output layers included, is
+    /// random (std 0.5), so every gradient is non-trivial.
+    func randomizedDecoder(_ config: ModelConfig, seed: UInt64) -> CM3LeonDecoder {
+        let decoder = CM3LeonDecoder(config: config, seed: seed)
+        for (index, parameter) in decoder.parameters.enumerated() {
+            let values = randomValues(parameter.tensor.count, seed: "\(seed)/\(index)", scale: 0.5)
+            for i in 0..<values.count { parameter.tensor.data[i] = values[i] }
+        }
+        return decoder
     }
 }
