@@ -52,6 +52,9 @@ final class ResumeTests: XCTestCase {
         let straight = try losses("straight"), split = try losses("split")
         XCTAssertEqual(straight.count, 40)
         XCTAssertEqual(split, straight)
+        // Saved at 10, 20, 30, 40; train.keep_checkpoints (3) keeps the newest three.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: run("straight") + "/checkpoints").sorted()
+        XCTAssertEqual(kept, ["step-00000020.h5", "step-00000030.h5", "step-00000040.h5"])
 
         let checkpoint = run("split") + "/checkpoints/step-00000020.h5"
         for (tp, microBatch) in [(1, 4), (4, 16)] {
