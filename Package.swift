@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Autograd", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "TestSupport"]),
-        .testTarget(name: "ParallelTests", dependencies: ["Trainer", "TestSupport", "launch", "parallel-checks"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Trainer", "Autograd", "TestSupport", "launch", "parallel-checks"]),
     ],
     swiftLanguageModes: [.v5]
 )

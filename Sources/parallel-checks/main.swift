@@ -20,17 +20,6 @@ func check(_ name: String, _ localError: Double, tolerance: Double = 1e-5) throw
     if rank == 0 { print("\(Double(worst[0]) <= tolerance ? "ok  " : "FAIL") \(name) (max relative error \(worst[0]))") }
 }
 
-/// max |a − b| / max(max |b|, tiny).
-func difference(_ a: [Float], _ b: [Float]) -> Double {
-    guard a.count == b.count else { return .infinity }
-    var largest = 0.0, worst = 0.0
-    for (x, y) in zip(a, b) {
-        largest = max(largest, Double(abs(y)))
-        worst = max(worst, Double(abs(x - y)))
-    }
-    return worst / max(largest, 1e-12)
-}
-
 func values(_ count: Int, _ name: String) -> [Float] {
     var generator = SplitMix64(seed: 11, name: name)
     return (0..<count).map { _ in Float(generator.nextNormal()) }
@@ -59,11 +48,11 @@ do {
     var buffer = (0..<10).map { Float($0 + rank) }
     try buffer.withUnsafeMutableBufferPointer { try world.allReduce($0, operation: .sum) }
     let expected = (0..<10).map { i in Float((0..<size).map { i + $0 }.reduce(0, +)) }
-    try check("allReduce sum", difference(buffer, expected))
+    try check("allReduce sum", maxRelativeDifference(buffer, expected))
 
     var maxima = (0..<7).map { Float(($0 * 3 + rank * 5) % 11) }
     try maxima.withUnsafeMutableBufferPointer { try world.allReduce($0, operation: .max) }
-    try check("allReduce max", difference(maxima, (0..<7).map { i in Float((0..<size).map { (i * 3 + $0 * 5) % 11 }.max()!) }))
+    try check("allReduce max", maxRelativeDifference(maxima, (0..<7).map { i in Float((0..<size).map { (i * 3 + $0 * 5) % 11 }.max()!) }))
 
     var doubles = [Double(rank) + 0.25, 1]
     try doubles.withUnsafeMutableBufferPointer { try world.allReduce($0) }
@@ -71,24 +60,24 @@ do {
 
     var broadcast = rank == 1 ? [Float](repeating: 7, count: 5) : [Float](repeating: 0, count: 5)
     try broadcast.withUnsafeMutableBufferPointer { try world.broadcast($0, root: 1) }
-    try check("broadcast", difference(broadcast, [Float](repeating: 7, count: 5)))
+    try check("broadcast", maxRelativeDifference(broadcast, [Float](repeating: 7, count: 5)))
 
     let mine = (0..<3).map { Float(rank * 10 + $0) }
     var gathered = [Float](repeating: 0, count: 3 * size)
     try mine.withUnsafeBufferPointer { input in try gathered.withUnsafeMutableBufferPointer { try world.allGather(input, into: $0) } }
-    try check("allGather", difference(gathered, (0..<size).flatMap { r in (0..<3).map { Float(r * 10 + $0) } }))
+    try check("allGather", maxRelativeDifference(gathered, (0..<size).flatMap { r in (0..<3).map { Float(r * 10 + $0) } }))
 
     let contribution = (0..<(2 * size)).map { Float($0 * (rank + 1)) }
     var block = [Float](repeating: 0, count: 2)
     try contribution.withUnsafeBufferPointer { input in try block.withUnsafeMutableBufferPointer { try world.reduceScatter(input, into: $0) } }
     let total = Float((1...size).reduce(0, +))
-    try check("reduceScatter", difference(block, [Float(2 * rank) * total, Float(2 * rank + 1) * total]))
+    try check("reduceScatter", maxRelativeDifference(block, [Float(2 * rank) * total, Float(2 * rank + 1) * total]))
 
     let pendingBuffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 1000)
     for i in 0..<1000 { pendingBuffer[i] = Float(i % 13) * Float(rank + 1) }
     let pending = try world.allReduceStart(pendingBuffer)
     try pending.wait()
-    try check("allReduceStart + wait", difference(Array(pendingBuffer), (0..<1000).map { Float($0 % 13) * total }))
+    try check("allReduceStart + wait", maxRelativeDifference(Array(pendingBuffer), (0..<1000).map { Float($0 % 13) * total }))
     pendingBuffer.deallocate()
 
     let grid = try ProcessGrid(world: world, tp: 2)
@@ -117,8 +106,8 @@ do {  // f: forward identity, backward sum of the ranks' gradients
     let x = Tensor(shape: [tokens, d], values: values(tokens * d, "x"), requiresGrad: true)
     let y = forwardBackward({ $0.copyToTensorParallel(x, group: group) }, upstream: values(tokens * d, "dy\(rank)"))
     let expected = (0..<size).map { values(tokens * d, "dy\($0)") }.reduce([Float](repeating: 0, count: tokens * d)) { zip($0, $1).map(+) }
-    try check("f forward", difference(y.values, x.values))
-    try check("f backward", difference(x.gradValues, expected))
+    try check("f forward", maxRelativeDifference(y.values, x.values))
+    try check("f backward", maxRelativeDifference(x.gradValues, expected))
 }
 
 do {  // g: forward sum, backward identity
@@ -126,8 +115,8 @@ do {  // g: forward sum, backward identity
     let upstream = values(tokens * d, "dy")
     let y = forwardBackward({ $0.reduceFromTensorParallel(x, group: group) }, upstream: upstream)
     let expected = (0..<size).map { values(tokens * d, "x\($0)") }.reduce([Float](repeating: 0, count: tokens * d)) { zip($0, $1).map(+) }
-    try check("g forward", difference(y.values, expected))
-    try check("g backward", difference(x.gradValues, upstream))
+    try check("g forward", maxRelativeDifference(y.values, expected))
+    try check("g backward", maxRelativeDifference(x.gradValues, upstream))
 }
 
 do {  // gather / scatter along the last dimension
@@ -135,14 +124,14 @@ do {  // gather / scatter along the last dimension
     let local = Tensor(shape: [tokens, d], values: columns(full, rows: tokens, parts: size, part: rank), requiresGrad: true)
     let upstream = values(tokens * d * size, "dfull")
     let gathered = forwardBackward({ $0.gatherFromTensorParallel(local, group: group) }, upstream: upstream)
-    try check("gather forward", difference(gathered.values, full))
-    try check("gather backward", difference(local.gradValues, columns(upstream, rows: tokens, parts: size, part: rank)))
+    try check("gather forward", maxRelativeDifference(gathered.values, full))
+    try check("gather backward", maxRelativeDifference(local.gradValues, columns(upstream, rows: tokens, parts: size, part: rank)))
 
     let whole = Tensor(shape: [tokens, d * size], values: full, requiresGrad: true)
     let localUpstream = columns(upstream, rows: tokens, parts: size, part: rank)
     let scattered = forwardBackward({ $0.scatterToTensorParallel(whole, group: group) }, upstream: localUpstream)
-    try check("scatter forward", difference(scattered.values, columns(full, rows: tokens, parts: size, part: rank)))
-    try check("scatter backward", difference(whole.gradValues, upstream))
+    try check("scatter forward", maxRelativeDifference(scattered.values, columns(full, rows: tokens, parts: size, part: rank)))
+    try check("scatter backward", maxRelativeDifference(whole.gradValues, upstream))
 }
 
 do {  // ColumnParallelLinear: rank holds rows of W; outputs are column blocks of x·Wᵀ
@@ -156,9 +145,9 @@ do {  // ColumnParallelLinear: rank holds rows of W; outputs are column blocks o
     let layer = ColumnParallelLinear(weights: [w], group: group)
     let localUpstream = columns(upstream, rows: tokens, parts: size, part: rank)
     let y = forwardBackward({ layer(x, tape: $0)[0] }, upstream: localUpstream)
-    try check("ColumnParallelLinear forward", difference(y.values, columns(reference.values, rows: tokens, parts: size, part: rank)))
-    try check("ColumnParallelLinear backward (input)", difference(x.gradValues, referenceX.gradValues))
-    try check("ColumnParallelLinear backward (weight)", difference(w.gradValues, rows(referenceW.gradValues, rowLength: d, parts: size, part: rank)))
+    try check("ColumnParallelLinear forward", maxRelativeDifference(y.values, columns(reference.values, rows: tokens, parts: size, part: rank)))
+    try check("ColumnParallelLinear backward (input)", maxRelativeDifference(x.gradValues, referenceX.gradValues))
+    try check("ColumnParallelLinear backward (weight)", maxRelativeDifference(w.gradValues, rows(referenceW.gradValues, rowLength: d, parts: size, part: rank)))
 }
 
 do {  // RowParallelLinear: rank holds columns of W and of x; output is the full x·Wᵀ
@@ -172,9 +161,9 @@ do {  // RowParallelLinear: rank holds columns of W and of x; output is the full
     let w = Tensor(shape: [d, inFeatures / size], values: columns(wValues, rows: d, parts: size, part: rank), requiresGrad: true)
     let layer = RowParallelLinear(weight: w, group: group)
     let y = forwardBackward({ layer(x, tape: $0) }, upstream: upstream)
-    try check("RowParallelLinear forward", difference(y.values, reference.values))
-    try check("RowParallelLinear backward (input)", difference(x.gradValues, columns(referenceX.gradValues, rows: tokens, parts: size, part: rank)))
-    try check("RowParallelLinear backward (weight)", difference(w.gradValues, columns(referenceW.gradValues, rows: d, parts: size, part: rank)))
+    try check("RowParallelLinear forward", maxRelativeDifference(y.values, reference.values))
+    try check("RowParallelLinear backward (input)", maxRelativeDifference(x.gradValues, columns(referenceX.gradValues, rows: tokens, parts: size, part: rank)))
+    try check("RowParallelLinear backward (weight)", maxRelativeDifference(w.gradValues, columns(referenceW.gradValues, rows: d, parts: size, part: rank)))
 }
 
 do {  // VocabParallelEmbedding and the vocab-parallel LM-head loss, against the full table
@@ -190,8 +179,8 @@ do {  // VocabParallelEmbedding and the vocab-parallel LM-head loss, against the
     let shard = Tensor(shape: [vocab / size, d], values: rows(tableValues, rowLength: d, parts: size, part: rank), requiresGrad: true)
     let embedding = VocabParallelEmbedding(table: shard, offset: rank * vocab / size, group: group)
     let y = forwardBackward({ embedding(ids, tape: $0) }, upstream: upstream)
-    try check("VocabParallelEmbedding forward", difference(y.values, reference.values))
-    try check("VocabParallelEmbedding backward", difference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank)))
+    try check("VocabParallelEmbedding forward", maxRelativeDifference(y.values, reference.values))
+    try check("VocabParallelEmbedding backward", maxRelativeDifference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank)))
 
     let hiddenValues = values(tokens * d, "hidden")
     referenceTable.zeroGrad()
@@ -204,9 +193,9 @@ do {  // VocabParallelEmbedding and the vocab-parallel LM-head loss, against the
     let tape = Tape()
     let loss = embedding.lmHeadLoss(hidden, targets: targets, weights: weights, normalizer: nil, tape: tape)
     tape.backward(from: loss)
-    try check("vocab-parallel cross-entropy forward", difference(loss.values, referenceLoss.values))
-    try check("vocab-parallel cross-entropy backward (hidden)", difference(hidden.gradValues, referenceHidden.gradValues))
-    try check("vocab-parallel cross-entropy backward (table)", difference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank)))
+    try check("vocab-parallel cross-entropy forward", maxRelativeDifference(loss.values, referenceLoss.values))
+    try check("vocab-parallel cross-entropy backward (hidden)", maxRelativeDifference(hidden.gradValues, referenceHidden.gradValues))
+    try check("vocab-parallel cross-entropy backward (table)", maxRelativeDifference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank)))
 }
 
 do {  // DataParallelReducer: small buckets, readiness in backward order, sums every gradient
@@ -220,7 +209,7 @@ do {  // DataParallelReducer: small buckets, readiness in backward order, sums e
     try reducer.finish()  // 0 and 1 were never marked: finish starts them
     let total = Float((1...size).reduce(0, +))
     let error = parameters.enumerated().map { index, parameter in
-        difference(parameter.gradValues, (0..<parameter.count).map { Float($0 + index) * total })
+        maxRelativeDifference(parameter.gradValues, (0..<parameter.count).map { Float($0 + index) * total })
     }.max()!
     try check("DataParallelReducer sums gradients (\(reducer.bucketCount) buckets)", error)
 }

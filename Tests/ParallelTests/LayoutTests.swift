@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 import TestSupport
 import Trainer
@@ -29,11 +30,11 @@ final class LayoutTests: XCTestCase {
             let losses = try file.readFloats("loss"), expectedLosses = try reference.readFloats("loss")
             XCTAssertEqual(Double(losses[0]), Double(expectedLosses[0]), accuracy: 1e-5 * Double(expectedLosses[0]), "tp \(tp) dp \(dp) accumulation \(accumulation)")
             for name in names where name.hasPrefix("grad/") {
-                let error = relativeError(try file.readFloats(name), try reference.readFloats(name))
+                let error = maxRelativeDifference(try file.readFloats(name), try reference.readFloats(name))
                 XCTAssertLessThanOrEqual(error, 1e-5, "tp \(tp) dp \(dp) accumulation \(accumulation): \(name)")
             }
             for name in names where name.hasPrefix("param/") {
-                let error = relativeError(try file.readFloats(name), try reference.readFloats(name))
+                let error = maxRelativeDifference(try file.readFloats(name), try reference.readFloats(name))
                 XCTAssertLessThanOrEqual(error, 1e-4, "tp \(tp) dp \(dp) accumulation \(accumulation): \(name)")
             }
         }
@@ -108,16 +109,6 @@ final class LayoutTests: XCTestCase {
                                   : try MPI.run(ranks: tp * dp, ProjectPaths.launch, arguments)
         XCTAssertEqual(result.status, 0, "tp \(tp) dp \(dp): " + result.stderr)
         return try HDF5File.open(out)
-    }
-
-    func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        guard a.count == b.count else { return .infinity }
-        var largest = 0.0, worst = 0.0
-        for (x, y) in zip(a, b) {
-            largest = max(largest, Double(abs(y)))
-            worst = max(worst, Double(abs(x - y)))
-        }
-        return largest == 0 ? worst : worst / largest
     }
 
     func temporaryDirectory() throws -> URL {
