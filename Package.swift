@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Autograd", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),
-        .testTarget(name: "LaunchTests", dependencies: ["launch", "TestSupport"]),
+        .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "TestSupport"]),
         .testTarget(name: "ParallelTests", dependencies: ["Trainer", "Autograd", "TestSupport", "launch", "parallel-checks"]),
     ],
     swiftLanguageModes: [.v5]

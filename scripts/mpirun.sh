@@ -2,7 +2,7 @@
 # The launcher users call: scripts/mpirun.sh -n 8 .build/release/launch --config configs/760m.yaml
 #
 # Adds what this kind of machine needs and passes everything else to mpirun:
-#   - OPENBLAS_CORETYPE for this CPU (Debian's OpenBLAS otherwise picks slow kernels);
+#   - OPENBLAS_CORETYPE where Debian's OpenBLAS would pick slow kernels (asked of `launch openblas`);
 #   - BLAS threads per rank: 1 when ranks >= cores, cores / ranks otherwise;
 #   - --oversubscribe when ranks > cores; --allow-run-as-root when run as root.
 set -euo pipefail
@@ -17,13 +17,9 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 cores=$(nproc)
 
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=Haswell
-  fi
-fi
+# The kernels `launch` would choose, for whatever binary runs (parallel-checks too).
+source "$(dirname "$0")/setup.sh"
+export_openblas_coretype "$(dirname "$0")/../.build/release/launch"
 if [ "$ranks" -ge "$cores" ]; then threads=1; else threads=$((cores / ranks)); fi
 
 flags=(-x "OPENBLAS_NUM_THREADS=$threads")

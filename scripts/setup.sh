@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system libraries Tessera links (Debian/Ubuntu), once, and exports the
-# OpenBLAS core type this CPU supports. Sourced by the other scripts.
+# Installs the system libraries Tessera links (Debian/Ubuntu), once. Sourced by the other
+# scripts.
 set -euo pipefail
 
 need=()
@@ -15,12 +15,14 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Debian's OpenBLAS 0.3.21 mistakes recent Xeons for Prescott (sgemm ~6x slow). `launch`
-# fixes this itself by re-exec; exporting it here also speeds up the test process.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=Haswell
-  fi
-fi
+# Gives this shell's children the OpenBLAS kernels `launch` chooses for this CPU (it sets
+# OPENBLAS_CORETYPE only where Debian's OpenBLAS 0.3.21 would fall back to slow SSE
+# kernels). `launch openblas` is the one place that decides; call after building it.
+export_openblas_coretype() {
+  local launch="$1" coretype
+  [ -n "${OPENBLAS_CORETYPE:-}" ] && return 0
+  [ -x "$launch" ] || return 0
+  coretype="$("$launch" openblas --coretype)"
+  if [ -n "$coretype" ]; then export OPENBLAS_CORETYPE="$coretype"; fi
+  return 0
+}

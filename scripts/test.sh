@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The test process loads OpenBLAS itself, so it takes the core type `launch` would use.
+swift build -c release --product launch
+export_openblas_coretype .build/release/launch
+echo "OpenBLAS: $(.build/release/launch openblas | tr '\n' ';')"
 exec swift test -c release --disable-swift-testing "$@"

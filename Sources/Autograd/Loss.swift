@@ -21,7 +21,7 @@ extension Tape {
         let loss = Tensor(shape: [1], requiresGrad: tracks(logits))
         // Gradient rows are computed with the loss and kept until backward scales them.
         let gradient = BufferPool.shared.allocate(max(logits.count, 1))
-        gradient.update(from: logits.data)
+        _ = gradient.update(from: logits.data)  // copies all of logits: gradient holds at least as many
         loss.scalar = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, shard: VocabularyShard(size: vocab),
                                                      targets: targets, weights: weights, scale: scale))
         guard loss.requiresGrad else { BufferPool.shared.release(gradient); return loss }
