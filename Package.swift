@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Module layering follows docs/architecture.md:
-// launch → Trainer → {Parallel, Optim, CM3Objective} → Autograd → COpenBLAS.
+// launch → Trainer → {Configuration, Parallel, Optim, CM3Objective} → Autograd → COpenBLAS;
+// Configuration → {Optim, CM3Objective}.
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v13)],
@@ -26,21 +27,24 @@ let package = Package(
         .target(name: "Parallel", dependencies: ["Autograd", "CMPI"]),
         .target(name: "Optim", dependencies: ["Autograd"]),
         .target(name: "CM3Objective", dependencies: ["Randomness"]),
+        .target(name: "Configuration", dependencies: [
+            "Optim", "CM3Objective", .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "Trainer", dependencies: [
-            "Autograd", "Parallel", "Optim", "CM3Objective", "CHDF5",
-            .product(name: "Yams", package: "Yams"),
+            "Autograd", "Parallel", "Optim", "CM3Objective", "Configuration", "CHDF5",
         ]),
         .executableTarget(name: "launch", dependencies: [
-            "Trainer", "COpenBLAS",
+            "Trainer", "Configuration", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "parallel-checks", dependencies: ["Parallel", "Autograd"]),
         .target(name: "TestSupport", dependencies: ["Autograd"], path: "Tests/TestSupport"),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Autograd", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Configuration", "Autograd", "TestSupport"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "TestSupport"]),
-        .testTarget(name: "ParallelTests", dependencies: ["Trainer", "Autograd", "TestSupport", "launch", "parallel-checks"]),
+        .testTarget(name: "ParallelTests", dependencies: ["Trainer", "Configuration", "Autograd", "TestSupport", "launch", "parallel-checks"]),
     ],
     swiftLanguageModes: [.v5]
 )

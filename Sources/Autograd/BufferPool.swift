@@ -59,16 +59,6 @@ public final class BufferPool: @unchecked Sendable {
         if !kept { base.deallocate() }
     }
 
-    /// Frees every cached buffer.
-    public func trim() {
-        lock.withLock {
-            let keep = capacity
-            capacity = 0
-            trimLocked()
-            capacity = keep
-        }
-    }
-
     private func trimLocked() {
         while cached > capacity, let size = free.first(where: { !$0.value.isEmpty })?.key {
             free[size]!.removeLast().deallocate()

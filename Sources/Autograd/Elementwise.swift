@@ -32,8 +32,9 @@ extension Tape {
             mapVectors(range, px, into: py) { v, _ in 0.5 * v * (1 + geluTanh(v)) }
         }
         guard y.requiresGrad else { return y }
+        // The closure holds x and y themselves, so their buffers live until backward.
         record {
-            let dy = y.gradPointer, dx = x.gradPointer
+            let px = x.pointer, dy = y.gradPointer, dx = x.gradPointer
             ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
                 mapVectors(range, px, into: dx) { v, i in
                     let t = geluTanh(v)

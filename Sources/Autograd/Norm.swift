@@ -22,9 +22,10 @@ extension Tape {
             for j in 0..<d { out[j] = (row[j] - mean) * inv }
         } }
         guard y.requiresGrad else { BufferPool.shared.release(rstd); return y }
+        // The closure holds y itself (and x for its gradient), so y's values live until backward.
         record {
             defer { BufferPool.shared.release(rstd) }
-            let dy = y.gradPointer, dx = x.gradPointer
+            let py = y.pointer, dy = y.gradPointer, dx = x.gradPointer
             ParallelLoops.forEachRange(rows, grain: 64) { _, range in for r in range {
                 let g = dy + r * d, yr = py + r * d, out = dx + r * d
                 var meanG: Float = 0, meanGY: Float = 0

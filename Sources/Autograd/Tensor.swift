@@ -45,9 +45,6 @@ public final class Tensor {
         return storage
     }
 
-    /// Whether a gradient buffer exists (without allocating one).
-    public var hasGrad: Bool { gradStorage != nil }
-
     /// Sets the gradient to zero, keeping its buffer.
     public func zeroGrad() {
         gradStorage?.update(repeating: 0)
@@ -65,12 +62,6 @@ public final class Tensor {
     public func restoreData() {
         guard data.baseAddress == nil else { return }
         data = BufferPool.shared.allocate(count)
-    }
-
-    /// Frees the gradient buffer (e.g. for activations once their backward step has run).
-    public func releaseGrad() {
-        if let gradStorage { BufferPool.shared.release(gradStorage) }
-        gradStorage = nil
     }
 
     /// The value of a one-element tensor (a loss). Read values through the tensor, not

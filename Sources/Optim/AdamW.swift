@@ -14,23 +14,40 @@ public struct AdamWSettings: Equatable, Sendable {
 }
 
 /// AdamW with decoupled weight decay, the update of PyTorch's `torch.optim.AdamW`:
-/// `p ← p·(1 − lr·wd) − lr · m̂ / (√v̂ + eps)` with bias-corrected moments.
+/// `p ← p·(1 − lr·wd) − lr · m̂ / (√v̂ + eps)` with bias-corrected moments. Its state is
+/// keyed by parameter name, as checkpoints store it (`optimizer/exp_avg/<name>`).
 public final class AdamW {
+    /// One parameter and its moments.
+    public struct State {
+        public let name: String
+        public let parameter: Tensor
+        /// First moment (checkpoint name `optimizer/exp_avg/<name>`).
+        public let expAvg: Tensor
+        /// Second moment (`optimizer/exp_avg_sq/<name>`).
+        public let expAvgSq: Tensor
+        /// Whether the decoupled weight decay applies to this parameter.
+        public let weightDecay: Bool
+    }
+
     public let settings: AdamWSettings
-    public let parameters: [Tensor]
-    /// First moments, one per parameter (checkpoint name `optimizer/exp_avg/<name>`).
-    public let expAvg: [Tensor]
-    /// Second moments (`optimizer/exp_avg_sq/<name>`).
-    public let expAvgSq: [Tensor]
+    /// Every parameter's state, in the order given.
+    public let states: [State]
+    private let index: [String: Int]
     /// Updates taken so far (drives the bias correction).
     public var stepCount: Int = 0
 
-    public init(parameters: [Tensor], settings: AdamWSettings = AdamWSettings()) {
+    /// `parameters` are (name, tensor, weight decay applies); names must be unique.
+    public init(parameters: [(name: String, tensor: Tensor, weightDecay: Bool)], settings: AdamWSettings = AdamWSettings()) {
         self.settings = settings
-        self.parameters = parameters
-        expAvg = parameters.map { Tensor(shape: $0.shape) }
-        expAvgSq = parameters.map { Tensor(shape: $0.shape) }
+        states = parameters.map {
+            State(name: $0.name, parameter: $0.tensor, expAvg: Tensor(shape: $0.tensor.shape),
+                  expAvgSq: Tensor(shape: $0.tensor.shape), weightDecay: $0.weightDecay)
+        }
+        index = Dictionary(uniqueKeysWithValues: states.enumerated().map { ($1.name, $0) })
     }
+
+    /// The state of the parameter called `name`.
+    public func state(named name: String) -> State? { index[name].map { states[$0] } }
 
     /// One update at learning rate `lr` from the gradients in each parameter's `grad`.
     public func step(lr: Float) {
@@ -38,14 +55,14 @@ public final class AdamW {
         let t = Float(stepCount)
         let correction1 = 1 - powf(settings.beta1, t)
         let correction2 = 1 - powf(settings.beta2, t)
-        let decay = 1 - lr * settings.weightDecay
         let b1 = settings.beta1, b2 = settings.beta2, eps = settings.eps
         let stepSize = lr / correction1
         let rootCorrection2 = correction2.squareRoot()
-        for (index, parameter) in parameters.enumerated() {
-            let p = parameter.pointer, g = parameter.gradPointer
-            let m = expAvg[index].pointer, v = expAvgSq[index].pointer
-            ParallelLoops.forEachRange(parameter.count, grain: 1 << 16) { _, range in
+        for state in states {
+            let decay = state.weightDecay ? 1 - lr * settings.weightDecay : 1
+            let p = state.parameter.pointer, g = state.parameter.gradPointer
+            let m = state.expAvg.pointer, v = state.expAvgSq.pointer
+            ParallelLoops.forEachRange(state.parameter.count, grain: 1 << 16) { _, range in
                 for i in range {
                     let gradient = g[i]
                     m[i] = b1 * m[i] + (1 - b1) * gradient

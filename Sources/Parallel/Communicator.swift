@@ -26,8 +26,6 @@ public final class Communicator: ReductionGroup {
     public let size: Int
     /// Bytes this rank has sent in collectives through this communicator.
     public private(set) var bytesSent = 0
-    /// Collective calls made through this communicator.
-    public private(set) var collectiveCalls = 0
 
     init(handle: MPI_Comm) throws {
         self.handle = handle
@@ -145,13 +143,11 @@ public final class Communicator: ReductionGroup {
 
     func count(bytes: Int) {
         bytesSent += bytes
-        collectiveCalls += 1
     }
 
-    /// Zeroes the byte and call counters.
+    /// Zeroes the byte counter.
     public func resetCounters() {
         bytesSent = 0
-        collectiveCalls = 0
     }
 
     func check(_ code: Int32, _ operation: String) throws {

@@ -1,4 +1,5 @@
 import Autograd
+import Configuration
 import Foundation
 
 /// A named model shape for `launch bench`.

@@ -1,5 +1,6 @@
 import Autograd
 import CM3Objective
+import Configuration
 import Foundation
 import Optim
 import Parallel
@@ -26,20 +27,25 @@ public struct TrainingState: Equatable, Sendable {
 public enum Checkpoint {
     public static let formatVersion: Int64 = 1
 
-    /// Gathers every tensor over the tensor-parallel group and, on world rank 0, writes
-    /// `path` atomically. Every rank of the first data-parallel replica must call it.
-    public static func save(path: String, step trainingStep: TrainingStep, state: TrainingState,
-                            config: TesseraConfig) throws {
-        let context = trainingStep.context
+    /// The names a parameter's tensors have in a checkpoint: its values, then its moments.
+    static func tensorNames(_ name: String) -> (values: String, expAvg: String, expAvgSq: String) {
+        (name, "optimizer/exp_avg/\(name)", "optimizer/exp_avg_sq/\(name)")
+    }
+
+    /// Gathers `parameters` and `optimizer`'s moments over the tensor-parallel group and,
+    /// on world rank 0, writes them with `state`, `lr` and `config` to `path` atomically.
+    /// Every rank of the first data-parallel replica must call it.
+    public static func save(path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
+                            lr: Double, config: TesseraConfig, context: ParallelContext) throws {
         guard context.dpRank == 0 else { return }
-        let parameters = trainingStep.decoder.parameters
-        let optimizer = trainingStep.optimizer
         var tensors: [(name: String, values: [Float], shape: [Int])] = []
-        for (index, parameter) in parameters.enumerated() {
-            tensors.append((parameter.name, try context.fullTensor(parameter), parameter.fullShape))
-            for (group, moment) in [("exp_avg", optimizer.expAvg[index]), ("exp_avg_sq", optimizer.expAvgSq[index])] {
-                let view = NamedParameter(name: parameter.name, tensor: moment, fullShape: parameter.fullShape, sharding: parameter.sharding)
-                tensors.append(("optimizer/\(group)/\(parameter.name)", try context.fullTensor(view), parameter.fullShape))
+        for parameter in parameters {
+            let names = tensorNames(parameter.name)
+            guard let moments = optimizer.state(named: parameter.name) else { preconditionFailure("AdamW has no state for \(parameter.name)") }
+            tensors.append((names.values, try context.fullTensor(parameter), parameter.fullShape))
+            for (name, moment) in [(names.expAvg, moments.expAvg), (names.expAvgSq, moments.expAvgSq)] {
+                let view = NamedParameter(spec: parameter.spec, tensor: moment, sharding: parameter.sharding)
+                tensors.append((name, try context.fullTensor(view), parameter.fullShape))
             }
         }
         guard context.isLeader else { return }
@@ -60,133 +66,90 @@ public enum Checkpoint {
             try file.setAttribute("optimizer_step", Int64(optimizer.stepCount))
             try file.setAttribute("cursor", "\(state.cursor.epoch) \(state.cursor.position) \(state.cursor.offset) \(state.cursor.block)")
             try file.setAttribute("seed", Int64(config.train.seed))
-            try file.setAttribute("lr", config.optim.schedule(totalSteps: max(1, try config.train.totalSteps(seqLen: config.model.seqLen, dp: context.dp)))(state.step))
+            try file.setAttribute("lr", lr)
             try file.setAttribute("config", config.yaml)
             try file.setAttribute("checksums", checksums.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n"))
             try file.flush()
         } catch {
             // Out of disk or quota: leave no partial file behind; earlier checkpoints stay.
             try? FileManager.default.removeItem(atPath: temporary)
-            throw CheckpointError(path: path, message: "could not be written: \(error)", corrupt: false)
+            throw CheckpointError(path: path, problem: .unwritable("\(error)"))
         }
         try syncAndRename(temporary, to: path)
     }
 
-    /// Checks a checkpoint without loading it into a model: readable, every tensor present
-    /// with a matching checksum, and shapes that fit `model`. Returns the state, or throws a
-    /// `CheckpointError` naming the file and what is wrong.
-    public static func verify(path: String, model: ModelConfig) throws -> TrainingState {
-        let file: HDF5File
-        do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, message: "cannot be read (truncated or not HDF5)", corrupt: true) }
-        guard try file.integerAttribute("format_version") == formatVersion else {
-            throw CheckpointError(path: path, message: "has no format_version \(formatVersion)", corrupt: true)
-        }
-        let expected = expectedShapes(model)
-        for (name, shape) in expected {
-            guard file.contains(name) else { throw CheckpointError(path: path, message: "lacks tensor '\(name)'", corrupt: false) }
-            let stored = try file.shape(of: name)
-            guard stored == shape else {
-                throw CheckpointError(path: path, message: "holds another model: \(name) is \(stored), this config needs \(shape)", corrupt: false)
+    /// Reads `path` into this rank's shards of `parameters` (and of `optimizer`'s moments,
+    /// when given), checking every tensor's checksum as it is read: each tensor is read once.
+    /// Any tp × dp layout loads: each rank reads the full tensors and keeps its part. A
+    /// `CheckpointError` names the file and what is wrong; after a corrupt one the tensors
+    /// read so far have been overwritten.
+    public static func load(path: String, model: ModelConfig, into parameters: [NamedParameter],
+                            optimizer: AdamW? = nil) throws -> TrainingState {
+        let file = try openMatching(path, model: model)
+        let sums = try checksums(of: file)
+        for parameter in parameters {
+            let names = tensorNames(parameter.name)
+            var targets = [(names.values, parameter.tensor)]
+            if let optimizer, let moments = optimizer.state(named: parameter.name) {
+                targets += [(names.expAvg, moments.expAvg), (names.expAvgSq, moments.expAvgSq)]
+            }
+            for (name, tensor) in targets {
+                let full = try readVerified(file, name, sums: sums, path: path)
+                parameter.sharding.slice(full, fullShape: parameter.fullShape, into: tensor)
             }
         }
+        if let optimizer { optimizer.stepCount = Int(try file.integerAttribute("optimizer_step") ?? 0) }
+        return try state(of: file, path: path)
+    }
+
+    /// Checks a checkpoint without a model in memory: readable, every tensor present with
+    /// the shape `model` needs and a matching checksum. Returns its state.
+    public static func verify(path: String, model: ModelConfig) throws -> TrainingState {
+        let file = try openMatching(path, model: model)
+        let sums = try checksums(of: file)
+        for spec in ParameterTable(model).specs {
+            let names = tensorNames(spec.name)
+            for name in [names.values, names.expAvg, names.expAvgSq] { _ = try readVerified(file, name, sums: sums, path: path) }
+        }
+        return try state(of: file, path: path)
+    }
+
+    /// Opens `path` and checks, from metadata alone, that it holds every tensor of `model`
+    /// with the right shape.
+    static func openMatching(_ path: String, model: ModelConfig) throws -> HDF5File {
+        let file: HDF5File
+        do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
+        guard try file.integerAttribute("format_version") == formatVersion else {
+            throw CheckpointError(path: path, problem: .wrongFormat(expected: formatVersion))
+        }
+        for spec in ParameterTable(model).specs {
+            let names = tensorNames(spec.name)
+            for name in [names.values, names.expAvg, names.expAvgSq] {
+                guard file.contains(name) else { throw CheckpointError(path: path, problem: .missingTensor(name)) }
+                let stored = try file.shape(of: name)
+                guard stored == spec.shape else {
+                    throw CheckpointError(path: path, problem: .otherModel(tensor: name, stored: stored, needed: spec.shape))
+                }
+            }
+        }
+        return file
+    }
+
+    static func readVerified(_ file: HDF5File, _ name: String, sums: [String: String], path: String) throws -> [Float] {
+        let values: [Float]
+        do { values = try file.readFloats(name) } catch { throw CheckpointError(path: path, problem: .unreadableTensor(name)) }
+        guard sums[name] == String(checksum(values), radix: 16) else {
+            throw CheckpointError(path: path, problem: .checksumMismatch(name))
+        }
+        return values
+    }
+
+    static func checksums(of file: HDF5File) throws -> [String: String] {
         var sums: [String: String] = [:]
         for line in (try file.stringAttribute("checksums") ?? "").split(separator: "\n") {
             let parts = line.split(separator: " ")
             if parts.count == 2 { sums[String(parts[0])] = String(parts[1]) }
         }
-        for (name, _) in expected {
-            let values: [Float]
-            do { values = try file.readFloats(name) } catch { throw CheckpointError(path: path, message: "tensor '\(name)' cannot be read", corrupt: true) }
-            guard sums[name] == String(checksum(values), radix: 16) else {
-                throw CheckpointError(path: path, message: "tensor '\(name)' fails its checksum", corrupt: true)
-            }
-        }
-        return try state(of: file, path: path)
-    }
-
-    /// Loads a verified checkpoint into this rank's shards of the model and optimizer
-    /// (any tp × dp layout: each rank reads the full tensors and keeps its part).
-    public static func load(path: String, into trainingStep: TrainingStep) throws -> TrainingState {
-        let file = try HDF5File.open(path)
-        let optimizer = trainingStep.optimizer
-        for (index, parameter) in trainingStep.decoder.parameters.enumerated() {
-            for (name, tensor) in [(parameter.name, parameter.tensor),
-                                   ("optimizer/exp_avg/\(parameter.name)", optimizer.expAvg[index]),
-                                   ("optimizer/exp_avg_sq/\(parameter.name)", optimizer.expAvgSq[index])] {
-                let full = try file.readFloats(name)
-                parameter.sharding.slice(full, fullShape: parameter.fullShape, into: tensor)
-            }
-        }
-        optimizer.stepCount = Int(try file.integerAttribute("optimizer_step") ?? 0)
-        return try state(of: file, path: path)
-    }
-
-    static func state(of file: HDF5File, path: String) throws -> TrainingState {
-        let cursor = (try file.stringAttribute("cursor") ?? "").split(separator: " ").compactMap { Int($0) }
-        guard cursor.count == 4, let step = try file.integerAttribute("step"), let tokens = try file.integerAttribute("tokens") else {
-            throw CheckpointError(path: path, message: "lacks its training state", corrupt: true)
-        }
-        return TrainingState(step: Int(step), tokens: Int(tokens),
-                             cursor: BlockCursor(epoch: cursor[0], position: cursor[1], offset: cursor[2], block: cursor[3]))
-    }
-
-    /// Every tensor name a checkpoint of `model` holds, with its full shape.
-    static func expectedShapes(_ model: ModelConfig) -> [(String, [Int])] {
-        let decoder = CheckpointNames(model: model)
-        return decoder.parameters.flatMap { name, shape in
-            [(name, shape), ("optimizer/exp_avg/\(name)", shape), ("optimizer/exp_avg_sq/\(name)", shape)]
-        }
-    }
-
-    /// 64-bit hash of the values' bytes (FNV-1a over 8-byte words, then mixed).
-    public static func checksum(_ values: [Float]) -> UInt64 {
-        values.withUnsafeBytes { raw in
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            let words = raw.count / 8
-            let base = raw.baseAddress!
-            for i in 0..<words { hash = (hash ^ base.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
-            for i in (words * 8)..<raw.count { hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
-            return hash ^ (hash >> 29)
-        }
-    }
-
-    /// fsync the file, rename it into place, fsync the directory: after a crash the final
-    /// name holds either the old file or the whole new one.
-    static func syncAndRename(_ temporary: String, to path: String) throws {
-        let descriptor = open(temporary, O_RDONLY)
-        guard descriptor >= 0 else { throw CheckpointError(path: path, message: "cannot reopen \(temporary) to sync it", corrupt: false) }
-        let synced = fsync(descriptor)
-        close(descriptor)
-        guard synced == 0 else { throw CheckpointError(path: path, message: "fsync failed (errno \(errno))", corrupt: false) }
-        guard rename(temporary, path) == 0 else { throw CheckpointError(path: path, message: "cannot rename into place (errno \(errno))", corrupt: false) }
-        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
-        if directory >= 0 { fsync(directory); close(directory) }
-    }
-}
-
-/// A checkpoint that cannot be used. `corrupt` ones (truncated, failed checksum) are skipped
-/// in favour of an older one; others (another model) stop the run.
-public struct CheckpointError: ReportableError {
-    public let path: String
-    public let message: String
-    public let corrupt: Bool
-    public var description: String { "checkpoint \(path) \(message)" }
-}
-
-/// The parameter names and full shapes of a model, without building it.
-struct CheckpointNames {
-    let parameters: [(String, [Int])]
-
-    init(model: ModelConfig) {
-        let d = model.dModel
-        var names: [(String, [Int])] = [("decoder.embed_tokens.weight", [model.vocabSize, d]),
-                                        ("decoder.embed_positions.weight", [model.seqLen, d])]
-        for i in 0..<model.layers {
-            let prefix = "decoder.layers.\(i)."
-            for projection in ["q", "k", "v", "out"] { names.append((prefix + "self_attn.\(projection)_proj.weight", [d, d])) }
-            names.append((prefix + "fc1.weight", [model.ffn, d]))
-            names.append((prefix + "fc2.weight", [d, model.ffn]))
-        }
-        parameters = names
+        return sums
     }
 }

@@ -1,5 +1,6 @@
 import Autograd
 import CM3Objective
+import Configuration
 import Foundation
 
 /// From the config to `[micro_batch, seq]` batches: the corpus (shards or the default

@@ -1,4 +1,5 @@
 import CM3Objective
+import Configuration
 import Foundation
 
 /// A data problem, reported as one line naming the file and what is wrong.

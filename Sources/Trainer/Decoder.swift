@@ -1,13 +1,16 @@
 import Autograd
+import Configuration
 import Parallel
 
-/// A trainable tensor with its checkpoint name (PyTorch/metaseq names, docs/architecture.md),
-/// the full shape, and which part of the full tensor this rank holds.
+/// A trainable tensor: its entry in the `ParameterTable`, and this rank's part of it.
 public struct NamedParameter {
-    public let name: String
+    public let spec: ParameterSpec
     public let tensor: Tensor
-    public let fullShape: [Int]
     public let sharding: Sharding
+    /// The checkpoint name.
+    public var name: String { spec.name }
+    /// The full, unsharded shape.
+    public var fullShape: [Int] { spec.shape }
 }
 
 /// One pre-LN block, split over the tensor-parallel group: q, k, v and fc1 by output rows
@@ -33,7 +36,8 @@ public final class CM3LeonDecoder {
     let layers: [DecoderLayer]
     let localHeads: Int
 
-    /// Builds this rank's shards with CM3Leon's init (DESIGN §2). Every row of every full
+    /// Builds this rank's shards of every tensor in the `ParameterTable`, with CM3Leon's
+    /// init (metaseq's). Every row of every full
     /// tensor is drawn from a stream keyed by (seed, name, row), so a rank draws only the
     /// rows it holds and every layout starts from the same full weights.
     /// `tensorParallel` must have a size dividing heads, ffn and the vocabulary.
@@ -41,34 +45,28 @@ public final class CM3LeonDecoder {
         precondition(config.heads % group.size == 0 && config.ffn % group.size == 0 && config.vocabSize % group.size == 0,
                      "tensor-parallel size must divide heads, ffn and vocabulary (checked by TensorParallelLayout)")
         self.config = config
-        let d = config.dModel, tp = group.size, rank = group.rank
+        let tp = group.size, rank = group.rank
         localHeads = config.heads / tp
-        var parameters: [NamedParameter] = []
-        func make(_ name: String, _ fullShape: [Int], _ initialize: ParameterInit, _ sharding: Sharding) -> Tensor {
-            let tensor = Tensor(shape: sharding.localShape(fullShape), requiresGrad: true)
-            initialize.fill(tensor, fullShape: fullShape, sharding: sharding, seed: seed, name: name)
-            parameters.append(NamedParameter(name: name, tensor: tensor, fullShape: fullShape, sharding: sharding))
-            return tensor
+        parameters = ParameterTable(config).specs.map { spec in
+            let sharding = spec.split.sharding(tp: tp, rank: rank)
+            let tensor = Tensor(shape: sharding.localShape(spec.shape), requiresGrad: true)
+            spec.initializer.fill(tensor, fullShape: spec.shape, sharding: sharding, seed: seed, name: spec.name)
+            return NamedParameter(spec: spec, tensor: tensor, sharding: sharding)
         }
-        let byRows = Sharding.rows(parts: tp, index: rank), byColumns = Sharding.columns(parts: tp, index: rank)
-        let tokenTable = make("decoder.embed_tokens.weight", [config.vocabSize, d], .matrix, byRows)
-        embedTokens = VocabParallelEmbedding(table: tokenTable, offset: rank * config.vocabSize / tp, group: group)
-        embedPositions = make("decoder.embed_positions.weight", [config.seqLen, d], .positions, .replicated)
-        layers = (0..<config.layers).map { i in
-            let prefix = "decoder.layers.\(i)."
-            let q = make(prefix + "self_attn.q_proj.weight", [d, d], .matrix, byRows)
-            let k = make(prefix + "self_attn.k_proj.weight", [d, d], .matrix, byRows)
-            let v = make(prefix + "self_attn.v_proj.weight", [d, d], .matrix, byRows)
-            let out = make(prefix + "self_attn.out_proj.weight", [d, d], .zero, byColumns)
-            let fc1 = make(prefix + "fc1.weight", [config.ffn, d], .matrix, byRows)
-            let fc2 = make(prefix + "fc2.weight", [d, config.ffn], .zero, byColumns)
+        let byRole = Dictionary(uniqueKeysWithValues: parameters.map { ($0.spec.role, $0.tensor) })
+        func tensor(_ role: ParameterRole) -> Tensor { byRole[role]! }
+        embedTokens = VocabParallelEmbedding(table: tensor(.tokenEmbedding), offset: rank * config.vocabSize / tp, group: group)
+        embedPositions = tensor(.positionEmbedding)
+        layers = (0..<config.layers).map { layer in
+            let q = tensor(.queryProjection(layer: layer)), k = tensor(.keyProjection(layer: layer))
+            let v = tensor(.valueProjection(layer: layer)), out = tensor(.attentionOutput(layer: layer))
+            let fc1 = tensor(.fc1(layer: layer)), fc2 = tensor(.fc2(layer: layer))
             return DecoderLayer(qkv: ColumnParallelLinear(weights: [q, k, v], group: group),
                                 outProj: RowParallelLinear(weight: out, group: group),
                                 fc1: ColumnParallelLinear(weights: [fc1], group: group),
                                 fc2: RowParallelLinear(weight: fc2, group: group),
                                 parameters: [q, k, v, out, fc1, fc2])
         }
-        self.parameters = parameters
     }
 
     /// Weighted next-token loss of `batch` (scalar `[1]`, the same on every tensor-parallel
@@ -116,36 +114,5 @@ public final class CM3LeonDecoder {
     /// Clears every parameter's gradient.
     public func zeroGrad() {
         for parameter in parameters { parameter.tensor.zeroGrad() }
-    }
-}
-
-/// How a parameter starts (DESIGN §2: metaseq's CM3Leon init).
-enum ParameterInit {
-    /// Truncated normal, std 0.006, cut at ±3σ: every matrix and the token embedding.
-    case matrix
-    /// Normal, std 0.0002: the learned positions.
-    case positions
-    /// Zero: the output layers of each block (`out_proj`, `fc2`).
-    case zero
-
-    static let matrixStd = 0.006
-    static let positionStd = 0.0002
-
-    /// Fills this rank's shard of a `fullShape` tensor: row R of the full tensor comes from
-    /// the stream (seed, "name/R"), whichever rank draws it.
-    func fill(_ tensor: Tensor, fullShape: [Int], sharding: Sharding, seed: UInt64, name: String) {
-        if case .zero = self { tensor.data.update(repeating: 0); return }
-        let fullColumns = fullShape[1], columns = sharding.columnRange(fullShape)
-        let row = UnsafeMutableBufferPointer<Float>.allocate(capacity: fullColumns)
-        defer { row.deallocate() }
-        for (localRow, fullRow) in sharding.rowRange(fullShape).enumerated() {
-            var generator = SplitMix64(seed: seed, name: "\(name)/\(fullRow)")
-            switch self {
-            case .matrix: Initializer.truncatedNormal(row, std: Self.matrixStd, generator: &generator)
-            case .positions: Initializer.normal(row, std: Self.positionStd, generator: &generator)
-            case .zero: break
-            }
-            (tensor.pointer + localRow * columns.count).update(from: row.baseAddress! + columns.lowerBound, count: columns.count)
-        }
     }
 }

@@ -1,4 +1,5 @@
 import CHDF5
+import Configuration
 import Foundation
 
 /// An HDF5 failure, naming the file and what could not be done.

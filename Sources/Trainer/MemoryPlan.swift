@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 
 /// What one rank needs in memory for a config and layout, in bytes (fp32 everywhere).

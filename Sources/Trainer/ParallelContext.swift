@@ -1,13 +1,7 @@
 import Autograd
+import Configuration
 import Foundation
 import Parallel
-
-/// A layout that cannot work, named for the user (rank 0 prints it).
-public struct LayoutError: ReportableError {
-    public let description: String
-    /// The world rank that found it (every rank finds the same one).
-    public var rank = 0
-}
 
 /// Where this process sits in the run: one process without MPI, or a rank of a tp × dp grid.
 public final class ParallelContext {

@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 
 /// A run's directory, `runs/NAME/`: the resolved `config.yaml`, `metrics.jsonl` (one JSON
@@ -49,8 +50,11 @@ public final class RunDirectory {
         for old in checkpoints().dropFirst(keep) { try? FileManager.default.removeItem(atPath: old.path) }
     }
 
-    /// Appends one line to metrics.jsonl.
-    public func appendMetrics(_ line: String) throws {
+    /// Appends one record to metrics.jsonl, as a line of JSON.
+    public func appendMetrics(_ record: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let line = String(decoding: try encoder.encode(record), as: UTF8.self)
         let manager = FileManager.default
         if !manager.fileExists(atPath: metricsPath) { manager.createFile(atPath: metricsPath, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: metricsPath) else {

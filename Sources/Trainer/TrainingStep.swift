@@ -1,4 +1,5 @@
 import Autograd
+import Configuration
 import Foundation
 import Optim
 import Parallel
@@ -26,7 +27,7 @@ public final class TrainingStep {
         self.context = context
         decoder = CM3LeonDecoder(config: model, seed: seed, tensorParallel: context.tensorParallel)
         let tensors = decoder.parameters.map(\.tensor)
-        optimizer = AdamW(parameters: tensors, settings: optim.adamW)
+        optimizer = AdamW(parameters: decoder.parameters.map { ($0.name, $0.tensor, $0.spec.weightDecay) }, settings: optim.adamW)
         clipping = optim.clipNorm > 0 ? GradientClipping(maxNorm: optim.clipNorm) : nil
         reducer = context.grid.flatMap { $0.dp > 1 ? DataParallelReducer(parameters: tensors, group: $0.dataParallel) : nil }
         distributedActivations = context.grid.flatMap { $0.tp > 1 ? DistributedActivations(group: $0.tensorParallel) : nil }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CM3Objective
+import Configuration
 import Foundation
 import Trainer
 

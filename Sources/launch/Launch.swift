@@ -1,5 +1,6 @@
 import ArgumentParser
 import Autograd
+import Configuration
 import Foundation
 import Trainer
 
@@ -9,7 +10,7 @@ struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
         abstract: "Pretrain CM3Leon-style multimodal decoders.",
-        subcommands: [Train.self, Eval.self, Plan.self, Bench.self, Trace.self, Prepare.self, InspectData.self, BenchData.self, OpenBLAS.self],
+        subcommands: [Train.self, Eval.self, Plan.self, Bench.self, Trace.self, Prepare.self, InspectData.self, BenchData.self, OpenBLAS.self, ConfigKeysCommand.self],
         defaultSubcommand: Train.self)
 
     static func main() {
@@ -114,7 +115,7 @@ func withReportedErrors<T>(isLeader: Bool = true, _ body: () throws -> T) throws
         return try body()
     } catch let error as ReportableError {
         if isLeader { report("\(error)") }
-        if let failed = error as? CheckpointError, failed.message.hasPrefix("could not be written") {
+        if let failed = error as? CheckpointError, case .unwritable = failed.problem {
             // HDF5's exit handlers crash on a file whose close already failed (disk full):
             // the partial file is gone and older checkpoints are intact, so leave now.
             _exit(1)
@@ -138,12 +139,12 @@ struct Eval: ParsableCommand {
         let resolved = try options.load()
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(isLeader: context.isLeader) {
-                let trainingStep = TrainingStep(model: resolved.model, seed: UInt64(resolved.train.seed), context: context, optim: resolved.optim)
-                _ = try Checkpoint.verify(path: checkpoint, model: resolved.model)
-                let state = try Checkpoint.load(path: checkpoint, into: trainingStep)
+                // Parameters only: evaluation needs no optimizer state.
+                let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
+                let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters)
                 let pipeline = try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
                 let batches = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
-                let loss = try trainingStep.validationLoss(batches)
+                let loss = try decoder.validationLoss(batches, context: context)
                 if context.isLeader {
                     print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.6f,\"val_ppl\":%.6f}", state.step, loss, exp(loss)))
                 }

@@ -108,7 +108,7 @@ public struct DataConfig: Equatable, Sendable {
     /// Held-out shards; empty means the default corpus's own held-out documents.
     public var validation: [String] = []
     /// Text ids (special tokens among them); the rest of the model's vocabulary is image codes.
-    /// Defaults to CM3Leon's 56320 at vocabulary 64512, half the vocabulary otherwise.
+    /// Defaults to CM3Leon's split at its vocabulary size, half the vocabulary otherwise.
     public var textVocab: Int? = nil
     public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
     /// Prepend retrieved documents (CM3Leon §2.1).
@@ -125,7 +125,8 @@ public struct DataConfig: Equatable, Sendable {
 
     /// The vocabulary for a model of `vocabSize` ids.
     public func vocabulary(vocabSize: Int) -> Vocabulary {
-        let text = textVocab ?? (vocabSize == 64512 ? 56320 : vocabSize / 2)
+        let cm3leon = Vocabulary.cm3leon
+        let text = textVocab ?? (vocabSize == cm3leon.size ? cm3leon.textVocabulary : vocabSize / 2)
         return Vocabulary(textVocabulary: text, imageCodes: vocabSize - text, pad: pad, eos: eos,
                           breakToken: breakToken, mask: mask, infill: infill)
     }

@@ -1,0 +1,88 @@
+import CM3Objective
+import Optim
+
+/// Every config key, declared once. The reader, the YAML writer, `--set` validation and
+/// docs/configuration.md all come from this table, so a key added here is readable,
+/// written to run directories, settable and documented with nothing else to edit.
+/// Order matters: it is the order keys are read (so the first error found), written and
+/// documented.
+public enum ConfigKeys {
+    public static let all: [ConfigKey] = [
+        .integer("model.vocab_size", \.model.vocabSize, required: true, "Token ids the model embeds: text ids, then image codes."),
+        .integer("model.d_model", \.model.dModel, required: true, "Width of the residual stream."),
+        .integer("model.layers", \.model.layers, required: true, "Decoder blocks."),
+        .integer("model.heads", \.model.heads, required: true, "Attention heads; must divide `d_model`."),
+        .integer("model.ffn", \.model.ffn, required: true, "Hidden width of each block's MLP."),
+        .integer("model.seq_len", \.model.seqLen, required: true, "Tokens per sequence (learned positions)."),
+
+        .integer("train.micro_batch", \.train.microBatch, "Sequences per forward/backward pass on each rank."),
+        .integer("train.accumulation", \.train.accumulation,
+                 "Micro-batches per optimizer step; derived from `batch_tokens` when unset (give one, not both)."),
+        .integer("train.batch_tokens", \.train.batchTokens, "The global batch in tokens; must split evenly over micro-batches and ranks."),
+        .integer("train.steps", \.train.steps, "Optimizer steps; derived from `total_tokens` when unset (else 100)."),
+        .number("train.total_tokens", \.train.totalTokens, in: 1...1e16, "Tokens over the whole run, for the step count."),
+        .integer("train.seed", \.train.seed, minimum: 0, "Seeds initialisation and data order."),
+        .boolean("train.fixed_batch", \.train.fixedBatch, "Train on the first batch over and over (to check the model can fit it)."),
+        .integer("train.log_interval", \.train.logInterval, "Print a progress line every this many steps."),
+        .integer("train.eval_interval", \.train.evalInterval, minimum: 0, "Validation every this many steps (0: never)."),
+        .integer("train.eval_batches", \.train.evalBatches, "Micro-batches per rank in each validation."),
+        .integer("train.save_interval", \.train.saveInterval, minimum: 0,
+                 "A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT)."),
+        .integer("train.keep_checkpoints", \.train.keepCheckpoints, "Checkpoints kept; older ones are deleted."),
+        .boolean("train.activation_checkpointing", \.train.activationCheckpointing,
+                 "Recompute each block's activations during backward instead of keeping them."),
+
+        .number("optim.peak_lr", \.optim.peakLr, in: 0...1, "Learning rate at the end of warmup."),
+        .integer("optim.warmup", \.optim.warmup, minimum: 0, "Steps of linear warmup from 0."),
+        .choice("optim.decay", \.optim.decay, [LearningRateSchedule.Decay.linear, .cosine], "Shape of the decay after warmup."),
+        .number("optim.final_lr_fraction", \.optim.finalLrFraction, in: 0...1, "Learning rate at the last step, as a fraction of the peak."),
+        .number("optim.clip_norm", \.optim.clipNorm, in: 0...1e6, "Global L2 norm the gradients are clipped to (0: no clipping)."),
+        .number("optim.beta1", \.optim.adamW.beta1, in: 0...0.999999, "AdamW first-moment decay."),
+        .number("optim.beta2", \.optim.adamW.beta2, in: 0...0.999999, "AdamW second-moment decay."),
+        .number("optim.eps", \.optim.adamW.eps, in: 0...1, "AdamW denominator epsilon."),
+        .number("optim.weight_decay", \.optim.adamW.weightDecay, in: 0...1, "AdamW decoupled weight decay."),
+
+        .integer("parallel.tp", \.parallel.tp, "Tensor-parallel size (`--tp` overrides it); dp = ranks / tp."),
+
+        .paths("data.train", \.data.train, "Training shards; empty: the built-in default corpus."),
+        .paths("data.validation", \.data.validation, "Held-out shards; empty: the default corpus's held-out documents."),
+        .integer("data.text_vocab", \.data.textVocab,
+                 "Text ids (special tokens among them), the rest being image codes; unset: CM3Leon's split at its vocabulary size, else half."),
+        .token("data.special_tokens.pad", \.data.pad, "Id of `<pad>`."),
+        .token("data.special_tokens.eos", \.data.eos, "Id of `<eos>`, ending each document."),
+        .token("data.special_tokens.break", \.data.breakToken, "Id of `<break>`, between modalities."),
+        .token("data.special_tokens.mask", \.data.mask, "Id of `<mask>`, standing in for a masked span."),
+        .token("data.special_tokens.infill", \.data.infill, "Id of `<infill>`, opening each span at the end."),
+        .boolean("data.retrieval", \.data.retrieval, "Prepend retrieved documents (CM3Leon §2.1)."),
+        .boolean("data.synthetic", \.data.synthetic,
+                 "Train on synthetic sequences (a random motif repeated) instead of a corpus, for smoke tests."),
+        .integer("data.documents", \.data.documents, "Default corpus: training documents."),
+        .integer("data.validation_documents", \.data.validationDocuments, "Default corpus: held-out documents."),
+        .number("data.cm3.lambda", \.data.cm3.lambda, in: 0...64, "Span count n ~ clamp(Poisson(λ), min_spans, max_spans)."),
+        .integer("data.cm3.min_spans", \.data.cm3.minSpans, minimum: 0, "Fewest masked spans per block."),
+        .integer("data.cm3.max_spans", \.data.cm3.maxSpans, minimum: 0,
+                 "Most masked spans per block; at least `min_spans`, and 2·max_spans + 1 must fit in `seq_len`."),
+        .number("data.cm3.mask_weight", \.data.cm3.maskWeight, in: 0...1, "Loss weight of targets that are `<mask>` in the source."),
+    ]
+
+    /// The keys by name.
+    public static let named: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    /// The names directly under the section `path` ("" for the top level), in table order:
+    /// keys and subsections alike, as a file may spell them there.
+    static func children(of path: String) -> [String] {
+        let depth = path.isEmpty ? 0 : path.split(separator: ".").count
+        var names: [String] = []
+        for key in all where key.parts.count > depth && key.parts.prefix(depth).joined(separator: ".") == path {
+            if !names.contains(key.parts[depth]) { names.append(key.parts[depth]) }
+        }
+        return names
+    }
+
+    /// `--set` validation: every overridden key must be in the table.
+    public static func checkOverrides(_ overrides: [String: String]) throws {
+        if let unknown = overrides.keys.sorted().first(where: { named[$0] == nil }) {
+            throw ConfigError(file: "--set", key: unknown, message: "unknown key")
+        }
+    }
+}

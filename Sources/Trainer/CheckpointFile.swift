@@ -1,0 +1,87 @@
+import CM3Objective
+import Configuration
+import Foundation
+
+extension Checkpoint {
+    static func state(of file: HDF5File, path: String) throws -> TrainingState {
+        let cursor = (try file.stringAttribute("cursor") ?? "").split(separator: " ").compactMap { Int($0) }
+        guard cursor.count == 4, let step = try file.integerAttribute("step"), let tokens = try file.integerAttribute("tokens") else {
+            throw CheckpointError(path: path, problem: .missingState)
+        }
+        return TrainingState(step: Int(step), tokens: Int(tokens),
+                             cursor: BlockCursor(epoch: cursor[0], position: cursor[1], offset: cursor[2], block: cursor[3]))
+    }
+
+    /// 64-bit hash of the values' bytes (FNV-1a over 8-byte words, then mixed).
+    public static func checksum(_ values: [Float]) -> UInt64 {
+        values.withUnsafeBytes { raw in
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            let words = raw.count / 8
+            let base = raw.baseAddress!
+            for i in 0..<words { hash = (hash ^ base.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+            for i in (words * 8)..<raw.count { hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
+            return hash ^ (hash >> 29)
+        }
+    }
+
+    /// fsync the file, rename it into place, fsync the directory: after a crash the final
+    /// name holds either the old file or the whole new one.
+    static func syncAndRename(_ temporary: String, to path: String) throws {
+        let descriptor = open(temporary, O_RDONLY)
+        guard descriptor >= 0 else { throw CheckpointError(path: path, problem: .notSynced("cannot reopen \(temporary) to sync it")) }
+        let synced = fsync(descriptor)
+        close(descriptor)
+        guard synced == 0 else { throw CheckpointError(path: path, problem: .notSynced("fsync failed (errno \(errno))")) }
+        guard rename(temporary, path) == 0 else { throw CheckpointError(path: path, problem: .notSynced("cannot rename into place (errno \(errno))")) }
+        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
+        if directory >= 0 { fsync(directory); close(directory) }
+    }
+}
+
+/// A checkpoint that cannot be used, or could not be written.
+public struct CheckpointError: ReportableError {
+    public enum Problem: Equatable, Sendable {
+        /// Truncated, or not HDF5.
+        case unreadable
+        case wrongFormat(expected: Int64)
+        case missingTensor(String)
+        /// A tensor of another shape: the file belongs to another model.
+        case otherModel(tensor: String, stored: [Int], needed: [Int])
+        case unreadableTensor(String)
+        case checksumMismatch(String)
+        case missingState
+        /// Writing failed (a full disk, a quota): the partial file was removed.
+        case unwritable(String)
+        /// Written, but it could not be made durable under its final name.
+        case notSynced(String)
+        /// Another rank could not use it (this rank read it without fault).
+        case failedOnAnotherRank
+    }
+
+    public let path: String
+    public let problem: Problem
+
+    /// Damaged files are skipped in favour of an older checkpoint; the others stop the run.
+    public var isCorrupt: Bool {
+        switch problem {
+        case .unreadable, .wrongFormat, .unreadableTensor, .checksumMismatch, .missingState: true
+        case .missingTensor, .otherModel, .unwritable, .notSynced, .failedOnAnotherRank: false
+        }
+    }
+
+    public var description: String {
+        let message = switch problem {
+        case .unreadable: "cannot be read (truncated or not HDF5)"
+        case .wrongFormat(let expected): "has no format_version \(expected)"
+        case .missingTensor(let name): "lacks tensor '\(name)'"
+        case .otherModel(let name, let stored, let needed): "holds another model: \(name) is \(stored), this config needs \(needed)"
+        case .unreadableTensor(let name): "tensor '\(name)' cannot be read"
+        case .checksumMismatch(let name): "tensor '\(name)' fails its checksum"
+        case .missingState: "lacks its training state"
+        case .unwritable(let reason): "could not be written: \(reason)"
+        case .notSynced(let reason): reason
+        case .failedOnAnotherRank: "could not be loaded on another rank"
+        }
+        return "checkpoint \(path) \(message)"
+    }
+}

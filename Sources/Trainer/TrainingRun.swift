@@ -1,0 +1,163 @@
+import Autograd
+import Configuration
+import Foundation
+import Optim
+
+/// One invocation of a `TrainingLoop`: the model, optimizer, data and progress it works on,
+/// and the named steps the loop is made of.
+final class TrainingRun {
+    let loop: TrainingLoop
+    var config: TesseraConfig { loop.config }
+    var context: ParallelContext { loop.context }
+    let totalSteps: Int
+    let accumulation: Int
+    let tokensPerStep: Int
+    let schedule: LearningRateSchedule
+    private(set) var trainingStep: TrainingStep
+    let pipeline: DataPipeline
+    private(set) var state = TrainingState()
+    private let validationBatches: [TokenBatch]
+    /// The batches of the first step, reused by `train.fixed_batch`.
+    private var fixedBatches: [TokenBatch]?
+    private var started: Date?
+
+    init(_ loop: TrainingLoop) throws {
+        self.loop = loop
+        let train = loop.config.train, model = loop.config.model, context = loop.context
+        accumulation = try train.accumulation(seqLen: model.seqLen, dp: context.dp)
+        totalSteps = try train.totalSteps(seqLen: model.seqLen, dp: context.dp)
+        schedule = loop.config.optim.schedule(totalSteps: totalSteps)
+        tokensPerStep = train.microBatch * accumulation * context.dp * model.seqLen
+        trainingStep = Self.freshModel(loop.config, context: context)
+        pipeline = try DataPipeline(config: loop.config, dpRank: context.dpRank, dp: context.dp)
+        validationBatches = train.evalInterval > 0 ? pipeline.validationBatches(microBatch: train.microBatch, count: train.evalBatches) : []
+    }
+
+    static func freshModel(_ config: TesseraConfig, context: ParallelContext) -> TrainingStep {
+        let trainingStep = TrainingStep(model: config.model, seed: UInt64(config.train.seed), context: context, optim: config.optim)
+        trainingStep.checkpointBlocks = config.train.activationCheckpointing
+        return trainingStep
+    }
+
+    /// Loads the checkpoint the run continues from: the given file, or the newest one in the
+    /// run directory that loads cleanly. Each rank reads each tensor once, checking its
+    /// checksum as it goes; a damaged file is named in a warning and an older one is tried.
+    func resume() throws {
+        let candidates: [String]
+        switch loop.resume {
+        case .none: return
+        case .path(let path): candidates = [path]
+        case .auto: candidates = loop.runDirectory?.checkpoints().map(\.path) ?? []
+        }
+        for path in candidates {
+            if try load(path, fallbackAllowed: loop.resume == .auto) {
+                pipeline.stream.restore(state.cursor)
+                if context.isLeader { loop.log("resumed from \(path) at step \(state.step)") }
+                return
+            }
+        }
+        // Every candidate was damaged; the failed loads overwrote part of the model.
+        if !candidates.isEmpty { trainingStep = Self.freshModel(config, context: context) }
+    }
+
+    /// Whether `path` loaded. Every rank reaches the same answer: a damaged file on any rank
+    /// is skipped by all of them, and any other problem stops all of them.
+    private func load(_ path: String, fallbackAllowed: Bool) throws -> Bool {
+        var failure: CheckpointError?
+        do {
+            state = try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters,
+                                        optimizer: trainingStep.optimizer)
+        } catch let error as CheckpointError {
+            failure = error
+        }
+        let outcome = failure.map { $0.isCorrupt && fallbackAllowed ? 1 : 2 } ?? 0
+        switch try context.maxOverWorld(outcome) {
+        case 0: return true
+        case 1:
+            if context.isLeader { loop.warn("\(failure.map(String.init(describing:)) ?? "checkpoint \(path) failed on another rank"); trying an earlier one") }
+            return false
+        default: throw failure ?? CheckpointError(path: path, problem: .failedOnAnotherRank)
+        }
+    }
+
+    /// Writes the resolved config, drops metrics of steps about to be redone, and says what
+    /// is being trained.
+    func announce() throws {
+        let directory = context.isLeader ? loop.runDirectory : nil
+        try directory?.writeConfig(config.yaml)
+        try directory?.truncateMetrics(fromStep: state.step)
+        guard context.isLeader else { return }
+        let train = config.train, model = config.model
+        loop.log("model: \(ParameterTable(model).parameterCount) parameters, \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
+    }
+
+    /// Validation loss at the current step, logged and recorded (when validation is on).
+    func validate() throws {
+        guard !validationBatches.isEmpty else { return }
+        let start = Date()
+        if context.isLeader { loop.log("validating on \(validationBatches.count) micro-batches per rank…") }
+        let loss = try trainingStep.decoder.validationLoss(validationBatches, context: context)
+        guard context.isLeader else { return }
+        loop.log(String(format: "validation took %.1f s", Date().timeIntervalSince(start)))
+        let record = ValidationRecord(step: state.step, tokens: state.step * tokensPerStep, loss: loss)
+        loop.log(record.progressLine)
+        try loop.runDirectory?.appendMetrics(record)
+    }
+
+    /// One optimizer step over `accumulation` micro-batches.
+    func trainOneStep(first: Bool) throws -> StepRecord {
+        let step = state.step, train = config.train, started = Date()
+        if self.started == nil { self.started = started }
+        let batches = fixedBatches ?? (0..<accumulation).map { _ in pipeline.nextBatch(microBatch: train.microBatch) }
+        if train.fixedBatch { fixedBatches = batches }
+        let lr = schedule(step)
+        if context.isLeader && first && accumulation > 1 {
+            loop.log("step \(step)/\(totalSteps) | micro-batch 1/\(accumulation) running (\(train.microBatch)×\(config.model.seqLen) tokens per rank per micro-batch)")
+        }
+        let loss = try trainingStep.run(batches, lr: Float(lr), afterBackward: { loss in
+            try self.loop.afterBackward?(step, loss, self.trainingStep.decoder)
+        }, onMicroBatch: { k, n in self.reportMicroBatch(k, of: n, step: step, since: started) })
+        let seconds = Date().timeIntervalSince(started)
+        state.step += 1
+        state.tokens += tokensPerStep
+        return StepRecord(step: step, tokens: state.tokens, loss: loss, lr: lr, gradientNorm: trainingStep.gradientNorm,
+                          tokensPerSecond: Double(tokensPerStep) / seconds, seconds: seconds)
+    }
+
+    /// Long steps (many micro-batches) report as they go.
+    private func reportMicroBatch(_ k: Int, of n: Int, step: Int, since start: Date) {
+        let elapsed = Date().timeIntervalSince(start)
+        guard context.isLeader && n > 1 && (k == 1 || elapsed > 10) && k < n else { return }
+        loop.log(String(format: "step %d/%d | micro-batch %d/%d | %.1f s per micro-batch | step ETA ", step, totalSteps, k, n,
+                        elapsed / Double(k)) + duration(elapsed / Double(k) * Double(n - k)))
+    }
+
+    /// Records a step in metrics.jsonl and prints it every `log_interval` steps.
+    func report(_ record: StepRecord, stepsHere: Int) throws {
+        guard context.isLeader else { return }
+        try loop.runDirectory?.appendMetrics(record)
+        guard record.step % config.train.logInterval == 0 || state.step == totalSteps else { return }
+        let elapsed = Date().timeIntervalSince(started ?? Date())
+        loop.log(record.progressLine(total: totalSteps, eta: elapsed / Double(stepsHere) * Double(totalSteps - state.step)))
+    }
+
+    /// Whether a step-counted `interval` (0: never) falls on the current step.
+    func isDue(_ interval: Int) -> Bool { interval > 0 && state.step % interval == 0 }
+
+    /// Whether any rank was asked to stop (SIGTERM, SIGINT) or `--stop-after` is reached.
+    func stopRequested(stepsHere: Int) throws -> Bool {
+        try context.maxOverWorld(StopSignal.requested ? 1 : 0) == 1 || stepsHere == loop.stopAfter
+    }
+
+    /// Saves a checkpoint of the current step and prunes old ones (with a run directory).
+    func save() throws {
+        guard let runDirectory = loop.runDirectory else { return }
+        state.cursor = pipeline.stream.cursor
+        let path = runDirectory.checkpointPath(step: state.step)
+        try Checkpoint.save(path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,
+                            state: state, lr: schedule(state.step), config: config, context: context)
+        guard context.isLeader else { return }
+        runDirectory.prune(keep: config.train.keepCheckpoints)
+        loop.log("saved \(path)")
+    }
+}
