@@ -33,20 +33,22 @@ final class InitAndOptimizerTests: XCTestCase {
     }
 
     /// One AdamW step from zero moments: m̂ = g, v̂ = g², so
-    /// p₁ = p₀·(1 − lr·wd) − lr·g / (|g| + eps).
-    func testOneAdamWStepMatchesClosedForm() {
-        let parameter = Tensor(shape: [4], values: [1, -2, 0.5, 3], requiresGrad: true)
-        let gradients: [Float] = [0.1, -0.3, 0, 2]
-        for i in 0..<4 { parameter.grad[i] = gradients[i] }
-        let optimizer = AdamW(parameters: [parameter])
-        let lr: Float = 1e-2
-        optimizer.step(lr: lr)
+    /// p₁ = p₀·(1 − lr·wd) − lr·g / (|g| + eps); without weight decay the first factor is 1.
+    func testOneAdamWStepMatchesClosedForm() throws {
+        let initial: [Float] = [1, -2, 0.5, 3], gradients: [Float] = [0.1, -0.3, 0, 2]
+        let decayed = Tensor(shape: [4], values: initial, requiresGrad: true)
+        let plain = Tensor(shape: [4], values: initial, requiresGrad: true)
+        for i in 0..<4 { decayed.grad[i] = gradients[i]; plain.grad[i] = gradients[i] }
+        let optimizer = AdamW(parameters: [("decayed", decayed, true), ("plain", plain, false)])
+        optimizer.step(lr: 1e-2)
         for i in 0..<4 {
-            let p0 = Double([1, -2, 0.5, 3][i]), g = Double(gradients[i])
-            let expected = p0 * (1 - 1e-2 * 0.1) - 1e-2 * g / (abs(g) + 1e-8)
-            XCTAssertEqual(Double(parameter.data[i]), expected, accuracy: 1e-6)
+            let p0 = Double(initial[i]), g = Double(gradients[i])
+            XCTAssertEqual(Double(decayed.data[i]), p0 * (1 - 1e-2 * 0.1) - 1e-2 * g / (abs(g) + 1e-8), accuracy: 1e-6)
+            XCTAssertEqual(Double(plain.data[i]), p0 - 1e-2 * g / (abs(g) + 1e-8), accuracy: 1e-6)
         }
-        XCTAssertEqual(optimizer.expAvg[0].values[1], -0.03, accuracy: 1e-7)
-        XCTAssertEqual(optimizer.expAvgSq[0].values[3], 0.05 * 4, accuracy: 1e-6)
+        let state = try XCTUnwrap(optimizer.state(named: "decayed"))
+        XCTAssertTrue(state.parameter === decayed)
+        XCTAssertEqual(state.expAvg.values[1], -0.03, accuracy: 1e-7)
+        XCTAssertEqual(state.expAvgSq.values[3], 0.05 * 4, accuracy: 1e-6)
     }
 }

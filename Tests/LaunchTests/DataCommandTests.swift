@@ -21,12 +21,14 @@ final class DataCommandTests: XCTestCase {
         XCTAssertTrue(prepared.stdout.contains("train shard 3/3: 50 documents"), prepared.stdout)
         XCTAssertTrue(prepared.stdout.contains("validation shard 1/1: 40 documents"), prepared.stdout)
 
+        // data.train is a list, which --set cannot give: an edit of the file that fails
+        // loudly if configs/tiny.yaml no longer has the line.
         let config = directory.appendingPathComponent("shards.yaml").path
         try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
-            .replacingOccurrences(of: "steps: 300", with: "steps: 2")
-            .replacingOccurrences(of: "  documents: 20000\n", with: "  train: [\(out)/train-00000.h5, \(out)/train-00001.h5, \(out)/train-00002.h5]\n")
+            .replacingOnce("  documents: 20000\n", with: "  train: [\(out)/train-00000.h5, \(out)/train-00001.h5, \(out)/train-00002.h5]\n")
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let trained = try runProcess(ProjectPaths.launch, ["train", "--config", config, "--run", directory.appendingPathComponent("run").path])
+        let trained = try runProcess(ProjectPaths.launch, ["train", "--config", config, "--set", "train.steps=2",
+                                                           "--run", directory.appendingPathComponent("run").path])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         XCTAssertTrue(trained.stdout.contains("step 1/2"), trained.stdout)
 
@@ -66,7 +68,7 @@ final class DataCommandTests: XCTestCase {
         let directory = try temporaryDirectory()
         let config = directory.appendingPathComponent("missing.yaml").path
         try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
-            .replacingOccurrences(of: "  documents: 20000\n", with: "  train: [/nonexistent/train-00000.h5]\n")
+            .replacingOnce("  documents: 20000\n", with: "  train: [/nonexistent/train-00000.h5]\n")
             .write(toFile: config, atomically: true, encoding: .utf8)
         let result = try runProcess(ProjectPaths.launch, ["train", "--config", config, "--run", directory.appendingPathComponent("run").path])
         XCTAssertNotEqual(result.status, 0)

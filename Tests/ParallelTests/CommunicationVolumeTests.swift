@@ -21,13 +21,12 @@ final class CommunicationVolumeTests: XCTestCase {
     /// tp 2: per layer 2 all-reduces of [b·s, h] forward (g after attention and MLP) and 2
     /// backward (f before q/k/v and fc1); 1 for the embedding (g) and 1 for the LM head (f);
     /// the cross-entropy adds 3 all-reduces of b·s floats (max, target logit, sum of exps);
-    /// the global gradient norm adds one double.
+    /// the global gradient norm adds one double: 37,773,320 bytes.
     func testTensorParallelBytesFollowMegatron() throws {
         let result = try MPI.run(ranks: 2, ProjectPaths.launch, ["bench", "--shape", "tiny", "--steps", "1", "--tp", "2"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let expected = (4 * layers + 2) * ringBytes(floats: tokens * hidden, ranks: 2) + 3 * ringBytes(floats: tokens, ranks: 2)
             + ringBytes(floats: 1, ranks: 2, bytesPerElement: 8)
-        XCTAssertEqual(expected, 37_773_320)
         XCTAssertEqual(bytes(result.stdout)?.tensorParallel, expected, result.stdout)
         XCTAssertEqual(bytes(result.stdout)?.dataParallel, 0, result.stdout)
     }

@@ -9,8 +9,9 @@ final class LayoutTests: XCTestCase {
     /// The tiny model, global batch 8 sequences, 3 AdamW steps, in each layout (and with
     /// gradient accumulation over 2 micro-batches on dp 2, and with activation
     /// checkpointing, whose block inputs are split over tp, on tp 2 × dp 2), against the
-    /// single-process run (relative errors, max-abs over the full tensor): the losses within
-    /// 1e-5 and every step-0 gradient within 1e-5 (measured: ≤ 2.4e-7; the issue asks 1e-4).
+    /// single-process run (relative errors, max-abs over the full tensor): the loss of each
+    /// of the 3 steps within 1e-5 and every step-0 gradient within 1e-5 (measured: ≤ 2.4e-7;
+    /// the issue asks 1e-4).
     ///
     /// Parameters after 3 steps, with configs/tiny.yaml's recipe (linear warmup from lr 0,
     /// clipping at 1.0): within 1e-4 (measured ≤ 5.7e-6). Layouts sum partial results in
@@ -24,18 +25,25 @@ final class LayoutTests: XCTestCase {
         let reference = try trace(tp: 1, dp: 1, in: directory)
         let names = reference.datasetNames()
         XCTAssertEqual(names.filter { $0.hasPrefix("grad/") }.count, 2 + 6 * 2)
+        XCTAssertEqual(names.filter { $0.hasPrefix("param/") }.count, 2 + 6 * 2)
+        let expectedLosses = try reference.readFloats("loss")
+        XCTAssertEqual(expectedLosses.count, 3)
         for (tp, dp, accumulation, checkpointing) in [(2, 1, 1, false), (1, 2, 1, false), (2, 2, 1, false), (4, 1, 1, false),
                                                       (2, 4, 1, false), (1, 2, 2, false), (2, 2, 1, true)] {
             let file = try trace(tp: tp, dp: dp, accumulation: accumulation, checkpointing: checkpointing, in: directory)
-            let losses = try file.readFloats("loss"), expectedLosses = try reference.readFloats("loss")
-            XCTAssertEqual(Double(losses[0]), Double(expectedLosses[0]), accuracy: 1e-5 * Double(expectedLosses[0]), "tp \(tp) dp \(dp) accumulation \(accumulation)")
+            let layout = "tp \(tp) dp \(dp) accumulation \(accumulation) checkpointing \(checkpointing)"
+            let losses = try file.readFloats("loss")
+            XCTAssertEqual(losses.count, expectedLosses.count, layout)
+            for (step, (loss, expected)) in zip(losses, expectedLosses).enumerated() {
+                XCTAssertEqual(Double(loss), Double(expected), accuracy: 1e-5 * Double(expected), "\(layout): loss at step \(step)")
+            }
             for name in names where name.hasPrefix("grad/") {
                 let error = maxRelativeDifference(try file.readFloats(name), try reference.readFloats(name))
-                XCTAssertLessThanOrEqual(error, 1e-5, "tp \(tp) dp \(dp) accumulation \(accumulation): \(name)")
+                XCTAssertLessThanOrEqual(error, 1e-5, "\(layout): \(name)")
             }
             for name in names where name.hasPrefix("param/") {
                 let error = maxRelativeDifference(try file.readFloats(name), try reference.readFloats(name))
-                XCTAssertLessThanOrEqual(error, 1e-4, "tp \(tp) dp \(dp) accumulation \(accumulation): \(name)")
+                XCTAssertLessThanOrEqual(error, 1e-4, "\(layout): \(name)")
             }
         }
     }
@@ -43,18 +51,16 @@ final class LayoutTests: XCTestCase {
     /// Layouts that cannot work stop every rank with status 2 and one line from rank 0.
     func testImpossibleLayoutsExitWithOneLine() throws {
         let directory = try temporaryDirectory()
-        let tiny = try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
-        let cases: [(ranks: Int, tp: Int, config: String, message: String)] = [
-            (3, 2, tiny, "world size 3 is not divisible by tp 2"),
-            (8, 8, tiny, "heads 4 are not divisible by tp 8"),
-            (4, 4, tiny.replacingOccurrences(of: "ffn: 256", with: "ffn: 250"), "ffn 250 is not divisible by tp 4"),
-            (2, 2, tiny.replacingOccurrences(of: "vocab_size: 512", with: "vocab_size: 511"), "vocabulary 511 is not divisible by tp 2"),
+        let cases: [(ranks: Int, tp: Int, set: [String], message: String)] = [
+            (3, 2, [], "world size 3 is not divisible by tp 2"),
+            (8, 8, [], "heads 4 are not divisible by tp 8"),
+            (4, 4, ["--set", "model.ffn=250"], "ffn 250 is not divisible by tp 4"),
+            (2, 2, ["--set", "model.vocab_size=511"], "vocabulary 511 is not divisible by tp 2"),
         ]
         for (index, item) in cases.enumerated() {
-            let path = directory.appendingPathComponent("layout\(index).yaml").path
-            try item.config.write(toFile: path, atomically: true, encoding: .utf8)
-            let result = try MPI.run(ranks: item.ranks, ProjectPaths.launch, ["train", "--config", path, "--tp", "\(item.tp)",
-                                                                              "--run", path + ".run"])
+            let run = directory.appendingPathComponent("layout\(index).run").path
+            let result = try MPI.run(ranks: item.ranks, ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"),
+                                                                              "--tp", "\(item.tp)", "--run", run] + item.set)
             XCTAssertNotEqual(result.status, 0, item.message)
             let output = result.stdout + result.stderr
             let ours = output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("error:") }
@@ -64,16 +70,14 @@ final class LayoutTests: XCTestCase {
 
     /// When one rank is killed mid-run the others do not hang: the job ends within 60 s.
     func testAKilledRankEndsTheJob() throws {
-        guard let mpirun = MPI.mpirun else { throw XCTSkip("mpirun is not installed") }
+        // Every other test here runs mpirun too (scripts/setup.sh installs it): no skip.
+        let mpirun = try XCTUnwrap(MPI.mpirun, "mpirun is not installed")
         let directory = try temporaryDirectory()
-        let path = directory.appendingPathComponent("long.yaml").path
-        try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
-            .replacingOccurrences(of: "steps: 300", with: "steps: 1000000")
-            .write(toFile: path, atomically: true, encoding: .utf8)
         let job = Process()
         job.executableURL = URL(fileURLWithPath: mpirun)
         job.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "2",
-                         ProjectPaths.launch, "train", "--config", path, "--run", directory.appendingPathComponent("run").path]
+                         ProjectPaths.launch, "train", "--config", ProjectPaths.config("tiny"), "--set", "train.steps=1000000",
+                         "--run", directory.appendingPathComponent("run").path]
         job.standardOutput = FileHandle.nullDevice
         job.standardError = FileHandle.nullDevice
         try job.run()
@@ -84,7 +88,7 @@ final class LayoutTests: XCTestCase {
             usleep(100_000)
             ranks = children(of: job.processIdentifier)
         }
-        XCTAssertEqual(ranks.count, 2, "the two ranks did not start")
+        guard ranks.count == 2 else { return XCTFail("the two ranks did not start: children \(ranks)") }
         sleep(2)
         kill(ranks[1], SIGKILL)
         let killed = Date()
@@ -95,15 +99,12 @@ final class LayoutTests: XCTestCase {
 
     // MARK: Helpers
 
-    /// Runs `launch trace` with a global batch of 8 sequences split over dp ranks and
-    /// `accumulation` micro-batches each.
+    /// Runs `launch trace` on configs/tiny.yaml with a global batch of 8 sequences split over
+    /// dp ranks and `accumulation` micro-batches each.
     func trace(tp: Int, dp: Int, accumulation: Int = 1, checkpointing: Bool = false, in directory: URL) throws -> HDF5File {
-        let config = directory.appendingPathComponent("tiny-dp\(dp)-acc\(accumulation).yaml").path
-        try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
-            .replacingOccurrences(of: "micro_batch: 8", with: "micro_batch: \(8 / dp / accumulation)\n  accumulation: \(accumulation)")
-            .write(toFile: config, atomically: true, encoding: .utf8)
         let out = directory.appendingPathComponent("trace-tp\(tp)-dp\(dp)-acc\(accumulation)-\(checkpointing).h5").path
-        let arguments = ["trace", "--config", config, "--tp", "\(tp)", "--steps", "3", "--out", out,
+        let arguments = ["trace", "--config", ProjectPaths.config("tiny"), "--tp", "\(tp)", "--steps", "3", "--out", out,
+                         "--set", "train.micro_batch=\(8 / dp / accumulation)", "--set", "train.accumulation=\(accumulation)",
                          "--set", "train.activation_checkpointing=\(checkpointing)"]
         let result = tp * dp == 1 ? try runProcess(ProjectPaths.launch, arguments)
                                   : try MPI.run(ranks: tp * dp, ProjectPaths.launch, arguments)

@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import TestSupport
 import Trainer
@@ -83,8 +84,8 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("resumed from \(run("crash"))/checkpoints/step-00000010.h5 at step 10"), resumed.stdout)
     }
 
-    /// A bit-flipped or truncated newest checkpoint is named in a warning and skipped; a
-    /// checkpoint of another model shape is refused with one line.
+    /// A bit-flipped or truncated newest checkpoint is named in a warning and skipped for the
+    /// next newest; a checkpoint of another model shape is refused with one line.
     func testCorruptCheckpointsAreSkippedAndOtherModelsRefused() throws {
         try train("corrupt", ranks: 1, tp: 1, steps: 20)
         let newest = run("corrupt") + "/checkpoints/step-00000020.h5"
@@ -93,12 +94,16 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("warning: checkpoint \(newest) tensor 'decoder.layers.1.fc1.weight' fails its checksum"), result.stderr)
         XCTAssertTrue(result.stdout.contains("resumed from \(run("corrupt"))/checkpoints/step-00000010.h5 at step 10"), result.stdout)
 
+        // That run re-saved step 20 (over the corrupt file) and saved 30; keep_checkpoints (3)
+        // keeps 10, 20 and 30. With 30 truncated, the newest that verifies is the new 20.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: run("corrupt") + "/checkpoints").sorted()
+        XCTAssertEqual(kept, ["step-00000010.h5", "step-00000020.h5", "step-00000030.h5"])
         let latest = run("corrupt") + "/checkpoints/step-00000030.h5"
         let data = try Data(contentsOf: URL(fileURLWithPath: latest))
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: latest))
         result = try train("corrupt", ranks: 1, tp: 1, steps: 35)
         XCTAssertTrue(result.stderr.contains("warning: checkpoint \(latest)"), result.stderr)
-        XCTAssertTrue(result.stdout.contains("at step 20") || result.stdout.contains("at step 10"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("resumed from \(newest) at step 20"), result.stdout)
 
         let other = try train("corrupt", ranks: 1, tp: 1, steps: 40, extra: ["--set", "model.d_model=128"], expectSuccess: false)
         XCTAssertEqual(other.status, 2)
@@ -141,7 +146,7 @@ final class ResumeTests: XCTestCase {
         process.standardError = FileHandle.nullDevice
         try process.run()
         // Wait until training is under way (metrics appear), then ask it to stop.
-        for _ in 0..<300 where !FileManager.default.fileExists(atPath: run("term") + "/metrics.jsonl") { usleep(100_000) }
+        for _ in 0..<300 where (try? losses("term"))?.isEmpty ?? true { usleep(100_000) }
         usleep(500_000)
         process.terminate()  // SIGTERM
         process.waitUntilExit()
@@ -149,6 +154,12 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 0)
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run("term") + "/checkpoints").filter { $0.hasSuffix(".h5") }
         XCTAssertEqual(checkpoints.count, 1, "\(checkpoints)")
+        // The checkpoint holds every step that finished (each wrote its loss), a valid model.
+        let stepsRun = try losses("term").count
+        XCTAssertGreaterThan(stepsRun, 0, "SIGTERM came before the first step finished")
+        XCTAssertEqual(checkpoints.first, String(format: "step-%08d.h5", stepsRun))
+        let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"))
+        XCTAssertEqual(try Checkpoint.verify(path: run("term") + "/checkpoints/" + (checkpoints.first ?? ""), model: config.model).step, stepsRun)
     }
 
     /// A run that cannot fit in this machine's memory stops at once with an estimate.

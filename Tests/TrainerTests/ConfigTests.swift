@@ -1,3 +1,4 @@
+import Configuration
 import TestSupport
 import Trainer
 import XCTest
@@ -25,21 +26,22 @@ final class ConfigTests: XCTestCase {
     }
 
     /// Each bad edit gives a ConfigError naming the file and the dotted key.
-    func testBadConfigsNameTheFileAndKey() {
-        let cases: [(edit: (String) -> String, key: String, words: String)] = [
-            ({ $0.replacingOccurrences(of: "  ffn: 256\n", with: "") }, "model.ffn", "missing"),
-            ({ $0.replacingOccurrences(of: "d_model:", with: "d_modle:") }, "model.d_modle", "did you mean 'd_model'"),
-            ({ $0.replacingOccurrences(of: "layers: 2", with: "layers: two") }, "model.layers", "expected an integer"),
-            ({ $0.replacingOccurrences(of: "seq_len: 64", with: "seq_len: 0") }, "model.seq_len", "must be positive"),
-            ({ $0.replacingOccurrences(of: "micro_batch: 8", with: "micro_batch: -3") }, "train.micro_batch", "must be positive"),
-            ({ $0.replacingOccurrences(of: "peak_lr: 5.0e-3", with: "peak_lr: fast") }, "optim.peak_lr", "expected a number"),
-            ({ $0.replacingOccurrences(of: "peak_lr: 5.0e-3", with: "peak_lr: 5.0e-3\n  decay: step") }, "optim.decay", "expected linear or cosine"),
-            ({ $0.replacingOccurrences(of: "heads: 4", with: "heads: 3") }, "model.heads", "does not divide"),
+    func testBadConfigsNameTheFileAndKey() throws {
+        let cases: [(edit: (String) throws -> String, key: String, words: String)] = [
+            ({ try $0.replacingOnce("  ffn: 256\n", with: "") }, "model.ffn", "missing"),
+            ({ try $0.replacingOnce("d_model:", with: "d_modle:") }, "model.d_modle", "did you mean 'd_model'"),
+            ({ try $0.replacingOnce("layers: 2", with: "layers: two") }, "model.layers", "expected an integer"),
+            ({ try $0.replacingOnce("seq_len: 64", with: "seq_len: 0") }, "model.seq_len", "must be positive"),
+            ({ try $0.replacingOnce("micro_batch: 8", with: "micro_batch: -3") }, "train.micro_batch", "must be positive"),
+            ({ try $0.replacingOnce("peak_lr: 5.0e-3", with: "peak_lr: fast") }, "optim.peak_lr", "expected a number"),
+            ({ try $0.replacingOnce("peak_lr: 5.0e-3", with: "peak_lr: 5.0e-3\n  decay: step") }, "optim.decay", "expected linear or cosine"),
+            ({ try $0.replacingOnce("heads: 4", with: "heads: 3") }, "model.heads", "does not divide"),
             ({ $0 + "\noptimizer:\n  lr: 1\n" }, "optimizer", "unknown key"),
-            ({ $0.replacingOccurrences(of: "micro_batch: 8", with: "micro_batch: 8\n  accumulation: 2\n  batch_tokens: 1024") }, "train.accumulation", "not both"),
+            ({ try $0.replacingOnce("micro_batch: 8", with: "micro_batch: 8\n  accumulation: 2\n  batch_tokens: 1024") }, "train.accumulation", "not both"),
         ]
         for (edit, key, words) in cases {
-            XCTAssertThrowsError(try TesseraConfig.parse(edit(valid), source: "bad.yaml"), key) { error in
+            let bad = try edit(valid)
+            XCTAssertThrowsError(try TesseraConfig.parse(bad, source: "bad.yaml"), key) { error in
                 let text = "\(error)"
                 XCTAssertTrue(text.hasPrefix("bad.yaml: \(key): "), "got: \(text)")
                 XCTAssertTrue(text.contains(words), "got: \(text)")
@@ -72,6 +74,27 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try config.train.totalSteps(seqLen: 4096, dp: 8), 166_894)
         XCTAssertThrowsError(try config.train.accumulation(seqLen: 4096, dp: 3)) {
             XCTAssertEqual("\($0)", "train.batch_tokens 8388608 is not a multiple of micro_batch 1 × seq_len 4096 × dp 3 = 12288")
+        }
+    }
+
+    /// Table 3's runs as the shipped configs derive them: 2048 sequences of 4096 tokens per
+    /// step whatever the dp, total tokens over that batch (rounded up) in steps, and the
+    /// schedule from the file's optim section: 0 at step 0, the peak at the end of the
+    /// 1500-step warmup, 0.1·peak at the last step.
+    func testShippedConfigsDeriveTheRecipeSchedule() throws {
+        for (name, steps, peak) in [("350m", 166_894, 6e-4), ("760m", 226_498, 5e-4), ("7b", 286_103, 1.2e-4)] {
+            let config = try TesseraConfig.load(path: ProjectPaths.config(name))
+            let train = config.train, seqLen = config.model.seqLen
+            for dp in [1, 2, 8] {
+                let accumulation = try train.accumulation(seqLen: seqLen, dp: dp)
+                XCTAssertEqual(train.microBatch * accumulation * dp * seqLen, 8_388_608, "\(name) dp \(dp)")
+                XCTAssertEqual(try train.totalSteps(seqLen: seqLen, dp: dp), steps, "\(name) dp \(dp)")
+            }
+            let schedule = config.optim.schedule(totalSteps: steps)
+            XCTAssertEqual(schedule.decay, .linear, name)
+            XCTAssertEqual(schedule(0), 0, name)
+            XCTAssertEqual(schedule(1500), peak, accuracy: peak * 1e-12, name)
+            XCTAssertEqual(schedule(steps - 1), 0.1 * peak, accuracy: peak * 1e-12, name)
         }
     }
 

@@ -1,5 +1,6 @@
 import Autograd
 import CM3Objective
+import Configuration
 import Foundation
 import TestSupport
 import Trainer

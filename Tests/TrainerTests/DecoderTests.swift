@@ -1,4 +1,5 @@
 import Autograd
+import Configuration
 import Foundation
 import TestSupport
 import Trainer

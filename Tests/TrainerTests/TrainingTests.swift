@@ -1,4 +1,5 @@
 import Autograd
+import Configuration
 import Foundation
 import TestSupport
 import Trainer
@@ -58,20 +59,18 @@ final class TrainingTests: XCTestCase {
     }
 
     /// On the default corpus the tiny model halves its step-0 validation perplexity within
-    /// 100 steps (seconds here; the bar is 5 minutes).
+    /// 100 steps. (How long that takes is for `launch bench` and the scripts, not a test.)
     func testValidationPerplexityHalves() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-ppl-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"), overrides: ["train.steps": "100", "train.eval_interval": "50"])
         var loop = TrainingLoop(config: config, runDirectory: try RunDirectory(path: directory.path))
         loop.log = { _ in }
-        let start = Date()
         try loop.run()
         let lines = try String(contentsOfFile: directory.path + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         let validation = try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             .compactMap { $0["val_ppl"] as? Double }
         XCTAssertEqual(validation.count, 3)
         XCTAssertLessThan(validation.last!, validation.first! / 2, "\(validation)")
-        XCTAssertLessThan(Date().timeIntervalSince(start), 300)
     }
 }
