@@ -23,28 +23,43 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Randomness"),
+        .target(name: "Diagnostics"),
         .target(name: "Autograd", dependencies: ["COpenBLAS", "Randomness"]),
-        .target(name: "Parallel", dependencies: ["Autograd", "CMPI"]),
+        .target(name: "Parallel", dependencies: ["Autograd", "Diagnostics", "CMPI"]),
         .target(name: "Optim", dependencies: ["Autograd"]),
         .target(name: "CM3Objective", dependencies: ["Randomness"]),
+        .target(name: "HDF5", dependencies: ["Diagnostics", "CHDF5"]),
         .target(name: "Configuration", dependencies: [
-            "Optim", "CM3Objective", .product(name: "Yams", package: "Yams"),
+            "Diagnostics", "Optim", "Parallel", "CM3Objective", .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "Model", dependencies: ["Autograd", "Parallel", "Configuration", "Diagnostics", "Randomness"]),
+        .target(name: "TrainingData", dependencies: [
+            "Model", "Configuration", "CM3Objective", "HDF5", "Diagnostics", "Autograd", "Randomness", "COpenBLAS",
+        ]),
+        .target(name: "Checkpointing", dependencies: [
+            "Model", "Configuration", "HDF5", "Optim", "Parallel", "CM3Objective", "Diagnostics", "Autograd",
         ]),
         .target(name: "Trainer", dependencies: [
-            "Autograd", "Parallel", "Optim", "CM3Objective", "Configuration", "CHDF5",
+            "Model", "TrainingData", "Checkpointing", "Configuration", "Parallel", "Optim", "Autograd", "CM3Objective", "Diagnostics",
         ]),
         .executableTarget(name: "launch", dependencies: [
-            "Trainer", "Configuration", "COpenBLAS",
+            "Trainer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
+            "CM3Objective", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "parallel-checks", dependencies: ["Parallel", "Autograd"]),
-        .target(name: "TestSupport", dependencies: ["Autograd"], path: "Tests/TestSupport"),
-        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Configuration", "Autograd", "TestSupport"]),
+        .executableTarget(name: "parallel-checks", dependencies: ["Parallel", "Autograd", "Randomness"]),
+        .target(name: "TestSupport", dependencies: ["Autograd", "Randomness"], path: "Tests/TestSupport"),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "Randomness", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: [
+            "Trainer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "CM3Objective",
+            "Autograd", "Randomness", "TestSupport",
+        ]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "TestSupport"]),
-        .testTarget(name: "ParallelTests", dependencies: ["Trainer", "Configuration", "Autograd", "TestSupport", "launch", "parallel-checks"]),
+        .testTarget(name: "ParallelTests", dependencies: [
+            "Trainer", "Model", "Checkpointing", "Configuration", "HDF5", "Autograd", "TestSupport", "launch", "parallel-checks",
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

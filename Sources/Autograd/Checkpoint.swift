@@ -1,3 +1,4 @@
+
 /// Where a checkpoint keeps its input between forward and backward: `save` runs after the
 /// forward (it may keep a part and `releaseData()` the rest), `restore` before the replay
 /// (it must leave the input whole again).

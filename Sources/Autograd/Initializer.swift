@@ -1,5 +1,5 @@
 import Foundation
-@_exported import Randomness
+import Randomness
 
 /// Initialisers that fill a buffer in place.
 public enum Initializer {

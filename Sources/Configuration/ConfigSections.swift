@@ -1,8 +1,10 @@
 import CM3Objective
 import Foundation
 import Optim
+import Parallel
 
-/// Shape of the CM3Leon decoder (DESIGN §2, paper Table 3).
+/// Shape of the CM3Leon decoder (paper Table 3). Its tensors are listed by the Model
+/// module's `ParameterTable`, which also counts them.
 public struct ModelConfig: Equatable, Sendable {
     public var vocabSize: Int
     public var dModel: Int
@@ -14,22 +16,6 @@ public struct ModelConfig: Equatable, Sendable {
     public init(vocabSize: Int, dModel: Int, layers: Int, heads: Int, ffn: Int, seqLen: Int) {
         self.vocabSize = vocabSize; self.dModel = dModel; self.layers = layers
         self.heads = heads; self.ffn = ffn; self.seqLen = seqLen
-    }
-
-    /// Weights per block: q, k, v, out (d×d each) and fc1, fc2 (d×ffn each).
-    public var parametersPerLayer: Int { 4 * dModel * dModel + 2 * dModel * ffn }
-
-    /// Token and position embeddings plus every block; the LM head is tied, nothing has a bias.
-    public var parameterCount: Int {
-        vocabSize * dModel + seqLen * dModel + layers * parametersPerLayer
-    }
-
-    /// Training FLOPs per token: 6 per weight that multiplies (blocks and the LM head; the
-    /// embedding lookups are free) plus 12·L·d·seq for the attention scores and values
-    /// (forward 4·d·seq, backward twice that, counted without causal savings, as PaLM's
-    /// appendix B does). With ffn = 4d this is 6·(12·L·d² + V·d) + 12·L·d·seq.
-    public var trainingFlopsPerToken: Double {
-        6 * Double(layers * parametersPerLayer + vocabSize * dModel) + 12 * Double(layers * dModel * seqLen)
     }
 }
 
@@ -83,7 +69,7 @@ public struct TrainConfig: Equatable, Sendable {
     }
 }
 
-/// The optimiser recipe (DESIGN §6: metaseq's OPT launcher, which trained CM3Leon).
+/// The optimiser recipe (metaseq's OPT launcher, which trained CM3Leon).
 public struct OptimConfig: Equatable, Sendable {
     public var peakLr: Double = 1e-3
     public var warmup: Int = 0

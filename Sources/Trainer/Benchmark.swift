@@ -1,6 +1,8 @@
 import Autograd
 import Configuration
 import Foundation
+import Model
+import Parallel
 
 /// A named model shape for `launch bench`.
 public struct BenchmarkShape: Sendable {
@@ -71,7 +73,7 @@ public enum Benchmark {
         log(String(format: "sgemm 2048³ again: %.1f GFLOP/s", sgemmAfter))
         let sgemmRate = max(sgemmBefore, sgemmAfter)
         return BenchmarkResult(shape: shape.name, tokensPerStep: shape.microBatch * context.dp * shape.model.seqLen,
-                               secondsPerStep: best, flopsPerToken: shape.model.trainingFlopsPerToken,
+                               secondsPerStep: best, flopsPerToken: shape.model.parameterTable.trainingFlopsPerToken,
                                sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes(),
                                tensorParallelBytesPerStep: bytes.tensorParallel, dataParallelBytesPerStep: bytes.dataParallel, ranks: context.worldSize)
     }

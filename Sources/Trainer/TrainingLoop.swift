@@ -1,6 +1,9 @@
 import Autograd
+import Checkpointing
 import Configuration
 import Foundation
+import Model
+import Parallel
 
 /// How a run starts.
 public enum ResumeMode: Equatable, Sendable {

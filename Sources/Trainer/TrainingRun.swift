@@ -1,7 +1,11 @@
 import Autograd
+import Checkpointing
 import Configuration
 import Foundation
+import Model
 import Optim
+import Parallel
+import TrainingData
 
 /// One invocation of a `TrainingLoop`: the model, optimizer, data and progress it works on,
 /// and the named steps the loop is made of.
@@ -88,7 +92,7 @@ final class TrainingRun {
         try directory?.truncateMetrics(fromStep: state.step)
         guard context.isLeader else { return }
         let train = config.train, model = config.model
-        loop.log("model: \(ParameterTable(model).parameterCount) parameters, \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
+        loop.log("model: \(model.parameterTable.parameterCount) parameters, \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
     }
 
     /// Validation loss at the current step, logged and recorded (when validation is on).

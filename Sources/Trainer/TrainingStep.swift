@@ -1,6 +1,7 @@
 import Autograd
 import Configuration
 import Foundation
+import Model
 import Optim
 import Parallel
 

@@ -3,6 +3,7 @@ import CM3Objective
 import Configuration
 import Foundation
 import Trainer
+import TrainingData
 
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,14 @@
 import ArgumentParser
 import Autograd
+import Checkpointing
 import Configuration
+import Diagnostics
 import Foundation
+import HDF5
+import Model
+import Parallel
 import Trainer
+import TrainingData
 
 /// The `launch` command line: parsing, wiring and exit codes only.
 @main
@@ -165,8 +171,9 @@ struct Plan: ParsableCommand {
     func run() throws {
         let resolved = try options.load()
         let model = resolved.model, tp = options.tensorParallel(resolved), world = world ?? tp
-        print("parameters: \(model.parameterCount)")
-        print(String(format: "training FLOPs per token: %.4e", model.trainingFlopsPerToken))
+        let table = model.parameterTable
+        print("parameters: \(table.parameterCount)")
+        print(String(format: "training FLOPs per token: %.4e", table.trainingFlopsPerToken))
         print("layers \(model.layers), d_model \(model.dModel), heads \(model.heads), ffn \(model.ffn), seq \(model.seqLen), vocab \(model.vocabSize)")
         try withReportedErrors {
             try ParallelContext.validate(worldSize: world, tp: tp, model: model)

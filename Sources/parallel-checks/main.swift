@@ -1,6 +1,7 @@
 import Autograd
 import Foundation
 import Parallel
+import Randomness
 
 // Checks every collective and every tensor-parallel layer on the ranks it is started on
 // (`mpirun -n 2|4 parallel-checks`) against the same math done by one rank on full tensors.

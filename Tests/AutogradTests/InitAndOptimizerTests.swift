@@ -1,6 +1,7 @@
 import Autograd
 import Foundation
 import Optim
+import Randomness
 import XCTest
 
 final class InitAndOptimizerTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import HDF5
 import TestSupport
 import Trainer
 import XCTest

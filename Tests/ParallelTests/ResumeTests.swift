@@ -1,5 +1,7 @@
+import Checkpointing
 import Configuration
 import Foundation
+import HDF5
 import TestSupport
 import Trainer
 import XCTest

@@ -1,4 +1,5 @@
 import Autograd
+import Randomness
 import XCTest
 
 /// Random normal values from a fixed stream (tests are deterministic).

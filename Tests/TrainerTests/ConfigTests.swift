@@ -1,4 +1,5 @@
 import Configuration
+import Model
 import TestSupport
 import Trainer
 import XCTest
@@ -110,18 +111,18 @@ final class ConfigTests: XCTestCase {
         }
     }
 
-    /// DESIGN §2 sizes; tied head, no bias, learned positions over seq 4096.
+    /// CM3Leon Table 3 sizes; tied head, no bias, learned positions over seq 4096.
     func testParameterCountsOfTheThreeConfigs() throws {
-        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("350m")).model.parameterCount, 372_244_480)
-        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("760m")).model.parameterCount, 784_859_136)
-        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("7b")).model.parameterCount, 6_723_469_312)
+        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("350m")).model.parameterTable.parameterCount, 372_244_480)
+        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("760m")).model.parameterTable.parameterCount, 784_859_136)
+        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("7b")).model.parameterTable.parameterCount, 6_723_469_312)
     }
 
     /// The formula: 6·(12·L·d² + V·d) + 12·L·d·seq when ffn = 4d.
     func testFlopsPerToken() throws {
         let model = try TesseraConfig.load(path: ProjectPaths.config("350m")).model
         let (l, d, v, s) = (24.0, 1024.0, 64512.0, 4096.0)
-        XCTAssertEqual(model.trainingFlopsPerToken, 6 * (12 * l * d * d + v * d) + 12 * l * d * s)
+        XCTAssertEqual(model.parameterTable.trainingFlopsPerToken, 6 * (12 * l * d * d + v * d) + 12 * l * d * s)
     }
 }
 

@@ -2,8 +2,11 @@ import Autograd
 import CM3Objective
 import Configuration
 import Foundation
+import HDF5
+import Randomness
 import TestSupport
 import Trainer
+import TrainingData
 import XCTest
 
 final class DataPipelineTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import Trainer
 import XCTest
 

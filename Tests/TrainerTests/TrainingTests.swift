@@ -1,6 +1,8 @@
 import Autograd
+import Checkpointing
 import Configuration
 import Foundation
+import Model
 import TestSupport
 import Trainer
 import XCTest

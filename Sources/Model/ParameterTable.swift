@@ -1,4 +1,5 @@
 import Configuration
+import Configuration
 import Parallel
 
 /// What a tensor is in the decoder, independent of its checkpoint spelling.
@@ -54,9 +55,11 @@ public struct ParameterSpec: Sendable {
 /// blocks). The one place names, shapes, initialisers and splits are written: the decoder,
 /// checkpoints, AdamW's state, parameter counts and `launch plan` all read it.
 public struct ParameterTable: Sendable {
+    public let model: ModelConfig
     public let specs: [ParameterSpec]
 
     public init(_ model: ModelConfig) {
+        self.model = model
         let d = model.dModel
         func spec(_ role: ParameterRole, _ name: String, _ shape: [Int], _ initializer: ParameterInit,
                   _ split: TensorParallelSplit) -> ParameterSpec {
@@ -93,8 +96,13 @@ public struct ParameterTable: Sendable {
     /// but the position table, whose lookup is free; the token table multiplies as the LM
     /// head) plus 12·L·d·seq for attention scores and values (forward 4·d·seq, backward
     /// twice that, counted without causal savings, as PaLM's appendix B does).
-    public func trainingFlopsPerToken(_ model: ModelConfig) -> Double {
+    public var trainingFlopsPerToken: Double {
         let multiplying = specs.filter { $0.role != .positionEmbedding }.reduce(0) { $0 + $1.count }
         return 6 * Double(multiplying) + 12 * Double(model.layers * model.dModel * model.seqLen)
     }
+}
+
+extension ModelConfig {
+    /// Every tensor of a decoder of this shape.
+    public var parameterTable: ParameterTable { ParameterTable(self) }
 }

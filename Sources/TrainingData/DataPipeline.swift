@@ -2,6 +2,7 @@ import Autograd
 import CM3Objective
 import Configuration
 import Foundation
+import Model
 
 /// From the config to `[micro_batch, seq]` batches: the corpus (shards or the default
 /// corpus), retrieval augmentation if asked, CM3 masking and packing, sharded by dp rank.

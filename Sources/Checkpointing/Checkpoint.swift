@@ -2,6 +2,8 @@ import Autograd
 import CM3Objective
 import Configuration
 import Foundation
+import HDF5
+import Model
 import Optim
 import Parallel
 

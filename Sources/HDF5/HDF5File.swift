@@ -1,5 +1,5 @@
 import CHDF5
-import Configuration
+import Diagnostics
 import Foundation
 
 /// An HDF5 failure, naming the file and what could not be done.

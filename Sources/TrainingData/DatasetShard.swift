@@ -1,6 +1,7 @@
 import CM3Objective
-import Configuration
+import Diagnostics
 import Foundation
+import HDF5
 
 /// A data problem, reported as one line naming the file and what is wrong.
 public struct DataError: ReportableError {

@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Parallel
 
 extension CM3LeonDecoder {
     /// The global mean loss of validation `batches` (this rank's share), forward only: no

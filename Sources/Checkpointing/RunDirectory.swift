@@ -1,4 +1,4 @@
-import Configuration
+import Diagnostics
 import Foundation
 
 /// A run's directory, `runs/NAME/`: the resolved `config.yaml`, `metrics.jsonl` (one JSON
@@ -80,20 +80,4 @@ public final class RunDirectory {
 public struct RunDirectoryError: ReportableError {
     public let message: String
     public var description: String { message }
-}
-
-/// SIGTERM and SIGINT ask the run to stop: the current step finishes, a checkpoint is
-/// saved, and the process exits 0.
-public enum StopSignal {
-    nonisolated(unsafe) static var received: sig_atomic_t = 0
-
-    public static func install() {
-        signal(SIGTERM) { _ in StopSignal.received = 1 }
-        signal(SIGINT) { _ in StopSignal.received = 1 }
-        // A file-size limit or full disk should fail the write with an error we report,
-        // not kill the process silently.
-        signal(SIGXFSZ, SIG_IGN)
-    }
-
-    public static var requested: Bool { received != 0 }
 }

@@ -1,6 +1,7 @@
 import CM3Objective
-import Configuration
+import Diagnostics
 import Foundation
+import HDF5
 
 extension Checkpoint {
     static func state(of file: HDF5File, path: String) throws -> TrainingState {
@@ -60,6 +61,10 @@ public struct CheckpointError: ReportableError {
 
     public let path: String
     public let problem: Problem
+
+    public init(path: String, problem: Problem) {
+        self.path = path; self.problem = problem
+    }
 
     /// Damaged files are skipped in favour of an older checkpoint; the others stop the run.
     public var isCorrupt: Bool {

@@ -1,4 +1,5 @@
 import Autograd
+import Randomness
 
 /// One micro-batch as the model consumes it: `[microBatch, seqLen]` flattened row-major.
 public struct TokenBatch: Equatable, Sendable {

@@ -11,6 +11,10 @@ public struct NamedParameter {
     public var name: String { spec.name }
     /// The full, unsharded shape.
     public var fullShape: [Int] { spec.shape }
+
+    public init(spec: ParameterSpec, tensor: Tensor, sharding: Sharding) {
+        self.spec = spec; self.tensor = tensor; self.sharding = sharding
+    }
 }
 
 /// One pre-LN block, split over the tensor-parallel group: q, k, v and fc1 by output rows

@@ -1,6 +1,7 @@
 import Autograd
 import CM3Objective
 import COpenBLAS
+import Randomness
 
 /// The retrieval memory bank: one normalised vector per document, searched exactly by
 /// maximum inner product (`cblas_sgemv` over all of them).

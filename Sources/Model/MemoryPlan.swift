@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Parallel
 
 /// What one rank needs in memory for a config and layout, in bytes (fp32 everywhere).
 ///
@@ -25,8 +26,7 @@ public struct MemoryPlan: Sendable {
 
     public init(model: ModelConfig, microBatch: Int, tp: Int, dp: Int, checkpointing: Bool) {
         let d = model.dModel, tokens = microBatch * model.seqLen
-        let sharded = model.vocabSize * d + model.layers * model.parametersPerLayer
-        parametersPerRank = sharded / tp + model.seqLen * d
+        parametersPerRank = ParameterTable(model).parametersPerRank(tp: tp)
         weights = 4 * parametersPerRank
         gradients = weights
         optimizer = 2 * weights

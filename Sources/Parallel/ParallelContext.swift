@@ -1,7 +1,5 @@
 import Autograd
-import Configuration
 import Foundation
-import Parallel
 
 /// Where this process sits in the run: one process without MPI, or a rank of a tp × dp grid.
 public final class ParallelContext {
@@ -24,35 +22,17 @@ public final class ParallelContext {
     /// One process, no MPI.
     public static func single() -> ParallelContext { ParallelContext(grid: nil) }
 
-    /// Joins the MPI job and splits it into tp × dp after checking the layout fits `model`.
-    /// Every rank throws the same `LayoutError` for a bad layout.
-    public static func mpi(tp: Int, model: ModelConfig) throws -> ParallelContext {
+    /// Joins the MPI job and splits it into tp × dp after `validate(worldSize)` accepts the
+    /// layout. Every rank throws the same `LayoutError` for a bad layout.
+    public static func mpi(tp: Int, validate: (_ worldSize: Int) throws -> Void) throws -> ParallelContext {
         let world = try Communicator.world()
         do {
-            try validate(worldSize: world.size, tp: tp, model: model)
+            try validate(world.size)
         } catch var error as LayoutError {
             error.rank = world.rank
             throw error
         }
         return ParallelContext(grid: try ProcessGrid(world: world, tp: tp))
-    }
-
-    /// MPI when started by `mpirun` (or when tp > 1 asks for it), otherwise one process.
-    public static func forLaunch(tp: Int, model: ModelConfig) throws -> ParallelContext {
-        if Communicator.launchedByMPI || tp > 1 { return try mpi(tp: tp, model: model) }
-        return single()
-    }
-
-    /// The constraints of Megatron's layout (DESIGN §5).
-    public static func validate(worldSize: Int, tp: Int, model: ModelConfig) throws {
-        func require(_ condition: Bool, _ message: String) throws {
-            if !condition { throw LayoutError(description: "invalid layout: \(message)") }
-        }
-        try require(tp >= 1, "tp must be at least 1, got \(tp)")
-        try require(worldSize % tp == 0, "world size \(worldSize) is not divisible by tp \(tp)")
-        try require(model.heads % tp == 0, "heads \(model.heads) are not divisible by tp \(tp)")
-        try require(model.ffn % tp == 0, "ffn \(model.ffn) is not divisible by tp \(tp)")
-        try require(model.vocabSize % tp == 0, "vocabulary \(model.vocabSize) is not divisible by tp \(tp)")
     }
 
     /// Σ over the data-parallel group (identity for one replica).
@@ -91,13 +71,6 @@ public final class ParallelContext {
     public var bytesSent: (tensorParallel: Int, dataParallel: Int) { grid?.bytesSent ?? (0, 0) }
 
     public func resetCounters() { grid?.resetCounters() }
-
-    /// The full tensor of `parameter` (its values, or its gradient), on every tp rank.
-    public func fullTensor(_ parameter: NamedParameter, gradient: Bool = false) throws -> [Float] {
-        guard let grid else { return gradient ? parameter.tensor.gradValues : parameter.tensor.values }
-        return try parameter.sharding.gatherFull(parameter.tensor, fullShape: parameter.fullShape,
-                                                 group: grid.tensorParallel, gradient: gradient)
-    }
 
     /// Ends MPI (if it was started).
     public func finish() {

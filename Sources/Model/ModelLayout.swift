@@ -1,0 +1,34 @@
+import Autograd
+import Configuration
+import Parallel
+
+extension ParallelContext {
+    /// MPI when started by `mpirun` (or when tp > 1 asks for it), otherwise one process;
+    /// the layout must fit `model`.
+    public static func forLaunch(tp: Int, model: ModelConfig) throws -> ParallelContext {
+        if Communicator.launchedByMPI || tp > 1 {
+            return try mpi(tp: tp) { worldSize in try validate(worldSize: worldSize, tp: tp, model: model) }
+        }
+        return single()
+    }
+
+    /// The constraints of Megatron's layout: whole heads, MLP columns and vocabulary rows per
+    /// tensor-parallel rank, and whole replicas.
+    public static func validate(worldSize: Int, tp: Int, model: ModelConfig) throws {
+        func require(_ condition: Bool, _ message: String) throws {
+            if !condition { throw LayoutError(description: "invalid layout: \(message)") }
+        }
+        try require(tp >= 1, "tp must be at least 1, got \(tp)")
+        try require(worldSize % tp == 0, "world size \(worldSize) is not divisible by tp \(tp)")
+        try require(model.heads % tp == 0, "heads \(model.heads) are not divisible by tp \(tp)")
+        try require(model.ffn % tp == 0, "ffn \(model.ffn) is not divisible by tp \(tp)")
+        try require(model.vocabSize % tp == 0, "vocabulary \(model.vocabSize) is not divisible by tp \(tp)")
+    }
+
+    /// The full tensor of `parameter` (its values, or its gradient), on every tp rank.
+    public func fullTensor(_ parameter: NamedParameter, gradient: Bool = false) throws -> [Float] {
+        guard let grid else { return gradient ? parameter.tensor.gradValues : parameter.tensor.values }
+        return try parameter.sharding.gatherFull(parameter.tensor, fullShape: parameter.fullShape,
+                                                 group: grid.tensorParallel, gradient: gradient)
+    }
+}
