@@ -32,6 +32,16 @@ extension Tape {
         return loss
     }
 
+    /// Logits held at once by the fused LM head: 2²⁴ floats (64 MiB), large enough that the
+    /// dtable update (which streams all of dtable once per chunk) is amortised, small next
+    /// to the 1 GiB of a whole 4096-token sequence at vocabulary 64512.
+    public static let lmHeadLogitsPerChunk = 1 << 24
+
+    /// Token rows per LM-head chunk for a vocabulary (shard) of `vocabulary` ids.
+    public static func lmHeadChunkRows(tokens: Int, vocabulary: Int) -> Int {
+        max(1, min(tokens, lmHeadLogitsPerChunk / vocabulary))
+    }
+
     /// Tied LM head fused with the cross-entropy: `logits = hidden · tableᵀ`, computed
     /// `chunkRows` tokens at a time so the `[tokens, vocab]` matrix never exists whole.
     /// The gradients are formed chunk by chunk in the forward pass (saving the recompute)
@@ -48,10 +58,7 @@ extension Tape {
         precondition(targets.count == rows && weights.count == rows,
                      "lmHead: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
         let scale = 1 / (normalizer ?? weightSum(weights))
-        // ~64 MiB of logits per chunk: large enough that the dtable update (which streams
-        // all of dtable once per chunk) is amortised, small next to the 1 GiB of a whole
-        // 4096-token sequence at vocabulary 64512.
-        let chunkRows = max(1, min(rows, chunkRows ?? (1 << 24) / vocab))
+        let chunkRows = chunkRows.map { max(1, min(rows, $0)) } ?? Tape.lmHeadChunkRows(tokens: rows, vocabulary: vocab)
         let loss = Tensor(shape: [1], requiresGrad: tracks(hidden, table))
         let logits = BufferPool.shared.allocate(chunkRows * vocab)  // [chunk, vocab]
         defer { BufferPool.shared.release(logits) }

@@ -48,7 +48,7 @@ public struct PlainExamples: ExampleBuilder {
     public func example(for document: Int, epoch: Int) -> [Int32] { Array(documents.document(document)) }
 }
 
-/// Streams examples into blocks and masks each block with CM3 (DESIGN §3).
+/// Streams examples into blocks and masks each block with CM3 (docs/data-format.md).
 ///
 /// Each block takes `seqLen + 1 − reserve` corpus tokens, where `reserve = 2·maxSpans + 1`
 /// is what masking can add, so masking never forces a cut; examples run on across block

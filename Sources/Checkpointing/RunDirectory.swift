@@ -56,7 +56,8 @@ public final class RunDirectory {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let line = String(decoding: try encoder.encode(record), as: UTF8.self)
         let manager = FileManager.default
-        if !manager.fileExists(atPath: metricsPath) { manager.createFile(atPath: metricsPath, contents: nil) }
+        // A file that cannot be created shows up as the failed open below.
+        if !manager.fileExists(atPath: metricsPath) { _ = manager.createFile(atPath: metricsPath, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: metricsPath) else {
             throw RunDirectoryError(message: "cannot write \(metricsPath)")
         }

@@ -239,12 +239,12 @@ public final class HDF5File {
     }
 
     /// Reads a scalar attribute converted by HDF5 to the memory `type`.
-    private func numericAttribute<T: Numeric>(_ name: String, as _: T.Type, type: hid_t, description: String) throws -> T? {
+    private func numericAttribute<T: Numeric & BitwiseCopyable>(_ name: String, as _: T.Type, type: hid_t, description: String) throws -> T? {
         guard H5Aexists(handle, name) > 0 else { return nil }
         let attribute = H5Aopen(handle, name, tessera_h5p_default())
         defer { H5Aclose(attribute) }
         var value: T = 0
-        guard H5Aread(attribute, type, &value) >= 0 else {
+        guard withUnsafeMutableBytes(of: &value, { H5Aread(attribute, type, $0.baseAddress) }) >= 0 else {
             throw HDF5Error(path: path, message: "cannot read attribute '\(name)' as \(description)")
         }
         return value

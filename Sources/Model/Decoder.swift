@@ -30,7 +30,7 @@ struct DecoderLayer {
 /// The CM3Leon decoder (paper §2.3): token + learned position embeddings, pre-LN blocks
 /// with parameter-free LayerNorm, no bias, no dropout, a final LayerNorm, and the LM head
 /// tied to the token embedding. With a tensor-parallel group of p ranks, each holds 1/p of
-/// the heads, of the MLP and of the vocabulary (Megatron's layout, DESIGN §5).
+/// the heads, of the MLP and of the vocabulary (Megatron's layout).
 public final class CM3LeonDecoder {
     public let config: ModelConfig
     /// Every trainable tensor (this rank's shard), in a fixed order: embeddings, then blocks.

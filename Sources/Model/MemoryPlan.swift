@@ -1,3 +1,4 @@
+import Autograd
 import Configuration
 import Foundation
 import Parallel
@@ -37,7 +38,7 @@ public struct MemoryPlan: Sendable {
         let embeddings = 4 * 4 * tokens * d  // token + position lookups, their sum, final LayerNorm
         activations = embeddings + (checkpointing ? model.layers * 4 * tokens * d / tp + 2 * block : (model.layers + 1) * block)
         let shard = model.vocabSize / tp
-        let chunkRows = max(1, min(tokens, (1 << 24) / shard))
+        let chunkRows = Tape.lmHeadChunkRows(tokens: tokens, vocabulary: shard)
         lmHead = 4 * (chunkRows * shard + shard * d + 2 * tokens * d)
     }
 

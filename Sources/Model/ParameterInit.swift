@@ -2,7 +2,7 @@ import Autograd
 import Parallel
 import Randomness
 
-/// How a parameter starts (DESIGN §2: metaseq's CM3Leon init).
+/// How a parameter starts (metaseq's CM3Leon init).
 public enum ParameterInit: Sendable {
     /// Truncated normal, std 0.006, cut at ±3σ: every matrix and the token embedding.
     case matrix

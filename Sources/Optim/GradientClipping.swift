@@ -1,7 +1,7 @@
 import Autograd
 import Foundation
 
-/// Global L2 gradient clipping over the whole model (DESIGN §6, threshold 1.0).
+/// Global L2 gradient clipping over the whole model (metaseq's recipe: threshold 1.0).
 ///
 /// With tensor parallelism a rank holds shards of some parameters and full copies of
 /// others. The norm is ‖g‖² = Σ over tp ranks of the shards' squares + the replicated

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Linear warmup from 0 to `peak` over `warmup` steps, then decay to `finalFraction · peak`
-/// at the last step (metaseq's OPT recipe, which trained CM3Leon: DESIGN §6).
+/// at the last step (metaseq's OPT recipe, which trained CM3Leon).
 public struct LearningRateSchedule: Equatable, Sendable {
     public enum Decay: String, Equatable, Sendable {
         case linear, cosine

@@ -75,7 +75,7 @@ public final class DataParallelReducer {
             var offset = 0
             for member in buckets[index].members {
                 let parameter = parameters[member]
-                parameter.grad.update(fromContentsOf: UnsafeMutableBufferPointer(rebasing: buckets[index].buffer[offset..<(offset + parameter.count)]))
+                _ = parameter.grad.update(fromContentsOf: UnsafeMutableBufferPointer(rebasing: buckets[index].buffer[offset..<(offset + parameter.count)]))
                 offset += parameter.count
             }
             buckets[index].pending = nil
@@ -87,7 +87,7 @@ public final class DataParallelReducer {
         var offset = 0
         for member in buckets[index].members {
             let parameter = parameters[member]
-            UnsafeMutableBufferPointer(rebasing: buckets[index].buffer[offset..<(offset + parameter.count)])
+            _ = UnsafeMutableBufferPointer(rebasing: buckets[index].buffer[offset..<(offset + parameter.count)])
                 .update(fromContentsOf: parameter.grad)
             offset += parameter.count
         }

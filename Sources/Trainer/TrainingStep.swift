@@ -16,7 +16,7 @@ public final class TrainingStep {
     public let decoder: CM3LeonDecoder
     public let optimizer: AdamW
     let clipping: GradientClipping?
-    /// Recompute each block's activations in backward (DESIGN §6's memory switch); with
+    /// Recompute each block's activations in backward (the memory switch of metaseq and Megatron); with
     /// tp > 1 each rank then keeps only its 1/tp of every block input.
     public var checkpointBlocks = false
     let distributedActivations: DistributedActivations?

@@ -34,7 +34,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertNotNil(firstBelow, "lowest loss \(records.map(\.loss).min()!)")
     }
 
-    /// CM3Leon init (DESIGN §2): output layers zero, positions at std 0.0002, matrices
+    /// CM3Leon init (metaseq's): output layers zero, positions at std 0.0002, matrices
     /// truncated at ±0.018, and the same weights whatever else is built first.
     func testInitFollowsTheRecipeAndIsKeyedByName() {
         let config = ModelConfig(vocabSize: 100, dModel: 32, layers: 2, heads: 2, ffn: 128, seqLen: 16)
