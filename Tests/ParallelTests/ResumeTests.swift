@@ -86,6 +86,18 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("resumed from \(run("crash"))/checkpoints/step-00000010.h5 at step 10"), resumed.stdout)
     }
 
+    /// When no checkpoint loads, the run starts over from a freshly initialised model, not
+    /// from the tensors that the failed load had already overwritten.
+    func testNoLoadableCheckpointStartsFromScratch() throws {
+        try train("fresh", ranks: 1, tp: 1, steps: 10)
+        let straight = try losses("fresh")
+        try flipByteInTensor(run("fresh") + "/checkpoints/step-00000010.h5", tensor: "decoder.layers.1.fc1.weight")
+        let again = try train("fresh", ranks: 1, tp: 1, steps: 10)
+        XCTAssertTrue(again.stderr.contains("fails its checksum; trying an earlier one"), again.stderr)
+        XCTAssertFalse(again.stdout.contains("resumed from"), again.stdout)
+        XCTAssertEqual(try losses("fresh"), straight)
+    }
+
     /// A bit-flipped or truncated newest checkpoint is named in a warning and skipped for the
     /// next newest; a checkpoint of another model shape is refused with one line.
     func testCorruptCheckpointsAreSkippedAndOtherModelsRefused() throws {
