@@ -69,8 +69,8 @@ public struct CheckpointError: ReportableError {
     /// Damaged files are skipped in favour of an older checkpoint; the others stop the run.
     public var isCorrupt: Bool {
         switch problem {
-        case .unreadable, .wrongFormat, .unreadableTensor, .checksumMismatch, .missingState: true
-        case .missingTensor, .otherModel, .unwritable, .notSynced, .failedOnAnotherRank: false
+        case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch, .missingState: true
+        case .otherModel, .unwritable, .notSynced, .failedOnAnotherRank: false
         }
     }
 

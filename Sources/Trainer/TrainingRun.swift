@@ -1,4 +1,5 @@
 import Autograd
+import Diagnostics
 import Checkpointing
 import Configuration
 import Foundation
@@ -17,7 +18,7 @@ final class TrainingRun {
     let accumulation: Int
     let tokensPerStep: Int
     let schedule: LearningRateSchedule
-    private(set) var trainingStep: TrainingStep
+    let trainingStep: TrainingStep
     let pipeline: DataPipeline
     private(set) var state = TrainingState()
     private let validationBatches: [TokenBatch]
@@ -46,6 +47,7 @@ final class TrainingRun {
     /// Loads the checkpoint the run continues from: the given file, or the newest one in the
     /// run directory that loads cleanly. Each rank reads each tensor once, checking its
     /// checksum as it goes; a damaged file is named in a warning and an older one is tried.
+    /// When checkpoints exist and none loads, the run stops before touching any file.
     func resume() throws {
         let candidates: [String]
         switch loop.resume {
@@ -60,8 +62,10 @@ final class TrainingRun {
                 return
             }
         }
-        // Every candidate was damaged; the failed loads overwrote part of the model.
-        if !candidates.isEmpty { trainingStep = Self.freshModel(config, context: context) }
+        // Starting over would overwrite the run's history: only `--resume none` may do that.
+        if let newest = candidates.first {
+            throw ResumeError(directory: (newest as NSString).deletingLastPathComponent, tried: candidates.count)
+        }
     }
 
     /// Whether `path` loaded. Every rank reaches the same answer: a damaged file on any rank
@@ -163,5 +167,14 @@ final class TrainingRun {
         guard context.isLeader else { return }
         runDirectory.prune(keep: config.train.keepCheckpoints)
         loop.log("saved \(path)")
+    }
+}
+
+/// Checkpoints exist, but none of them can be loaded.
+public struct ResumeError: ReportableError {
+    public let directory: String
+    public let tried: Int
+    public var description: String {
+        "no checkpoint in \(directory) can be loaded (\(tried) tried, each named above); nothing was changed. Start over with --resume none"
     }
 }

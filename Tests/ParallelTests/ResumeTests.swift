@@ -86,15 +86,25 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("resumed from \(run("crash"))/checkpoints/step-00000010.h5 at step 10"), resumed.stdout)
     }
 
-    /// When no checkpoint loads, the run starts over from a freshly initialised model, not
-    /// from the tensors that the failed load had already overwritten.
-    func testNoLoadableCheckpointStartsFromScratch() throws {
+    /// When checkpoints exist and none loads, the run stops with one line and exit 2, and
+    /// leaves every file as it was; `--resume none` starts over.
+    func testNoLoadableCheckpointNeverRestartsSilently() throws {
         try train("fresh", ranks: 1, tp: 1, steps: 10)
         let straight = try losses("fresh")
-        try flipByteInTensor(run("fresh") + "/checkpoints/step-00000010.h5", tensor: "decoder.layers.1.fc1.weight")
-        let again = try train("fresh", ranks: 1, tp: 1, steps: 10)
+        let checkpoint = run("fresh") + "/checkpoints/step-00000010.h5"
+        try flipByteInTensor(checkpoint, tensor: "decoder.layers.1.fc1.weight")
+        let files = [checkpoint, run("fresh") + "/metrics.jsonl", run("fresh") + "/config.yaml"]
+        let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        let again = try train("fresh", ranks: 1, tp: 1, steps: 20, expectSuccess: false)
+        XCTAssertEqual(again.status, 2)
+        let errors = again.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        XCTAssertEqual(errors, ["error: no checkpoint in \(run("fresh"))/checkpoints can be loaded (1 tried, each named above); nothing was changed. Start over with --resume none"])
         XCTAssertTrue(again.stderr.contains("fails its checksum; trying an earlier one"), again.stderr)
-        XCTAssertFalse(again.stdout.contains("resumed from"), again.stdout)
+        XCTAssertEqual(try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }, before)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run("fresh") + "/checkpoints"), ["step-00000010.h5"])
+
+        let fresh = try train("fresh", ranks: 1, tp: 1, steps: 10, extra: ["--resume", "none"])
+        XCTAssertFalse(fresh.stdout.contains("resumed from"), fresh.stdout)
         XCTAssertEqual(try losses("fresh"), straight)
     }
 
