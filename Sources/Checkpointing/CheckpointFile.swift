@@ -55,8 +55,8 @@ public struct CheckpointError: ReportableError {
         case unwritable(String)
         /// Written, but it could not be made durable under its final name.
         case notSynced(String)
-        /// Another rank could not use it (this rank read it without fault).
-        case failedOnAnotherRank
+        /// This rank loaded another step than rank 0 did: the file changed while they read it.
+        case stepMismatch(loaded: Int, leader: Int)
     }
 
     public let path: String
@@ -70,7 +70,7 @@ public struct CheckpointError: ReportableError {
     public var isCorrupt: Bool {
         switch problem {
         case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch, .missingState: true
-        case .otherModel, .unwritable, .notSynced, .failedOnAnotherRank: false
+        case .otherModel, .unwritable, .notSynced, .stepMismatch: false
         }
     }
 
@@ -85,7 +85,7 @@ public struct CheckpointError: ReportableError {
         case .missingState: "lacks its training state"
         case .unwritable(let reason): "could not be written: \(reason)"
         case .notSynced(let reason): reason
-        case .failedOnAnotherRank: "could not be loaded on another rank"
+        case .stepMismatch(let loaded, let leader): "gave step \(loaded) on this rank but step \(leader) on rank 0"
         }
         return "checkpoint \(path) \(message)"
     }

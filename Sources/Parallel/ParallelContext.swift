@@ -59,6 +59,16 @@ public final class ParallelContext {
         return Int(buffer)
     }
 
+    /// Rank 0's `text` on every rank (its length first, then its UTF-8 bytes).
+    public func broadcastFromLeader(_ text: String) throws -> String {
+        guard let grid, grid.world.size > 1 else { return text }
+        var bytes = Array(text.utf8)
+        let count = try broadcastFromLeader(bytes.count)
+        bytes = isLeader ? bytes : [UInt8](repeating: 0, count: count)
+        try bytes.withUnsafeMutableBytes { try grid.world.broadcast(bytes: $0, root: 0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Σ over the tensor-parallel group (identity for one rank).
     public func sumOverTensorParallel(_ value: Double) throws -> Double {
         guard let grid, grid.tp > 1 else { return value }

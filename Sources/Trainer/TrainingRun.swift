@@ -34,8 +34,11 @@ final class TrainingRun {
         schedule = loop.config.optim.schedule(totalSteps: totalSteps)
         tokensPerStep = train.microBatch * accumulation * context.dp * model.seqLen
         trainingStep = Self.freshModel(loop.config, context: context)
-        pipeline = try DataPipeline(config: loop.config, dpRank: context.dpRank, dp: context.dp)
-        validationBatches = train.evalInterval > 0 ? pipeline.validationBatches(microBatch: train.microBatch, count: train.evalBatches) : []
+        // Shards are read on every rank; one that fails must not leave the others waiting.
+        (pipeline, validationBatches) = try context.agreeing {
+            let pipeline = try DataPipeline(config: loop.config, dpRank: context.dpRank, dp: context.dp)
+            return (pipeline, train.evalInterval > 0 ? pipeline.validationBatches(microBatch: train.microBatch, count: train.evalBatches) : [])
+        }
     }
 
     static func freshModel(_ config: TesseraConfig, context: ParallelContext) -> TrainingStep {
@@ -48,15 +51,19 @@ final class TrainingRun {
     /// run directory that loads cleanly. Each rank reads each tensor once, checking its
     /// checksum as it goes; a damaged file is named in a warning and an older one is tried.
     /// When checkpoints exist and none loads, the run stops before touching any file.
+    /// Rank 0 lists the candidates and every rank tries the same files in the same order.
     func resume() throws {
         let candidates: [String]
         switch loop.resume {
         case .none: return
         case .path(let path): candidates = [path]
-        case .auto: candidates = loop.runDirectory?.checkpoints().map(\.path) ?? []
+        case .auto:
+            let listed = context.isLeader ? loop.runDirectory?.checkpoints().map(\.path) ?? [] : []
+            candidates = try context.broadcastFromLeader(listed.joined(separator: "\n")).split(separator: "\n").map(String.init)
         }
         for path in candidates {
             if try load(path, fallbackAllowed: loop.resume == .auto) {
+                try checkEveryRankLoaded(path)
                 pipeline.stream.restore(state.cursor)
                 if context.isLeader { loop.log("resumed from \(path) at step \(state.step)") }
                 return
@@ -64,7 +71,18 @@ final class TrainingRun {
         }
         // Starting over would overwrite the run's history: only `--resume none` may do that.
         if let newest = candidates.first {
-            throw ResumeError(directory: (newest as NSString).deletingLastPathComponent, tried: candidates.count)
+            let error = ResumeError(directory: (newest as NSString).deletingLastPathComponent, tried: candidates.count)
+            throw CollectiveFailure(error, reports: context.isLeader)
+        }
+    }
+
+    /// Rank 0's step on every rank: a file replaced while the ranks read it stops the run.
+    private func checkEveryRankLoaded(_ path: String) throws {
+        let leaderStep = try context.broadcastFromLeader(state.step)
+        try context.agreeing {
+            if state.step != leaderStep {
+                throw CheckpointError(path: path, problem: .stepMismatch(loaded: state.step, leader: leaderStep))
+            }
         }
     }
 
@@ -84,7 +102,10 @@ final class TrainingRun {
         case 1:
             if context.isLeader { loop.warn("\(failure.map(String.init(describing:)) ?? "checkpoint \(path) failed on another rank"); trying an earlier one") }
             return false
-        default: throw failure ?? CheckpointError(path: path, problem: .failedOnAnotherRank)
+        default:
+            // The lowest rank whose failure stops the run reports it.
+            let code = try context.maxOverWorld(outcome == 2 ? context.worldSize - context.worldRank : 0)
+            throw CollectiveFailure(outcome == 2 ? failure : nil, reports: code == context.worldSize - context.worldRank)
         }
     }
 
@@ -92,8 +113,10 @@ final class TrainingRun {
     /// is being trained.
     func announce() throws {
         let directory = context.isLeader ? loop.runDirectory : nil
-        try directory?.writeConfig(config.yaml)
-        try directory?.truncateMetrics(fromStep: state.step)
+        try context.agreeing {
+            try directory?.writeConfig(config.yaml)
+            try directory?.truncateMetrics(fromStep: state.step)
+        }
         guard context.isLeader else { return }
         let train = config.train, model = config.model
         loop.log("model: \(model.parameterTable.parameterCount) parameters, \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
@@ -105,11 +128,13 @@ final class TrainingRun {
         let start = Date()
         if context.isLeader { loop.log("validating on \(validationBatches.count) micro-batches per rank…") }
         let loss = try trainingStep.decoder.validationLoss(validationBatches, context: context)
-        guard context.isLeader else { return }
-        loop.log(String(format: "validation took %.1f s", Date().timeIntervalSince(start)))
-        let record = ValidationRecord(step: state.step, tokens: state.step * tokensPerStep, loss: loss)
-        loop.log(record.progressLine)
-        try loop.runDirectory?.appendMetrics(record)
+        try context.agreeing {
+            guard context.isLeader else { return }
+            loop.log(String(format: "validation took %.1f s", Date().timeIntervalSince(start)))
+            let record = ValidationRecord(step: state.step, tokens: state.step * tokensPerStep, loss: loss)
+            loop.log(record.progressLine)
+            try loop.runDirectory?.appendMetrics(record)
+        }
     }
 
     /// One optimizer step over `accumulation` micro-batches.
@@ -142,11 +167,13 @@ final class TrainingRun {
 
     /// Records a step in metrics.jsonl and prints it every `log_interval` steps.
     func report(_ record: StepRecord, stepsHere: Int) throws {
-        guard context.isLeader else { return }
-        try loop.runDirectory?.appendMetrics(record)
-        guard record.step % config.train.logInterval == 0 || state.step == totalSteps else { return }
-        let elapsed = Date().timeIntervalSince(started ?? Date())
-        loop.log(record.progressLine(total: totalSteps, eta: elapsed / Double(stepsHere) * Double(totalSteps - state.step)))
+        try context.agreeing {
+            guard context.isLeader else { return }
+            try loop.runDirectory?.appendMetrics(record)
+            guard record.step % config.train.logInterval == 0 || state.step == totalSteps else { return }
+            let elapsed = Date().timeIntervalSince(started ?? Date())
+            loop.log(record.progressLine(total: totalSteps, eta: elapsed / Double(stepsHere) * Double(totalSteps - state.step)))
+        }
     }
 
     /// Whether a step-counted `interval` (0: never) falls on the current step.
@@ -162,8 +189,11 @@ final class TrainingRun {
         guard let runDirectory = loop.runDirectory else { return }
         state.cursor = pipeline.stream.cursor
         let path = runDirectory.checkpointPath(step: state.step)
-        try Checkpoint.save(path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,
-                            state: state, lr: schedule(state.step), config: config, context: context)
+        // Rank 0 writes; a failed write must end every rank, not leave them in the next step.
+        try context.agreeing {
+            try Checkpoint.save(path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,
+                                state: state, lr: schedule(state.step), config: config, context: context)
+        }
         guard context.isLeader else { return }
         runDirectory.prune(keep: config.train.keepCheckpoints)
         loop.log("saved \(path)")

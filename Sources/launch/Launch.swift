@@ -41,6 +41,10 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: "Override a config value, e.g. --set optim.peak_lr=3e-4 (repeatable).")
     var overrides: [String] = []
 
+    func validate() throws {
+        if let tp, tp < 1 { throw ValidationError("--tp must be positive, got \(tp)") }
+    }
+
     /// The resolved config, or exit 2 with one line.
     func load() throws -> TesseraConfig { try loadConfig(config, set: overrides) }
 
@@ -97,14 +101,20 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Save and stop after this many steps of this invocation.")
     var stopAfter: Int?
 
+    func validate() throws {
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be positive, got \(stopAfter)") }
+    }
+
     func run() throws {
         let resolved = try options.load()
         let name = ((options.config as NSString).lastPathComponent as NSString).deletingPathExtension
         StopSignal.install()
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
-            try withReportedErrors(isLeader: context.isLeader) {
-                try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp)
-                let directory = try RunDirectory(path: runPath ?? "runs/\(name)")
+            try withReportedErrors(context: context) {
+                let directory = try context.agreeing {
+                    try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp)
+                    return try RunDirectory(path: runPath ?? "runs/\(name)")
+                }
                 var loop = TrainingLoop(config: resolved, context: context, runDirectory: directory)
                 loop.resume = resume == "auto" ? .auto : resume == "none" ? .none : .path(resume)
                 loop.stopAfter = stopAfter
@@ -115,18 +125,30 @@ struct Train: ParsableCommand {
 }
 
 /// Runs `body`; a `ReportableError` (bad config, data, layout, run directory or
-/// checkpoint) becomes one line on standard error (from rank 0 only) and exit status 2.
-func withReportedErrors<T>(isLeader: Bool = true, _ body: () throws -> T) throws -> T {
+/// checkpoint) becomes one line on standard error and exit status 2. A failure every rank
+/// agreed on (`CollectiveFailure`) is printed by one rank and every rank leaves normally.
+/// Any other failure under MPI was seen by this rank alone, while the others may wait in a
+/// collective: it is printed here and the whole job is aborted.
+func withReportedErrors<T>(context: ParallelContext? = nil, _ body: () throws -> T) throws -> T {
     do {
         return try body()
+    } catch let failure as CollectiveFailure {
+        guard failure.reports, let underlying = failure.underlying else { throw ExitCode(2) }
+        reportFailure(underlying)
     } catch let error as ReportableError {
-        if isLeader { report("\(error)") }
-        if let failed = error as? CheckpointError, case .unwritable = failed.problem {
-            // HDF5's exit handlers crash on a file whose close already failed (disk full):
-            // the partial file is gone and older checkpoints are intact, so leave now.
-            _exit(1)
-        }
-        throw ExitCode(2)
+        reportFailure(error)
+        context?.abortJob(code: 2)
+    }
+    throw ExitCode(2)
+}
+
+/// Prints `error`, and leaves at once after a failed checkpoint write.
+private func reportFailure(_ error: any ReportableError) {
+    report("\(error)")
+    if let failed = error as? CheckpointError, case .unwritable = failed.problem {
+        // HDF5's exit handlers crash on a file whose close already failed (disk full):
+        // the partial file is gone and older checkpoints are intact, so leave now.
+        _exit(1)
     }
 }
 
@@ -144,13 +166,16 @@ struct Eval: ParsableCommand {
     func run() throws {
         let resolved = try options.load()
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
-            try withReportedErrors(isLeader: context.isLeader) {
+            try withReportedErrors(context: context) {
                 // Parameters only: evaluation needs no optimizer state.
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
-                let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters)
-                let pipeline = try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
-                let batches = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
-                let loss = try decoder.validationLoss(batches, context: context)
+                let count = batches ?? resolved.train.evalBatches
+                let (state, validation) = try context.agreeing {
+                    let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters)
+                    let pipeline = try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
+                    return (state, pipeline.validationBatches(microBatch: resolved.train.microBatch, count: count))
+                }
+                let loss = try decoder.validationLoss(validation, context: context)
                 if context.isLeader {
                     print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.6f,\"val_ppl\":%.6f}", state.step, loss, exp(loss)))
                 }
@@ -167,6 +192,11 @@ struct Plan: ParsableCommand {
 
     @Option(name: .long, help: "Ranks in the run (default: the tensor-parallel size).")
     var world: Int?
+
+    func validate() throws {
+        // Bounded like parallel.tp: the memory figures multiply by the world size.
+        if let world, !(1...(1 << 16)).contains(world) { throw ValidationError("--world must be in 1...\(1 << 16), got \(world)") }
+    }
 
     func run() throws {
         let resolved = try options.load()

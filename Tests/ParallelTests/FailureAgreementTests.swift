@@ -1,0 +1,86 @@
+import Foundation
+import HDF5
+import TestSupport
+import XCTest
+
+/// A failure that one rank sees, or that every rank sees, ends the whole job with one line
+/// and a non-zero status, instead of leaving ranks waiting in a collective. Each job runs
+/// under `timeout`, so a hang fails the test (status 124) instead of stalling the suite.
+final class FailureAgreementTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-agree-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    var runPath: String { directory.appendingPathComponent("run").path }
+
+    /// `launch train` of the tiny config on 4 ranks (tp 2 × dp 2), killed after 60 s.
+    func train(steps: Int, _ extra: [String] = []) throws -> ProcessResult {
+        let mpirun = try XCTUnwrap(MPI.mpirun)
+        let arguments = ["60", mpirun, "--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "4",
+                         ProjectPaths.launch, "train", "--config", ProjectPaths.config("tiny"), "--tp", "2", "--run", runPath,
+                         "--set", "train.steps=\(steps)", "--set", "train.save_interval=10", "--set", "train.log_interval=100"] + extra
+        return try runProcess("/usr/bin/timeout", arguments)
+    }
+
+    func errorLines(_ result: ProcessResult) -> [Substring] {
+        result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+    }
+
+    /// Every rank finds the checkpoint belongs to another model; one line, exit 2.
+    func testAnotherModelsCheckpointEndsEveryRank() throws {
+        XCTAssertEqual(try train(steps: 10).status, 0)
+        let other = try train(steps: 20, ["--set", "model.d_model=128"])
+        XCTAssertNotEqual(other.status, 124, "the job hung")
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertEqual(errorLines(other).count, 1, other.stderr)
+        XCTAssertTrue(other.stderr.contains("holds another model"), other.stderr)
+    }
+
+    /// Only rank 0 writes metrics.jsonl; when it cannot, the other ranks must not wait for it.
+    func testAWriteOnlyRankZeroMakesEndsEveryRank() throws {
+        XCTAssertEqual(try train(steps: 10).status, 0)
+        let metrics = runPath + "/metrics.jsonl"
+        try FileManager.default.removeItem(atPath: metrics)
+        try FileManager.default.createDirectory(atPath: metrics, withIntermediateDirectories: false)
+        let result = try train(steps: 20)
+        XCTAssertNotEqual(result.status, 124, "the job hung")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(errorLines(result), ["error: cannot write \(metrics)"], result.stderr)
+    }
+
+    /// A checkpoint that lacks a tensor is damaged like a corrupt one: the previous one is
+    /// loaded, and the run says so.
+    func testACheckpointMissingATensorFallsBackToThePreviousOne() throws {
+        XCTAssertEqual(try train(steps: 20).status, 0)
+        let newest = runPath + "/checkpoints/step-00000020.h5"
+        try copyCheckpoint(newest, dropping: "optimizer/exp_avg/decoder.layers.0.fc1.weight")
+        let resumed = try train(steps: 30)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("warning: checkpoint \(newest) lacks tensor 'optimizer/exp_avg/decoder.layers.0.fc1.weight'; trying an earlier one"), resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resumed from \(runPath)/checkpoints/step-00000010.h5 at step 10"), resumed.stdout)
+    }
+
+    /// Rewrites the checkpoint at `path` without the dataset `dropped`, keeping every other
+    /// dataset and attribute.
+    func copyCheckpoint(_ path: String, dropping dropped: String) throws {
+        let source = try HDF5File.open(path)
+        let copyPath = path + ".copy"
+        let copy = try HDF5File.create(copyPath)
+        for name in source.datasetNames() where name != dropped {
+            try copy.write(name, floats: try source.readFloats(name), shape: try source.shape(of: name))
+        }
+        for name in ["cursor", "config", "checksums"] { try copy.setAttribute(name, try XCTUnwrap(try source.stringAttribute(name))) }
+        for name in ["format_version", "step", "tokens", "optimizer_step", "seed"] {
+            try copy.setAttribute(name, try XCTUnwrap(try source.integerAttribute(name)))
+        }
+        try copy.setAttribute("lr", try XCTUnwrap(try source.doubleAttribute("lr")))
+        try copy.flush()
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: copyPath, toPath: path)
+    }
+}
