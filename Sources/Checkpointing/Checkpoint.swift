@@ -27,7 +27,16 @@ public struct TrainingState: Equatable, Sendable {
 /// resolved config as attributes. Written to a temporary name, fsynced and renamed, so a
 /// file under its final name is always complete.
 public enum Checkpoint {
-    public static let formatVersion: Int64 = 1
+    /// The format written: 2 adds `attributes_checksum`. Format 1 files still load.
+    public static let formatVersion: Int64 = 2
+    static let readableFormats: ClosedRange<Int64> = 1...2
+
+    /// A checkpoint read into a model.
+    public struct Loaded: Sendable {
+        public let state: TrainingState
+        /// False for format 1 files, whose step, cursor, lr and config carry no checksum.
+        public let attributesChecked: Bool
+    }
 
     /// The names a parameter's tensors have in a checkpoint: its values, then its moments.
     static func tensorNames(_ name: String) -> (values: String, expAvg: String, expAvgSq: String) {
@@ -62,15 +71,13 @@ public enum Checkpoint {
                 try file.write(tensor.name, floats: tensor.values, shape: tensor.shape)
                 checksums[tensor.name] = String(checksum(tensor.values), radix: 16)
             }
-            try file.setAttribute("format_version", formatVersion)
-            try file.setAttribute("step", Int64(state.step))
-            try file.setAttribute("tokens", Int64(state.tokens))
-            try file.setAttribute("optimizer_step", Int64(optimizer.stepCount))
-            try file.setAttribute("cursor", "\(state.cursor.epoch) \(state.cursor.position) \(state.cursor.offset) \(state.cursor.block)")
-            try file.setAttribute("seed", Int64(config.train.seed))
-            try file.setAttribute("lr", lr)
-            try file.setAttribute("config", config.yaml)
-            try file.setAttribute("checksums", checksums.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n"))
+            let cursor = state.cursor
+            try CheckpointAttributes(
+                formatVersion: formatVersion, step: Int64(state.step), tokens: Int64(state.tokens),
+                optimizerStep: Int64(optimizer.stepCount), cursor: "\(cursor.epoch) \(cursor.position) \(cursor.offset) \(cursor.block)",
+                seed: Int64(config.train.seed), lr: lr, config: config.yaml,
+                checksums: checksums.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n")
+            ).write(to: file)
             try file.flush()
         } catch {
             // Out of disk or quota: leave no partial file behind; earlier checkpoints stay.
@@ -86,9 +93,9 @@ public enum Checkpoint {
     /// `CheckpointError` names the file and what is wrong; after a corrupt one the tensors
     /// read so far have been overwritten.
     public static func load(path: String, model: ModelConfig, into parameters: [NamedParameter],
-                            optimizer: AdamW? = nil) throws -> TrainingState {
-        let file = try openMatching(path, model: model)
-        let sums = try checksums(of: file)
+                            optimizer: AdamW? = nil) throws -> Loaded {
+        let (file, attributes) = try openMatching(path, model: model)
+        let sums = attributes.tensorChecksums
         for parameter in parameters {
             let names = tensorNames(parameter.name)
             var targets = [(names.values, parameter.tensor)]
@@ -100,30 +107,28 @@ public enum Checkpoint {
                 parameter.sharding.slice(full, fullShape: parameter.fullShape, into: tensor)
             }
         }
-        if let optimizer { optimizer.stepCount = Int(try file.integerAttribute("optimizer_step") ?? 0) }
-        return try state(of: file, path: path)
+        if let optimizer { optimizer.stepCount = Int(attributes.optimizerStep) }
+        return Loaded(state: try attributes.trainingState(path: path), attributesChecked: attributes.formatVersion >= 2)
     }
 
     /// Checks a checkpoint without a model in memory: readable, every tensor present with
     /// the shape `model` needs and a matching checksum. Returns its state.
     public static func verify(path: String, model: ModelConfig) throws -> TrainingState {
-        let file = try openMatching(path, model: model)
-        let sums = try checksums(of: file)
+        let (file, attributes) = try openMatching(path, model: model)
+        let sums = attributes.tensorChecksums
         for spec in ParameterTable(model).specs {
             let names = tensorNames(spec.name)
             for name in [names.values, names.expAvg, names.expAvgSq] { _ = try readVerified(file, name, sums: sums, path: path) }
         }
-        return try state(of: file, path: path)
+        return try attributes.trainingState(path: path)
     }
 
-    /// Opens `path` and checks, from metadata alone, that it holds every tensor of `model`
-    /// with the right shape.
-    static func openMatching(_ path: String, model: ModelConfig) throws -> HDF5File {
+    /// Opens `path` and checks, from metadata alone, its attributes and that it holds every
+    /// tensor of `model` with the right shape.
+    static func openMatching(_ path: String, model: ModelConfig) throws -> (HDF5File, CheckpointAttributes) {
         let file: HDF5File
         do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
-        guard try file.integerAttribute("format_version") == formatVersion else {
-            throw CheckpointError(path: path, problem: .wrongFormat(expected: formatVersion))
-        }
+        let attributes = try CheckpointAttributes(reading: file, path: path)
         for spec in ParameterTable(model).specs {
             let names = tensorNames(spec.name)
             for name in [names.values, names.expAvg, names.expAvgSq] {
@@ -134,7 +139,7 @@ public enum Checkpoint {
                 }
             }
         }
-        return file
+        return (file, attributes)
     }
 
     static func readVerified(_ file: HDF5File, _ name: String, sums: [String: String], path: String) throws -> [Float] {
@@ -146,12 +151,4 @@ public enum Checkpoint {
         return values
     }
 
-    static func checksums(of file: HDF5File) throws -> [String: String] {
-        var sums: [String: String] = [:]
-        for line in (try file.stringAttribute("checksums") ?? "").split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2 { sums[String(parts[0])] = String(parts[1]) }
-        }
-        return sums
-    }
 }

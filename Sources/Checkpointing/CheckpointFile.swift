@@ -4,25 +4,22 @@ import Foundation
 import HDF5
 
 extension Checkpoint {
-    static func state(of file: HDF5File, path: String) throws -> TrainingState {
-        let cursor = (try file.stringAttribute("cursor") ?? "").split(separator: " ").compactMap { Int($0) }
-        guard cursor.count == 4, let step = try file.integerAttribute("step"), let tokens = try file.integerAttribute("tokens") else {
-            throw CheckpointError(path: path, problem: .missingState)
-        }
-        return TrainingState(step: Int(step), tokens: Int(tokens),
-                             cursor: BlockCursor(epoch: cursor[0], position: cursor[1], offset: cursor[2], block: cursor[3]))
-    }
-
     /// 64-bit hash of the values' bytes (FNV-1a over 8-byte words, then mixed).
     public static func checksum(_ values: [Float]) -> UInt64 {
-        values.withUnsafeBytes { raw in
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            let words = raw.count / 8
-            let base = raw.baseAddress!
-            for i in 0..<words { hash = (hash ^ base.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
-            for i in (words * 8)..<raw.count { hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
-            return hash ^ (hash >> 29)
-        }
+        values.withUnsafeBytes { checksum(bytes: $0) }
+    }
+
+    /// 64-bit hash of `bytes`, as for tensors.
+    public static func checksum(bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { checksum(bytes: $0) }
+    }
+
+    static func checksum(bytes raw: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let words = raw.count / 8
+        for i in 0..<words { hash = (hash ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+        for i in (words * 8)..<raw.count { hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
+        return hash ^ (hash >> 29)
     }
 
     /// fsync the file, rename it into place, fsync the directory: after a crash the final
@@ -50,6 +47,8 @@ public struct CheckpointError: ReportableError {
         case otherModel(tensor: String, stored: [Int], needed: [Int])
         case unreadableTensor(String)
         case checksumMismatch(String)
+        /// A step, cursor, lr, config or other attribute was changed after writing.
+        case attributesChecksumMismatch
         case missingState
         /// Writing failed (a full disk, a quota): the partial file was removed.
         case unwritable(String)
@@ -69,7 +68,7 @@ public struct CheckpointError: ReportableError {
     /// Damaged files are skipped in favour of an older checkpoint; the others stop the run.
     public var isCorrupt: Bool {
         switch problem {
-        case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch, .missingState: true
+        case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch, .attributesChecksumMismatch, .missingState: true
         case .otherModel, .unwritable, .notSynced, .stepMismatch: false
         }
     }
@@ -77,11 +76,12 @@ public struct CheckpointError: ReportableError {
     public var description: String {
         let message = switch problem {
         case .unreadable: "cannot be read (truncated or not HDF5)"
-        case .wrongFormat(let expected): "has no format_version \(expected)"
+        case .wrongFormat(let expected): "has no readable format_version (this build reads 1 to \(expected))"
         case .missingTensor(let name): "lacks tensor '\(name)'"
         case .otherModel(let name, let stored, let needed): "holds another model: \(name) is \(stored), this config needs \(needed)"
         case .unreadableTensor(let name): "tensor '\(name)' cannot be read"
         case .checksumMismatch(let name): "tensor '\(name)' fails its checksum"
+        case .attributesChecksumMismatch: "attributes (step, cursor, lr, config, …) fail their checksum"
         case .missingState: "lacks its training state"
         case .unwritable(let reason): "could not be written: \(reason)"
         case .notSynced(let reason): reason

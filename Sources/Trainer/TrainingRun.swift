@@ -91,8 +91,12 @@ final class TrainingRun {
     private func load(_ path: String, fallbackAllowed: Bool) throws -> Bool {
         var failure: CheckpointError?
         do {
-            state = try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters,
-                                        optimizer: trainingStep.optimizer)
+            let loaded = try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters,
+                                             optimizer: trainingStep.optimizer)
+            state = loaded.state
+            if !loaded.attributesChecked && context.isLeader {
+                loop.warn("checkpoint \(path) has format 1: its step, cursor, lr and config carry no checksum and are unchecked")
+            }
         } catch let error as CheckpointError {
             failure = error
         }

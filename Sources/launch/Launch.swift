@@ -25,9 +25,10 @@ struct Launch: ParsableCommand {
     }
 }
 
-/// Prints one line to standard error.
+/// Prints one line to standard error. `fputs`, not `FileHandle.write`, which traps when
+/// the write fails (standard error on a full disk): the exit status must still say why.
 func report(_ message: String) {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    fputs("error: \(message)\n", stderr)
 }
 
 /// The options of every command that runs a config: the file, `--tp` and `--set`.
@@ -171,7 +172,7 @@ struct Eval: ParsableCommand {
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
                 let count = batches ?? resolved.train.evalBatches
                 let (state, validation) = try context.agreeing {
-                    let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters)
+                    let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters).state
                     let pipeline = try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
                     return (state, pipeline.validationBatches(microBatch: resolved.train.microBatch, count: count))
                 }

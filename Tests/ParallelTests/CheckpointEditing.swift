@@ -1,0 +1,42 @@
+import Foundation
+import HDF5
+import XCTest
+
+/// A checkpoint attribute's value, for rewriting files in tests.
+enum AttributeValue {
+    case integer(Int64)
+    case text(String)
+    case number(Double)
+}
+
+/// Rewrites the checkpoint at `path` as a damaged or older writer would have left it:
+/// without the datasets in `dropped`, with the attributes in `changed` set (nil: left out),
+/// and every other dataset and attribute as it was.
+func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], changing changed: [String: AttributeValue?] = [:]) throws {
+    let source = try HDF5File.open(path)
+    var attributes: [String: AttributeValue] = [:]
+    for name in ["format_version", "step", "tokens", "optimizer_step", "seed"] {
+        if let value = try source.integerAttribute(name) { attributes[name] = .integer(value) }
+    }
+    for name in ["cursor", "config", "checksums", "attributes_checksum"] {
+        if let value = try source.stringAttribute(name) { attributes[name] = .text(value) }
+    }
+    if let lr = try source.doubleAttribute("lr") { attributes["lr"] = .number(lr) }
+    for (name, value) in changed { attributes[name] = value }
+
+    let copyPath = path + ".copy"
+    let copy = try HDF5File.create(copyPath)
+    for name in source.datasetNames() where !dropped.contains(name) {
+        try copy.write(name, floats: try source.readFloats(name), shape: try source.shape(of: name))
+    }
+    for (name, value) in attributes {
+        switch value {
+        case .integer(let value): try copy.setAttribute(name, value)
+        case .text(let value): try copy.setAttribute(name, value)
+        case .number(let value): try copy.setAttribute(name, value)
+        }
+    }
+    try copy.flush()
+    try FileManager.default.removeItem(atPath: path)
+    try FileManager.default.moveItem(atPath: copyPath, toPath: path)
+}
