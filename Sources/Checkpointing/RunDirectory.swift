@@ -1,5 +1,6 @@
 import Diagnostics
 import Foundation
+import Glibc
 
 /// A run's directory, `runs/NAME/`: the resolved `config.yaml`, `metrics.jsonl` (one JSON
 /// object per line), and `checkpoints/step-00000040.h5`. Only rank 0 writes here.
@@ -9,12 +10,26 @@ public final class RunDirectory {
     public var metricsPath: String { (path as NSString).appendingPathComponent("metrics.jsonl") }
     public var configPath: String { (path as NSString).appendingPathComponent("config.yaml") }
 
-    /// Opens (creating) the directory; fails with one line when it cannot be written.
-    public init(path: String) throws {
+    /// Held while this process trains here: a `flock`, which the kernel drops when the
+    /// process dies, so a crashed trainer never leaves the directory locked.
+    private var lockDescriptor: Int32 = -1
+
+    /// A run directory at `path`; nothing is created until `open()`.
+    public init(path: String) {
         self.path = path
+    }
+
+    deinit {
+        if lockDescriptor >= 0 { close(lockDescriptor) }
+    }
+
+    /// Creates the directory, checks it can be written, and takes its lock, so that one
+    /// trainer at a time writes here. Fails with one line naming the holder when another
+    /// process has it.
+    public func open() throws {
         let manager = FileManager.default
         do {
-            try manager.createDirectory(atPath: (path as NSString).appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+            try manager.createDirectory(atPath: checkpointsPath, withIntermediateDirectories: true)
         } catch {
             throw RunDirectoryError(message: "cannot create run directory \(path): \((error as NSError).localizedDescription)")
         }
@@ -23,6 +38,25 @@ public final class RunDirectory {
             throw RunDirectoryError(message: "run directory \(path) is not writable")
         }
         try? manager.removeItem(atPath: probe)
+        try lock()
+    }
+
+    private func lock() throws {
+        guard lockDescriptor < 0 else { return }
+        let lockPath = (path as NSString).appendingPathComponent(".lock")
+        let descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT, 0o644)
+        guard descriptor >= 0 else { throw RunDirectoryError(message: "cannot open \(lockPath) (errno \(errno))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            close(descriptor)
+            throw RunDirectoryError(message: "run directory \(path) is in use by another trainer (\(holder.map { $0.isEmpty ? "unknown" : $0 } ?? "unknown")); stop it first, or pass another --run")
+        }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let holder = "pid \(getpid()) on host \(String(cString: host))\n"
+        ftruncate(descriptor, 0)
+        _ = holder.withCString { write(descriptor, $0, strlen($0)) }
+        lockDescriptor = descriptor
     }
 
     /// Writes the resolved config (atomically).

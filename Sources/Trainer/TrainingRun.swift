@@ -47,6 +47,14 @@ final class TrainingRun {
         return trainingStep
     }
 
+    /// Creates and locks the run directory on rank 0, once the inputs have proved valid, so
+    /// that a rejected run leaves nothing behind and two trainers never share a directory.
+    func claimRunDirectory() throws {
+        try context.agreeing {
+            if context.isLeader { try loop.runDirectory?.open() }
+        }
+    }
+
     /// Loads the checkpoint the run continues from: the given file, or the newest one in the
     /// run directory that loads cleanly. Each rank reads each tensor once, checking its
     /// checksum as it goes; a damaged file is named in a warning and an older one is tried.

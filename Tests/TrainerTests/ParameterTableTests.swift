@@ -50,7 +50,7 @@ final class ParameterTableTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-table-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"), overrides: ["train.steps": "1", "train.eval_interval": "0"])
-        var loop = TrainingLoop(config: config, runDirectory: try RunDirectory(path: directory.path))
+        var loop = TrainingLoop(config: config, runDirectory: RunDirectory(path: directory.path))
         loop.log = { _ in }
         try loop.run()
         let file = try HDF5File.open(directory.appendingPathComponent("checkpoints/step-00000001.h5").path)

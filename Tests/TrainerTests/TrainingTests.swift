@@ -66,7 +66,7 @@ final class TrainingTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-ppl-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"), overrides: ["train.steps": "100", "train.eval_interval": "50"])
-        var loop = TrainingLoop(config: config, runDirectory: try RunDirectory(path: directory.path))
+        var loop = TrainingLoop(config: config, runDirectory: RunDirectory(path: directory.path))
         loop.log = { _ in }
         try loop.run()
         let lines = try String(contentsOfFile: directory.path + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
