@@ -56,7 +56,7 @@ let package = Package(
         ]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),
-        .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "TestSupport"]),
+        .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "HDF5", "TestSupport"]),
         .testTarget(name: "ParallelTests", dependencies: [
             "Trainer", "Model", "Checkpointing", "Configuration", "HDF5", "Autograd", "TestSupport", "launch", "parallel-checks",
         ]),

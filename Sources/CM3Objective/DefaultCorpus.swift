@@ -83,17 +83,10 @@ public struct DefaultCorpus: Sendable {
 
     func render(_ tokens: some Sequence<Int32>, words: Bool) -> String {
         tokens.map { token -> String in
-            switch token {
-            case vocabulary.pad: return "<pad>"
-            case vocabulary.eos: return "<eos>"
-            case vocabulary.breakToken: return "<break>"
-            case vocabulary.mask: return "<mask>"
-            case vocabulary.infill: return "<infill>"
-            default:
-                if vocabulary.isImage(token) { return "img:\(Int(token) - vocabulary.textVocabulary)" }
-                let word = Int(token) - Int(vocabulary.specials.max()!) - 1
-                return words && word >= 0 && word < DefaultCorpus.words.count ? DefaultCorpus.words[word] : "#\(token)"
-            }
+            if let special = vocabulary.specialName(token) { return special }
+            if vocabulary.isImage(token) { return "img:\(Int(token) - vocabulary.textVocabulary)" }
+            let word = Int(token) - Int(vocabulary.specials.max()!) - 1
+            return words && word >= 0 && word < DefaultCorpus.words.count ? DefaultCorpus.words[word] : "#\(token)"
         }.joined(separator: " ")
     }
 }

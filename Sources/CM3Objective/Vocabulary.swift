@@ -36,6 +36,24 @@ public struct Vocabulary: Equatable, Sendable {
         token == pad || token == eos || token == breakToken || token == mask || token == infill
     }
 
+    /// The special token's name (`<mask>`), or nil for any other token.
+    public func specialName(_ token: Int32) -> String? {
+        switch token {
+        case pad: return "<pad>"
+        case eos: return "<eos>"
+        case breakToken: return "<break>"
+        case mask: return "<mask>"
+        case infill: return "<infill>"
+        default: return nil
+        }
+    }
+
+    /// Whether `token` may not appear in a document: `<pad>`, `<mask>` and `<infill>` are
+    /// what the CM3 transform writes, so a document holding them would be misread as masked.
+    public func isReservedInDocuments(_ token: Int32) -> Bool {
+        token == pad || token == mask || token == infill
+    }
+
     /// A reason the special ids cannot work (outside the text range, or repeated), or nil.
     public var problem: String? {
         if let bad = specials.first(where: { $0 < 0 || Int($0) >= textVocabulary }) {

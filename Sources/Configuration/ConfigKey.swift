@@ -85,16 +85,19 @@ public struct ConfigKey {
 
 // The typed constructors the table is written with, one per kind of property.
 extension ConfigKey {
+    /// `maximum` bounds sizes that are multiplied together (parameters, activations, batch
+    /// tokens), so every product the trainer forms fits in `Int` and an absurd value is
+    /// refused by name instead of overflowing later.
     static func integer(_ name: String, _ path: WritableKeyPath<TesseraConfig, Int>, minimum: Int = 1,
-                        required: Bool = false, _ doc: String) -> ConfigKey {
-        ConfigKey(name, .integer(minimum: minimum), required ? .required : .defaulted, doc, path,
-                  parse: { try integer($0, minimum: minimum) }, render: { "\($0)" })
+                        maximum: Int = Int.max, required: Bool = false, _ doc: String) -> ConfigKey {
+        ConfigKey(name, .integer(minimum: minimum, maximum: maximum), required ? .required : .defaulted, doc, path,
+                  parse: { try integer($0, minimum: minimum, maximum: maximum) }, render: { "\($0)" })
     }
 
     static func integer(_ name: String, _ path: WritableKeyPath<TesseraConfig, Int?>, minimum: Int = 1,
-                        _ doc: String) -> ConfigKey {
-        ConfigKey(name, .integer(minimum: minimum), .optional, doc, path,
-                  parse: { try integer($0, minimum: minimum) }, render: { $0.map { "\($0)" } })
+                        maximum: Int = Int.max, _ doc: String) -> ConfigKey {
+        ConfigKey(name, .integer(minimum: minimum, maximum: maximum), .optional, doc, path,
+                  parse: { try integer($0, minimum: minimum, maximum: maximum) }, render: { $0.map { "\($0)" } })
     }
 
     /// A token id: at least 0 and within `Int32`.

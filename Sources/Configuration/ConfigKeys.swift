@@ -6,26 +6,30 @@ import Optim
 /// written to run directories, settable and documented with nothing else to edit.
 /// Order matters: it is the order keys are read (so the first error found), written and
 /// documented.
+///
+/// Sizes have upper bounds far beyond any real run (a 32768-wide, 1024-layer model), chosen
+/// so that the products the trainer forms from them (parameters, activation bytes, tokens
+/// per step) cannot overflow `Int`: an absurd value is refused here, by name.
 public enum ConfigKeys {
     public static let all: [ConfigKey] = [
-        .integer("model.vocab_size", \.model.vocabSize, required: true, "Token ids the model embeds: text ids, then image codes."),
-        .integer("model.d_model", \.model.dModel, required: true, "Width of the residual stream."),
-        .integer("model.layers", \.model.layers, required: true, "Decoder blocks."),
-        .integer("model.heads", \.model.heads, required: true, "Attention heads; must divide `d_model`."),
-        .integer("model.ffn", \.model.ffn, required: true, "Hidden width of each block's MLP."),
-        .integer("model.seq_len", \.model.seqLen, required: true, "Tokens per sequence (learned positions)."),
+        .integer("model.vocab_size", \.model.vocabSize, maximum: 1 << 24, required: true, "Token ids the model embeds: text ids, then image codes."),
+        .integer("model.d_model", \.model.dModel, maximum: 1 << 15, required: true, "Width of the residual stream."),
+        .integer("model.layers", \.model.layers, maximum: 1 << 10, required: true, "Decoder blocks."),
+        .integer("model.heads", \.model.heads, maximum: 1 << 15, required: true, "Attention heads; must divide `d_model`."),
+        .integer("model.ffn", \.model.ffn, maximum: 1 << 17, required: true, "Hidden width of each block's MLP."),
+        .integer("model.seq_len", \.model.seqLen, maximum: 1 << 17, required: true, "Tokens per sequence (learned positions)."),
 
-        .integer("train.micro_batch", \.train.microBatch, "Sequences per forward/backward pass on each rank."),
-        .integer("train.accumulation", \.train.accumulation,
+        .integer("train.micro_batch", \.train.microBatch, maximum: 1 << 10, "Sequences per forward/backward pass on each rank."),
+        .integer("train.accumulation", \.train.accumulation, maximum: 1 << 20,
                  "Micro-batches per optimizer step; derived from `batch_tokens` when unset (give one, not both)."),
-        .integer("train.batch_tokens", \.train.batchTokens, "The global batch in tokens; must split evenly over micro-batches and ranks."),
-        .integer("train.steps", \.train.steps, "Optimizer steps; derived from `total_tokens` when unset (else 100)."),
+        .integer("train.batch_tokens", \.train.batchTokens, maximum: 1 << 40, "The global batch in tokens; must split evenly over micro-batches and ranks."),
+        .integer("train.steps", \.train.steps, maximum: 1 << 40, "Optimizer steps; derived from `total_tokens` when unset (else 100)."),
         .number("train.total_tokens", \.train.totalTokens, in: 1...1e16, "Tokens over the whole run, for the step count."),
         .integer("train.seed", \.train.seed, minimum: 0, "Seeds initialisation and data order."),
         .boolean("train.fixed_batch", \.train.fixedBatch, "Train on the first batch over and over (to check the model can fit it)."),
         .integer("train.log_interval", \.train.logInterval, "Print a progress line every this many steps."),
         .integer("train.eval_interval", \.train.evalInterval, minimum: 0, "Validation every this many steps (0: never)."),
-        .integer("train.eval_batches", \.train.evalBatches, "Micro-batches per rank in each validation."),
+        .integer("train.eval_batches", \.train.evalBatches, maximum: 1 << 20, "Micro-batches per rank in each validation."),
         .integer("train.save_interval", \.train.saveInterval, minimum: 0,
                  "A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT)."),
         .integer("train.keep_checkpoints", \.train.keepCheckpoints, "Checkpoints kept; older ones are deleted."),
@@ -42,11 +46,11 @@ public enum ConfigKeys {
         .number("optim.eps", \.optim.adamW.eps, in: 0...1, "AdamW denominator epsilon."),
         .number("optim.weight_decay", \.optim.adamW.weightDecay, in: 0...1, "AdamW decoupled weight decay."),
 
-        .integer("parallel.tp", \.parallel.tp, "Tensor-parallel size (`--tp` overrides it); dp = ranks / tp."),
+        .integer("parallel.tp", \.parallel.tp, maximum: 1 << 16, "Tensor-parallel size (`--tp` overrides it); dp = ranks / tp."),
 
         .paths("data.train", \.data.train, "Training shards; empty: the built-in default corpus."),
         .paths("data.validation", \.data.validation, "Held-out shards; empty: the default corpus's held-out documents."),
-        .integer("data.text_vocab", \.data.textVocab,
+        .integer("data.text_vocab", \.data.textVocab, maximum: 1 << 24,
                  "Text ids (special tokens among them), the rest being image codes; unset: CM3Leon's split at its vocabulary size, else half."),
         .token("data.special_tokens.pad", \.data.pad, "Id of `<pad>`."),
         .token("data.special_tokens.eos", \.data.eos, "Id of `<eos>`, ending each document."),
@@ -56,11 +60,11 @@ public enum ConfigKeys {
         .boolean("data.retrieval", \.data.retrieval, "Prepend retrieved documents (CM3Leon §2.1)."),
         .boolean("data.synthetic", \.data.synthetic,
                  "Train on synthetic sequences (a random motif repeated) instead of a corpus, for smoke tests."),
-        .integer("data.documents", \.data.documents, "Default corpus: training documents."),
-        .integer("data.validation_documents", \.data.validationDocuments, "Default corpus: held-out documents."),
+        .integer("data.documents", \.data.documents, maximum: 1 << 24, "Default corpus: training documents."),
+        .integer("data.validation_documents", \.data.validationDocuments, maximum: 1 << 24, "Default corpus: held-out documents."),
         .number("data.cm3.lambda", \.data.cm3.lambda, in: 0...64, "Span count n ~ clamp(Poisson(λ), min_spans, max_spans)."),
-        .integer("data.cm3.min_spans", \.data.cm3.minSpans, minimum: 0, "Fewest masked spans per block."),
-        .integer("data.cm3.max_spans", \.data.cm3.maxSpans, minimum: 0,
+        .integer("data.cm3.min_spans", \.data.cm3.minSpans, minimum: 0, maximum: 1 << 16, "Fewest masked spans per block."),
+        .integer("data.cm3.max_spans", \.data.cm3.maxSpans, minimum: 0, maximum: 1 << 16,
                  "Most masked spans per block; at least `min_spans`, and 2·max_spans + 1 must fit in `seq_len`."),
         .number("data.cm3.mask_weight", \.data.cm3.maskWeight, in: 0...1, "Loss weight of targets that are `<mask>` in the source."),
     ]

@@ -40,10 +40,18 @@ struct ConfigReader {
         self.file = file
         self.path = path
         var entries: [(key: String, value: Node)] = []
+        var lines: [String: Int] = [:]
         for (key, value) in mapping {
             guard let name = key.string else {
                 throw ConfigError(file: file, key: path, message: "keys must be strings")
             }
+            // YAML parsers keep either copy of a repeated key; refuse it rather than guess.
+            let line = key.mark?.line ?? 0
+            if let first = lines[name] {
+                throw ConfigError(file: file, key: path.isEmpty ? name : "\(path).\(name)",
+                                  message: "given twice (lines \(first) and \(line))")
+            }
+            lines[name] = line
             entries.append((name, value))
         }
         self.entries = entries

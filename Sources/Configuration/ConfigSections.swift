@@ -53,7 +53,7 @@ public struct TrainConfig: Equatable, Sendable {
     public func accumulation(seqLen: Int, dp: Int) throws -> Int {
         if let accumulation { return accumulation }
         guard let batchTokens else { return 1 }
-        let perPass = microBatch * seqLen * dp
+        let perPass = try tokens(microBatch, seqLen, dp)
         guard batchTokens % perPass == 0 else {
             throw LayoutError(description: "train.batch_tokens \(batchTokens) is not a multiple of micro_batch \(microBatch) × seq_len \(seqLen) × dp \(dp) = \(perPass)")
         }
@@ -64,8 +64,22 @@ public struct TrainConfig: Equatable, Sendable {
     public func totalSteps(seqLen: Int, dp: Int) throws -> Int {
         if let steps { return steps }
         guard let totalTokens else { return 100 }
-        let batch = Double(microBatch * seqLen * dp * (try accumulation(seqLen: seqLen, dp: dp)))
+        let batch = Double(try tokens(microBatch, seqLen, dp, try accumulation(seqLen: seqLen, dp: dp)))
         return Int((totalTokens / batch).rounded(.up))
+    }
+
+    /// The tokens of a pass or a step, the product of `factors`: each key is bounded, but
+    /// dp comes from the layout (`launch plan --world` can name any), so the product is
+    /// checked instead of trapping on overflow.
+    private func tokens(_ factors: Int...) throws -> Int {
+        try factors.reduce(1) { product, factor in
+            let (result, overflow) = product.multipliedReportingOverflow(by: factor)
+            guard !overflow else {
+                let names = "micro_batch × seq_len × dp" + (factors.count > 3 ? " × accumulation" : "")
+                throw LayoutError(description: "\(names) = \(factors.map(String.init).joined(separator: " × ")) tokens, too many to count")
+            }
+            return result
+        }
     }
 }
 

@@ -35,6 +35,10 @@ public final class DataPipeline {
             training = Dataset(documents: FlatDocuments(documents: corpus.documents(data.documents)))
         } else {
             training = try Dataset.load(paths: data.train, vocabulary: vocabulary)
+            // Packing needs a document to cycle over; say so here rather than trap there.
+            guard training.documents.count > 0 else {
+                throw ConfigError(file: config.source, key: "data.train", message: "the shards hold no documents")
+            }
         }
         if !data.validation.isEmpty {
             validation = try Dataset.load(paths: data.validation, vocabulary: vocabulary)

@@ -64,32 +64,6 @@ public struct DatasetShard {
         }
     }
 
-    /// Documents from a JSONL file: each line a JSON array of token ids or `{"tokens": [...]}`,
-    /// checked against `vocabulary`; `<eos>` is appended where a document lacks it.
-    public static func readJSONL(_ path: String, vocabulary: Vocabulary, progress: (String) -> Void) throws -> [[Int32]] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DataError(path: path, message: "cannot read the file")
-        }
-        var documents: [[Int32]] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            let parsed = try? JSONSerialization.jsonObject(with: Data(line.utf8))
-            let list = (parsed as? [Any]) ?? ((parsed as? [String: Any])?["tokens"] as? [Any])
-            guard let list, !list.isEmpty, list.allSatisfy({ $0 is NSNumber }) else {
-                throw DataError(path: path, message: "line \(number + 1): expected a JSON array of token ids or {\"tokens\": [...]}")
-            }
-            let ids = list.map { ($0 as! NSNumber).intValue }
-            if let bad = ids.first(where: { $0 < 0 || $0 >= vocabulary.size }) {
-                throw DataError(path: path, message: "line \(number + 1): token \(bad) is outside the vocabulary 0..<\(vocabulary.size)")
-            }
-            var document = ids.map(Int32.init)
-            if document.last != vocabulary.eos { document.append(vocabulary.eos) }
-            documents.append(document)
-            if documents.count % 100_000 == 0 { progress("read \(documents.count) documents") }
-        }
-        return documents
-    }
-
     /// Reads and checks a shard against the run's vocabulary: every problem is a DataError
     /// naming the file (missing file, wrong dtype, token ≥ vocabulary, offsets that do not
     /// rise from 0 to the token count, an embedding row count that is not the document count).
@@ -98,7 +72,11 @@ public struct DatasetShard {
         do {
             let file = try HDF5File.open(path)
             for (name, expected) in [("text_vocab", vocabulary.textVocabulary), ("image_codes", vocabulary.imageCodes)] {
-                if let stored = try file.integerAttribute(name), Int(stored) != expected {
+                // Without the attribute nothing says which vocabulary the ids belong to.
+                guard let stored = try file.integerAttribute(name) else {
+                    throw DataError(path: path, message: "no \(name) attribute: not a shard (see docs/data-format.md)")
+                }
+                guard Int(stored) == expected else {
                     throw DataError(path: path, message: "\(name) is \(stored) but the config's vocabulary has \(expected)")
                 }
             }
@@ -113,7 +91,7 @@ public struct DatasetShard {
             if let index = tokens.firstIndex(where: { $0 < 0 || Int($0) >= vocabulary.size }) {
                 throw DataError(path: path, message: "token \(tokens[index]) at position \(index) is outside the vocabulary 0..<\(vocabulary.size)")
             }
-            if let index = tokens.firstIndex(where: { $0 == vocabulary.pad || $0 == vocabulary.mask || $0 == vocabulary.infill }) {
+            if let index = tokens.firstIndex(where: vocabulary.isReservedInDocuments) {
                 throw DataError(path: path, message: "token \(tokens[index]) at position \(index) is <pad>, <mask> or <infill>, which the objective reserves")
             }
             var shard = DatasetShard(tokens: tokens, offsets: offsets, embeddings: nil, embeddingDimensions: 0)

@@ -37,26 +37,41 @@ struct Prepare: ParsableCommand {
 
     func validate() throws {
         guard shardDocuments > 0 else { throw ValidationError("--shard-documents must be positive") }
+        // The same bound as data.documents, so the default corpus's ids cannot overflow.
+        for (name, count) in [("--documents", documents), ("--validation-documents", validationDocuments)] {
+            if let count, !(1...(1 << 24)).contains(count) {
+                throw ValidationError("\(name) must be in 1...\(1 << 24), got \(count)")
+            }
+        }
     }
 
     func run() throws {
         let resolved = try loadConfig(config)
         let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
         try withReportedErrors {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let progress: (String) -> Void = { print($0); fflush(stdout) }
-            func write(_ documents: [[Int32]], _ prefix: String) throws {
-                try DatasetShard.writeShards(documents, directory: out, prefix: prefix, perShard: shardDocuments,
-                                             withEmbeddings: embeddings, vocabulary: vocabulary, progress: progress)
-            }
+            // Every input is read and checked before --out is created, so a refused input
+            // leaves nothing on disk.
+            let sets: [(prefix: String, documents: [[Int32]])]
             if let fromJsonl {
-                try write(try DatasetShard.readJSONL(fromJsonl, vocabulary: vocabulary, progress: progress), "train")
+                sets = [("train", try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, progress: progress))]
             } else {
                 let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(resolved.train.seed))
                 let trainCount = documents ?? resolved.data.documents
                 let heldOut = validationDocuments ?? resolved.data.validationDocuments
-                try write(corpus.documents(trainCount), "train")
-                try write((trainCount..<(trainCount + heldOut)).map(corpus.document), "validation")
+                sets = [("train", corpus.documents(trainCount)),
+                        ("validation", (trainCount..<(trainCount + heldOut)).map(corpus.document))]
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            } catch {
+                let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+                let reason = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
+                throw DataError(path: out, message: "cannot create the directory" + (reason.map { " (\($0))" } ?? ""))
+            }
+            for (prefix, documents) in sets {
+                try DatasetShard.writeShards(documents, directory: out, prefix: prefix, perShard: shardDocuments,
+                                             withEmbeddings: embeddings, vocabulary: vocabulary, progress: progress)
             }
         }
     }
@@ -75,6 +90,10 @@ struct InspectData: ParsableCommand {
 
     @Flag(name: .long, help: "JSON lines with token ids and loss weights instead of text.")
     var json = false
+
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("--count must be positive, got \(count)") }
+    }
 
     func run() throws {
         let resolved = try loadConfig(config)
@@ -107,6 +126,12 @@ struct BenchData: ParsableCommand {
 
     @Option(name: .long, help: "Documents in the corpus (and retrieval bank).")
     var documents: Int = 20_000
+
+    func validate() throws {
+        for (name, value) in [("--seq", seq), ("--blocks", blocks), ("--documents", documents)] where value < 1 {
+            throw ValidationError("\(name) must be positive, got \(value)")
+        }
+    }
 
     func run() throws {
         for retrieval in [false, true] {

@@ -112,10 +112,8 @@ struct Train: ParsableCommand {
         StopSignal.install()
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
-                let directory = try context.agreeing {
-                    try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp)
-                    return try RunDirectory(path: runPath ?? "runs/\(name)")
-                }
+                try context.agreeing { try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp) }
+                let directory = RunDirectory(path: runPath ?? "runs/\(name)")
                 var loop = TrainingLoop(config: resolved, context: context, runDirectory: directory)
                 loop.resume = resume == "auto" ? .auto : resume == "none" ? .none : .path(resume)
                 loop.stopAfter = stopAfter

@@ -13,7 +13,7 @@ enum OpenBLASCoreType {
         setenv("OPENBLAS_CORETYPE", better, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Only reached if exec failed: carry on, slowly, and say so.
-        FileHandle.standardError.write(Data("warning: OpenBLAS chose \(BLASRuntime.coreName) kernels and re-exec with OPENBLAS_CORETYPE=\(better) failed (errno \(errno)); matrix products will be slow\n".utf8))
+        fputs("warning: OpenBLAS chose \(BLASRuntime.coreName) kernels and re-exec with OPENBLAS_CORETYPE=\(better) failed (errno \(errno)); matrix products will be slow\n", stderr)
     }
 }
 

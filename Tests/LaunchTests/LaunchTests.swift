@@ -35,7 +35,9 @@ final class LaunchTests: XCTestCase {
         }
     }
 
-    /// A bad config exits non-zero with exactly one line naming the file and key.
+    /// A bad config exits with status 2 and exactly one line naming the file and key: never
+    /// a trap, whether the value would overflow a size product, repeat a key or leave no
+    /// room for the masking reserve.
     func testBadConfigExitsWithOneLine() throws {
         let text = try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
         let cases = [
@@ -43,17 +45,52 @@ final class LaunchTests: XCTestCase {
             (try text.replacingOnce("  ffn: 256\n", with: ""), "model.ffn"),
             (try text.replacingOnce("layers: 2", with: "layers: [2]"), "model.layers"),
             (try text.replacingOnce("seq_len: 128", with: "seq_len: -64"), "model.seq_len"),
+            (try text.replacingOnce("vocab_size: 512", with: "vocab_size: 9223372036854775807"), "model.vocab_size"),
+            (try text.replacingOnce("d_model: 64", with: "d_model: 4294967296"), "model.d_model"),
+            (try text.replacingOnce("micro_batch: 8", with: "micro_batch: 4611686018427387904"), "train.micro_batch"),
+            (try text.replacingOnce("  ffn: 256\n", with: "  ffn: 256\n  ffn: 512\n"), "model.ffn: given twice (lines 8 and 9)"),
+            ("model: {vocab_size: 512, d_model: 64, layers: 1, heads: 4, ffn: 64, seq_len: 8}\n", "data.cm3"),
         ]
         for (bad, key) in cases {
             let path = try temporaryConfig(bad)
             for command in ["train", "plan"] {
                 let result = try runProcess(ProjectPaths.launch, [command, "--config", path] + (command == "train" ? ["--run", path + ".run"] : []))
-                XCTAssertNotEqual(result.status, 0)
+                XCTAssertEqual(result.status, 2, result.stderr)
                 let lines = result.stderr.split(separator: "\n")
                 XCTAssertEqual(lines.count, 1, result.stderr)
                 XCTAssertTrue(result.stderr.contains(path) && result.stderr.contains(key), result.stderr)
             }
         }
+    }
+
+    /// Counts that must be positive are refused before anything runs, with the option named.
+    func testOutOfRangeOptionsAreRefused() throws {
+        let config = ProjectPaths.config("tiny")
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(UUID().uuidString)").path
+        let cases: [([String], String)] = [
+            (["plan", "--config", config, "--tp", "0"], "--tp must be positive, got 0"),
+            (["train", "--config", config, "--tp", "0", "--run", run], "--tp must be positive, got 0"),
+            (["train", "--config", config, "--stop-after", "0", "--run", run], "--stop-after must be positive, got 0"),
+            (["train", "--config", config, "--stop-after=-2", "--run", run], "--stop-after must be positive, got -2"),
+            (["plan", "--config", config, "--world", "4611686018427387904"], "--world must be in 1...65536"),
+            (["inspect-data", "--config", config, "--count=-1"], "--count must be positive, got -1"),
+            (["bench-data", "--blocks=0"], "--blocks must be positive, got 0"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runProcess(ProjectPaths.launch, arguments)
+            XCTAssertNotEqual(result.status, 0, arguments.joined(separator: " "))
+            XCTAssertTrue(result.stderr.hasPrefix("Error: \(message)"), result.stderr)
+            XCTAssertFalse(result.stdout.contains("step "), result.stdout)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run))
+    }
+
+    /// An error reported to a full disk (standard error on /dev/full) still exits with
+    /// status 2 instead of trapping in the write.
+    func testReportingToAFullDiskKeepsTheExitStatus() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
+        let result = try runProcess("/bin/sh", ["-c", "exec \"$0\" plan --config /nonexistent.yaml 2>/dev/full", ProjectPaths.launch])
+        XCTAssertEqual(result.status, 2)
     }
 
     /// Without OPENBLAS_CORETYPE, launch runs kernels this CPU can execute and, on an AVX2
