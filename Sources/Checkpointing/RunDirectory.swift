@@ -89,18 +89,48 @@ public final class RunDirectory {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let line = String(decoding: try encoder.encode(record), as: UTF8.self)
-        let manager = FileManager.default
-        // A file that cannot be created shows up as the failed open below.
-        if !manager.fileExists(atPath: metricsPath) { _ = manager.createFile(atPath: metricsPath, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: metricsPath) else {
-            throw RunDirectoryError(message: "cannot write \(metricsPath)")
+        let bytes = Array((line + "\n").utf8)
+        let descriptor = Glibc.open(metricsPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard descriptor >= 0 else { throw RunDirectoryError(message: "cannot write \(metricsPath)") }
+        defer { close(descriptor) }
+        // On a full disk, what did get written of the line is cut off again, so the file
+        // never ends in half a line.
+        let end = lseek(descriptor, 0, SEEK_END)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            guard written > 0 else {
+                let reason = written < 0 ? String(cString: strerror(errno)) : "no space left"
+                if end >= 0 { ftruncate(descriptor, end) }
+                throw RunDirectoryError(message: "cannot write \(metricsPath): \(reason)")
+            }
+            offset += written
         }
-        defer { try? handle.close() }
-        handle.seekToEndOfFile()
-        handle.write(Data((line + "\n").utf8))
     }
 
-    /// Drops metric lines of steps at or after `step` (a resumed run writes them again).
+    /// Moves the checkpoints of steps after `step` into `checkpoints/abandoned-<time>/`, where
+    /// resuming never looks: a run resumed from an older checkpoint starts a new timeline.
+    /// Returns the folder and the steps moved, or nil when there were none.
+    public func setAsideCheckpoints(after step: Int) throws -> (folder: String, steps: [Int])? {
+        let newer = checkpoints().filter { $0.step > step }
+        guard !newer.isEmpty else { return nil }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let folder = (checkpointsPath as NSString).appendingPathComponent("abandoned-\(formatter.string(from: Date()))-\(getpid())")
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for checkpoint in newer {
+                try FileManager.default.moveItem(atPath: checkpoint.path,
+                                                 toPath: (folder as NSString).appendingPathComponent((checkpoint.path as NSString).lastPathComponent))
+            }
+        } catch {
+            throw RunDirectoryError(message: "cannot move newer checkpoints aside into \(folder): \((error as NSError).localizedDescription)")
+        }
+        return (folder, newer.map(\.step).sorted())
+    }
+
+    /// Drops metric lines of steps at or after `step` (a resumed run writes them again), and
+    /// any line a crash left half-written.
     public func truncateMetrics(fromStep step: Int) throws {
         guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return }
         let kept = text.split(separator: "\n").filter { line in

@@ -121,13 +121,17 @@ final class TrainingRun {
         }
     }
 
-    /// Writes the resolved config, drops metrics of steps about to be redone, and says what
-    /// is being trained.
+    /// Writes the resolved config, drops metrics of steps about to be redone, sets newer
+    /// checkpoints aside, and says what is being trained.
     func announce() throws {
         let directory = context.isLeader ? loop.runDirectory : nil
         try context.agreeing {
             try directory?.writeConfig(config.yaml)
             try directory?.truncateMetrics(fromStep: state.step)
+            // Checkpoints past the step this run continues from belong to an abandoned timeline.
+            if let moved = try directory?.setAsideCheckpoints(after: state.step) {
+                loop.log("moved the checkpoints of steps \(moved.steps.map(String.init).joined(separator: ", ")) aside to \(moved.folder): this run continues from step \(state.step)")
+            }
         }
         guard context.isLeader else { return }
         let train = config.train, model = config.model

@@ -118,10 +118,13 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("warning: checkpoint \(newest) tensor 'decoder.layers.1.fc1.weight' fails its checksum"), result.stderr)
         XCTAssertTrue(result.stdout.contains("resumed from \(run("corrupt"))/checkpoints/step-00000010.h5 at step 10"), result.stdout)
 
-        // That run re-saved step 20 (over the corrupt file) and saved 30; keep_checkpoints (3)
-        // keeps 10, 20 and 30. With 30 truncated, the newest that verifies is the new 20.
+        // That run set the corrupt step 20 aside (it is past the step it resumed from), saved
+        // a new 20 and 30; keep_checkpoints (3) keeps 10, 20 and 30. With 30 truncated, the
+        // newest that verifies is the new 20.
         let kept = try FileManager.default.contentsOfDirectory(atPath: run("corrupt") + "/checkpoints").sorted()
-        XCTAssertEqual(kept, ["step-00000010.h5", "step-00000020.h5", "step-00000030.h5"])
+        XCTAssertEqual(kept.filter { $0.hasSuffix(".h5") }, ["step-00000010.h5", "step-00000020.h5", "step-00000030.h5"])
+        let abandoned = try XCTUnwrap(kept.first { $0.hasPrefix("abandoned-") }, "\(kept)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run("corrupt") + "/checkpoints/" + abandoned), ["step-00000020.h5"])
         let latest = run("corrupt") + "/checkpoints/step-00000030.h5"
         let data = try Data(contentsOf: URL(fileURLWithPath: latest))
         try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: latest))
