@@ -15,9 +15,12 @@ public struct TrainingState: Equatable, Sendable {
     public var tokens: Int = 0
     /// Where the data stream continues (rank 0's cursor: the global one after whole steps).
     public var cursor = BlockCursor()
+    /// Sequences per optimizer step over all ranks (0: not recorded, format 1), which a
+    /// resume under another dp keeps.
+    public var globalBatch = 0
 
-    public init(step: Int = 0, tokens: Int = 0, cursor: BlockCursor = BlockCursor()) {
-        self.step = step; self.tokens = tokens; self.cursor = cursor
+    public init(step: Int = 0, tokens: Int = 0, cursor: BlockCursor = BlockCursor(), globalBatch: Int = 0) {
+        self.step = step; self.tokens = tokens; self.cursor = cursor; self.globalBatch = globalBatch
     }
 }
 
@@ -75,6 +78,7 @@ public enum Checkpoint {
             try CheckpointAttributes(
                 formatVersion: formatVersion, step: Int64(state.step), tokens: Int64(state.tokens),
                 optimizerStep: Int64(optimizer.stepCount), cursor: "\(cursor.epoch) \(cursor.position) \(cursor.offset) \(cursor.block)",
+                globalBatch: Int64(state.globalBatch),
                 seed: Int64(config.train.seed), lr: lr, config: config.yaml,
                 checksums: checksums.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n")
             ).write(to: file)

@@ -12,6 +12,8 @@ struct CheckpointAttributes: Equatable {
     var optimizerStep: Int64
     /// The data cursor: "epoch position offset block".
     var cursor: String
+    /// Sequences per optimizer step over all ranks; 0 in format 1 files.
+    var globalBatch: Int64
     var seed: Int64
     var lr: Double
     /// The resolved config, as YAML.
@@ -23,7 +25,7 @@ struct CheckpointAttributes: Equatable {
     /// bits so that no formatting can change it.
     var canonicalText: String {
         ["format_version=\(formatVersion)", "step=\(step)", "tokens=\(tokens)", "optimizer_step=\(optimizerStep)",
-         "cursor=\(cursor)", "seed=\(seed)", "lr=\(String(lr.bitPattern, radix: 16))", "config=\(config)",
+         "cursor=\(cursor)", "global_batch=\(globalBatch)", "seed=\(seed)", "lr=\(String(lr.bitPattern, radix: 16))", "config=\(config)",
          "checksums=\(checksums)"].joined(separator: "\n")
     }
 
@@ -35,6 +37,7 @@ struct CheckpointAttributes: Equatable {
         try file.setAttribute("tokens", tokens)
         try file.setAttribute("optimizer_step", optimizerStep)
         try file.setAttribute("cursor", cursor)
+        try file.setAttribute("global_batch", globalBatch)
         try file.setAttribute("seed", seed)
         try file.setAttribute("lr", lr)
         try file.setAttribute("config", config)
@@ -52,17 +55,17 @@ struct CheckpointAttributes: Equatable {
             throw CheckpointError(path: path, problem: .missingState)
         }
         self.init(formatVersion: version, step: step, tokens: tokens, optimizerStep: try file.integerAttribute("optimizer_step") ?? 0,
-                  cursor: cursor, seed: try file.integerAttribute("seed") ?? 0, lr: try file.doubleAttribute("lr") ?? 0,
+                  cursor: cursor, globalBatch: try file.integerAttribute("global_batch") ?? 0, seed: try file.integerAttribute("seed") ?? 0, lr: try file.doubleAttribute("lr") ?? 0,
                   config: try file.stringAttribute("config") ?? "", checksums: try file.stringAttribute("checksums") ?? "")
         if version >= 2, try file.stringAttribute("attributes_checksum") != digest {
             throw CheckpointError(path: path, problem: .attributesChecksumMismatch)
         }
     }
 
-    init(formatVersion: Int64, step: Int64, tokens: Int64, optimizerStep: Int64, cursor: String, seed: Int64, lr: Double,
-         config: String, checksums: String) {
+    init(formatVersion: Int64, step: Int64, tokens: Int64, optimizerStep: Int64, cursor: String, globalBatch: Int64, seed: Int64,
+         lr: Double, config: String, checksums: String) {
         self.formatVersion = formatVersion; self.step = step; self.tokens = tokens; self.optimizerStep = optimizerStep
-        self.cursor = cursor; self.seed = seed; self.lr = lr; self.config = config; self.checksums = checksums
+        self.cursor = cursor; self.globalBatch = globalBatch; self.seed = seed; self.lr = lr; self.config = config; self.checksums = checksums
     }
 
     /// The training state these attributes record.
@@ -70,7 +73,8 @@ struct CheckpointAttributes: Equatable {
         let parts = cursor.split(separator: " ").compactMap { Int($0) }
         guard parts.count == 4 else { throw CheckpointError(path: path, problem: .missingState) }
         return TrainingState(step: Int(step), tokens: Int(tokens),
-                             cursor: BlockCursor(epoch: parts[0], position: parts[1], offset: parts[2], block: parts[3]))
+                             cursor: BlockCursor(epoch: parts[0], position: parts[1], offset: parts[2], block: parts[3]),
+                             globalBatch: Int(globalBatch))
     }
 
     /// The tensor checksums by name.

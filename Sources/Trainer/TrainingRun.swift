@@ -14,10 +14,12 @@ final class TrainingRun {
     let loop: TrainingLoop
     var config: TesseraConfig { loop.config }
     var context: ParallelContext { loop.context }
-    let totalSteps: Int
-    let accumulation: Int
-    let tokensPerStep: Int
-    let schedule: LearningRateSchedule
+    /// These follow the global batch, which a resume under another dp may keep by changing
+    /// the accumulation.
+    private(set) var totalSteps: Int
+    private(set) var accumulation: Int
+    var tokensPerStep: Int { state.globalBatch * config.model.seqLen }
+    private(set) var schedule: LearningRateSchedule
     let trainingStep: TrainingStep
     let pipeline: DataPipeline
     private(set) var state = TrainingState()
@@ -32,7 +34,7 @@ final class TrainingRun {
         accumulation = try train.accumulation(seqLen: model.seqLen, dp: context.dp)
         totalSteps = try train.totalSteps(seqLen: model.seqLen, dp: context.dp)
         schedule = loop.config.optim.schedule(totalSteps: totalSteps)
-        tokensPerStep = train.microBatch * accumulation * context.dp * model.seqLen
+        state.globalBatch = train.microBatch * accumulation * context.dp
         trainingStep = Self.freshModel(loop.config, context: context)
         // Shards are read on every rank; one that fails must not leave the others waiting.
         (pipeline, validationBatches) = try context.agreeing {
@@ -72,6 +74,7 @@ final class TrainingRun {
         for path in candidates {
             if try load(path, fallbackAllowed: loop.resume == .auto) {
                 try checkEveryRankLoaded(path)
+                try keepGlobalBatch(of: path)
                 pipeline.stream.restore(state.cursor)
                 if context.isLeader { loop.log("resumed from \(path) at step \(state.step)") }
                 return
@@ -81,6 +84,29 @@ final class TrainingRun {
         if let newest = candidates.first {
             let error = ResumeError(directory: (newest as NSString).deletingLastPathComponent, tried: candidates.count)
             throw CollectiveFailure(error, reports: context.isLeader)
+        }
+    }
+
+    /// A checkpoint trained with another dp continues with the global batch it was trained
+    /// with: the accumulation changes to make it up, or the run stops when it cannot.
+    private func keepGlobalBatch(of path: String) throws {
+        let stored = state.globalBatch, train = config.train, perPass = train.microBatch * context.dp
+        state.globalBatch = perPass * accumulation
+        guard stored > 0 && stored != state.globalBatch else { return }
+        guard stored % perPass == 0 else {
+            let error = LayoutError(description: "checkpoint \(path) was trained with \(stored) sequences per step, which micro_batch \(train.microBatch) × dp \(context.dp) = \(perPass) does not divide: resume with a micro_batch or dp that does")
+            throw CollectiveFailure(error, reports: context.isLeader)
+        }
+        let previous = accumulation
+        var kept = train
+        kept.accumulation = stored / perPass
+        kept.batchTokens = nil
+        accumulation = stored / perPass
+        totalSteps = try kept.totalSteps(seqLen: config.model.seqLen, dp: context.dp)
+        schedule = config.optim.schedule(totalSteps: totalSteps)
+        state.globalBatch = stored
+        if context.isLeader {
+            loop.log("resuming under dp \(context.dp): accumulation \(previous) → \(accumulation) keeps the global batch of \(stored) sequences (micro_batch \(train.microBatch) × dp \(context.dp) × \(accumulation))")
         }
     }
 

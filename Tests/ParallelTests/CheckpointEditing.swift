@@ -15,7 +15,7 @@ enum AttributeValue {
 func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], changing changed: [String: AttributeValue?] = [:]) throws {
     let source = try HDF5File.open(path)
     var attributes: [String: AttributeValue] = [:]
-    for name in ["format_version", "step", "tokens", "optimizer_step", "seed"] {
+    for name in ["format_version", "step", "tokens", "optimizer_step", "global_batch", "seed"] {
         if let value = try source.integerAttribute(name) { attributes[name] = .integer(value) }
     }
     for name in ["cursor", "config", "checksums", "attributes_checksum"] {
