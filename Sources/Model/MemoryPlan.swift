@@ -49,7 +49,7 @@ public struct MemoryPlan: Sendable {
         memory per rank: weights \(gib(weights)), gradients \(gib(gradients)), optimizer \(gib(optimizer)), \
         dp buffers \(gib(dataParallelBuffers)), activations \(gib(activations)), LM head \(gib(lmHead)), \
         runtime \(gib(baseline)) = \(gib(total))
-        all \(ranks) ranks: \(gib(total * ranks))
+        all \(ranks) ranks: \(String(format: "%.2f GiB", Double(total) * Double(ranks) / 1_073_741_824))
         """
     }
 

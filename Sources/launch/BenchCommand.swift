@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Trainer
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time training steps of a model shape against this machine's sgemm.",
+        discussion: "Under mpirun, --tp splits each replica and the remaining ranks are data-parallel.")
+
+    @Option(name: .long, help: "Shape: \(BenchmarkShape.all.map(\.name).joined(separator: ", ")).")
+    var shape: String = "tiny"
+
+    @Option(name: .long, help: "Timed steps after one warm-up step.")
+    var steps: Int = 2
+
+    @Option(name: .long, help: "Tensor-parallel size (under mpirun).")
+    var tp: Int = 1
+
+    @Option(name: .long, help: "Data-parallel size: must equal ranks / tp when given.")
+    var dp: Int?
+
+    func validate() throws {
+        guard BenchmarkShape.named(shape) != nil else {
+            throw ValidationError("unknown shape '\(shape)'; choose one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
+        }
+        guard steps > 0 else { throw ValidationError("--steps must be positive") }
+        guard tp > 0 else { throw ValidationError("--tp must be positive, got \(tp)") }
+        if let dp, dp < 1 { throw ValidationError("--dp must be positive, got \(dp)") }
+    }
+
+    func run() throws {
+        let chosen = BenchmarkShape.named(shape)!
+        try withParallelContext(tp: tp, model: chosen.model) { context in
+            if let dp, dp != context.dp {
+                if context.isLeader { report("invalid layout: --dp \(dp) but \(context.worldSize) ranks / tp \(context.tp) = \(context.dp)") }
+                throw ExitCode(2)
+            }
+            let log: (String) -> Void = context.isLeader ? { print($0); fflush(stdout) } : { _ in }
+            let result = try Benchmark.run(chosen, steps: steps, context: context, log: log)
+            log("shape \(result.shape), tp \(context.tp) × dp \(context.dp): " + String(
+                format: "%d tokens/step, %.3f s/step, %.0f tokens/s, %.1f GFLOP/s per rank achieved = %.0f%% of sgemm %.1f GFLOP/s, peak RSS %.2f GiB",
+                result.tokensPerStep, result.secondsPerStep, result.tokensPerSecond,
+                result.achievedGflops, 100 * result.fractionOfSgemm, result.sgemmGflops,
+                Double(result.peakResidentBytes) / 1_073_741_824))
+            log("collectives per step, rank 0: tensor-parallel \(result.tensorParallelBytesPerStep) bytes sent, data-parallel \(result.dataParallelBytesPerStep) bytes sent")
+        }
+    }
+}
