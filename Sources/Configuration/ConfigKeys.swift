@@ -33,6 +33,8 @@ public enum ConfigKeys {
         .integer("train.save_interval", \.train.saveInterval, minimum: 0,
                  "A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT)."),
         .integer("train.keep_checkpoints", \.train.keepCheckpoints, "Checkpoints kept; older ones are deleted."),
+        .integer("train.watchdog_seconds", \.train.watchdogSeconds, minimum: 0,
+                 "End the job when a rank makes no progress (micro-batch, validation batch, checkpoint tensor) for this long (0: never)."),
         .boolean("train.activation_checkpointing", \.train.activationCheckpointing,
                  "Recompute each block's activations during backward instead of keeping them."),
 

@@ -43,6 +43,7 @@ public struct TrainingLoop {
     @discardableResult
     public func run() throws -> (records: [StepRecord], decoder: CM3LeonDecoder) {
         let run = try TrainingRun(self)
+        defer { run.watchdog.stop() }
         try run.claimRunDirectory()
         try run.resume()
         try run.announce()

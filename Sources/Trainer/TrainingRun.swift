@@ -27,6 +27,7 @@ final class TrainingRun {
     /// The batches of the first step, reused by `train.fixed_batch`.
     private var fixedBatches: [TokenBatch]?
     private var started: Date?
+    let watchdog: Watchdog
 
     init(_ loop: TrainingLoop) throws {
         self.loop = loop
@@ -35,6 +36,8 @@ final class TrainingRun {
         totalSteps = try train.totalSteps(seqLen: model.seqLen, dp: context.dp)
         schedule = loop.config.optim.schedule(totalSteps: totalSteps)
         state.globalBatch = train.microBatch * accumulation * context.dp
+        watchdog = Watchdog(seconds: train.watchdogSeconds, rank: context.worldRank) { context.abortJob(code: 3) }
+        watchdog.beat("reading the data")
         trainingStep = Self.freshModel(loop.config, context: context)
         // Shards are read on every rank; one that fails must not leave the others waiting.
         (pipeline, validationBatches) = try context.agreeing {
@@ -72,6 +75,7 @@ final class TrainingRun {
             candidates = try context.broadcastFromLeader(listed.joined(separator: "\n")).split(separator: "\n").map(String.init)
         }
         for path in candidates {
+            watchdog.beat("loading \(path)")
             if try load(path, fallbackAllowed: loop.resume == .auto) {
                 try checkEveryRankLoaded(path)
                 try keepGlobalBatch(of: path)
@@ -168,6 +172,7 @@ final class TrainingRun {
     func validate() throws {
         guard !validationBatches.isEmpty else { return }
         let start = Date()
+        watchdog.beat("validating at step \(state.step)")
         if context.isLeader { loop.log("validating on \(validationBatches.count) micro-batches per rank…") }
         let loss = try trainingStep.decoder.validationLoss(validationBatches, context: context)
         try context.agreeing {
@@ -186,12 +191,16 @@ final class TrainingRun {
         let batches = fixedBatches ?? (0..<accumulation).map { _ in pipeline.nextBatch(microBatch: train.microBatch) }
         if train.fixedBatch { fixedBatches = batches }
         let lr = schedule(step)
+        watchdog.beat("in step \(step), micro-batch 1 of \(accumulation)")
         if context.isLeader && first && accumulation > 1 {
             loop.log("step \(step)/\(totalSteps) | micro-batch 1/\(accumulation) running (\(train.microBatch)×\(config.model.seqLen) tokens per rank per micro-batch)")
         }
         let loss = try trainingStep.run(batches, lr: Float(lr), afterBackward: { loss in
             try self.loop.afterBackward?(step, loss, self.trainingStep.decoder)
-        }, onMicroBatch: { k, n in self.reportMicroBatch(k, of: n, step: step, since: started) })
+        }, onMicroBatch: { k, n in
+            self.watchdog.beat(k < n ? "in step \(step), micro-batch \(k + 1) of \(n)" : "after step \(step)")
+            self.reportMicroBatch(k, of: n, step: step, since: started)
+        })
         let seconds = Date().timeIntervalSince(started)
         state.step += 1
         state.tokens += tokensPerStep
@@ -231,6 +240,7 @@ final class TrainingRun {
         guard let runDirectory = loop.runDirectory else { return }
         state.cursor = pipeline.stream.cursor
         let path = runDirectory.checkpointPath(step: state.step)
+        watchdog.beat("saving \(path)")
         // Rank 0 writes; a failed write must end every rank, not leave them in the next step.
         try context.agreeing {
             try Checkpoint.save(path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,

@@ -38,7 +38,7 @@ final class ConfigKeyTableTests: XCTestCase {
             "train.micro_batch": "3", "train.accumulation": "5", "train.steps": "7", "train.total_tokens": "123456",
             "train.seed": "9", "train.fixed_batch": "true", "train.log_interval": "2", "train.eval_interval": "11",
             "train.eval_batches": "6", "train.save_interval": "13", "train.keep_checkpoints": "4",
-            "train.activation_checkpointing": "yes",
+            "train.activation_checkpointing": "yes", "train.watchdog_seconds": "120",
             "optim.peak_lr": "2.5e-4", "optim.warmup": "17", "optim.decay": "cosine", "optim.final_lr_fraction": "0.2",
             "optim.clip_norm": "0.5", "optim.beta1": "0.8", "optim.beta2": "0.99", "optim.eps": "1e-6",
             "optim.weight_decay": "0.05", "parallel.tp": "2",

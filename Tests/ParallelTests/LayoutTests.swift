@@ -87,7 +87,7 @@ final class LayoutTests: XCTestCase {
         var ranks: [Int32] = []
         for _ in 0..<200 where ranks.count < 2 {
             usleep(100_000)
-            ranks = children(of: job.processIdentifier)
+            ranks = MPI.children(of: job.processIdentifier)
         }
         guard ranks.count == 2 else { return XCTFail("the two ranks did not start: children \(ranks)") }
         sleep(2)
@@ -118,16 +118,5 @@ final class LayoutTests: XCTestCase {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         return url
-    }
-
-    /// Processes whose parent is `pid` (from /proc).
-    func children(of pid: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { Int32($0) }.filter { candidate in
-            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 2 && Int32(fields[1]) == pid
-        }.sorted()
     }
 }

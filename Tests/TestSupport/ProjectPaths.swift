@@ -88,4 +88,15 @@ public enum MPI {
     }
 
     public struct MPIUnavailable: Error {}
+
+    /// The processes whose parent is `pid` (the ranks `mpirun` started on this machine).
+    public static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { candidate in
+            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[1]) == pid
+        }.sorted()
+    }
 }

@@ -1,0 +1,37 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// A rank that stops making progress (here: SIGSTOP) ends the job instead of hanging it.
+final class WatchdogTests: XCTestCase {
+    func testAStoppedRankEndsTheJob() throws {
+        let mpirun = try XCTUnwrap(MPI.mpirun, "mpirun is not installed")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-watchdog-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: mpirun)
+        job.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "2",
+                         ProjectPaths.launch, "train", "--config", ProjectPaths.config("tiny"), "--set", "train.steps=1000000",
+                         "--set", "train.watchdog_seconds=3", "--set", "train.eval_interval=0", "--run", directory.path]
+        let errors = Pipe()
+        job.standardOutput = FileHandle.nullDevice
+        job.standardError = errors
+        try job.run()
+        defer { if job.isRunning { kill(job.processIdentifier, SIGKILL) } }
+        var ranks: [Int32] = []
+        for _ in 0..<200 where ranks.count < 2 || !FileManager.default.fileExists(atPath: directory.path + "/metrics.jsonl") {
+            usleep(100_000)
+            ranks = MPI.children(of: job.processIdentifier)
+        }
+        guard ranks.count == 2 else { return XCTFail("the two ranks did not start: children \(ranks)") }
+        kill(ranks[1], SIGSTOP)
+        let stopped = Date()
+        while job.isRunning && Date().timeIntervalSince(stopped) < 30 { usleep(100_000) }
+        XCTAssertFalse(job.isRunning, "the job still ran 30 s after a rank stopped")
+        guard !job.isRunning else { return }
+        XCTAssertNotEqual(job.terminationStatus, 0)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(stderr.contains("error: rank 0 made no progress for 3 s while "), stderr)
+        XCTAssertTrue(stderr.contains("(train.watchdog_seconds 3); ending the job"), stderr)
+    }
+}
