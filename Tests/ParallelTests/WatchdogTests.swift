@@ -17,8 +17,9 @@ final class WatchdogTests: XCTestCase {
         job.standardOutput = FileHandle.nullDevice
         job.standardError = errors
         try job.run()
-        defer { if job.isRunning { kill(job.processIdentifier, SIGKILL) } }
         var ranks: [Int32] = []
+        // On failure, leave no stopped rank behind: SIGKILL ends stopped processes too.
+        defer { for rank in ranks + [job.processIdentifier] { kill(rank, SIGKILL) } }
         for _ in 0..<200 where ranks.count < 2 || !FileManager.default.fileExists(atPath: directory.path + "/metrics.jsonl") {
             usleep(100_000)
             ranks = MPI.children(of: job.processIdentifier)
