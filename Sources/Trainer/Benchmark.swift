@@ -61,7 +61,8 @@ public enum Benchmark {
             context.resetCounters()
             try context.grid?.world.barrier()
             let start = Date()
-            let loss = try trainingStep.run([batch], lr: 1e-4)
+            // Without `shouldContinue` a step is never abandoned.
+            guard let loss = try trainingStep.run([batch], lr: 1e-4) else { preconditionFailure("benchmark step abandoned") }
             let seconds = Date().timeIntervalSince(start)
             bytes = context.bytesSent
             log(String(format: "step %d: %.3f s, loss %.4f", step, seconds, loss) + (step == 0 ? " (warm-up)" : ""))

@@ -50,7 +50,11 @@ public struct TrainingLoop {
         if run.state.step == 0 { try run.validate() }
         var records: [StepRecord] = []
         while run.state.step < run.totalSteps {
-            let record = try run.trainOneStep(first: records.isEmpty)
+            guard let record = try run.trainOneStep(first: records.isEmpty) else {
+                try run.save()
+                if context.isLeader { log("stopped at step \(run.state.step); resume with the same command") }
+                break
+            }
             records.append(record)
             try run.report(record, stepsHere: records.count)
             if run.isDue(config.train.evalInterval) { try run.validate() }

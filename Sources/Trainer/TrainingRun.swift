@@ -184,10 +184,13 @@ final class TrainingRun {
         }
     }
 
-    /// One optimizer step over `accumulation` micro-batches.
-    func trainOneStep(first: Bool) throws -> StepRecord {
+    /// One optimizer step over `accumulation` micro-batches, or nil when a stop request
+    /// abandoned it part-way: then nothing was applied and the data cursor is back at the
+    /// step's start, so the state is that of the last completed step.
+    func trainOneStep(first: Bool) throws -> StepRecord? {
         let step = state.step, train = config.train, started = Date()
         if self.started == nil { self.started = started }
+        let cursorAtStart = pipeline.stream.cursor
         let batches = fixedBatches ?? (0..<accumulation).map { _ in pipeline.nextBatch(microBatch: train.microBatch) }
         if train.fixedBatch { fixedBatches = batches }
         let lr = schedule(step)
@@ -195,12 +198,18 @@ final class TrainingRun {
         if context.isLeader && first && accumulation > 1 {
             loop.log("step \(step)/\(totalSteps) | micro-batch 1/\(accumulation) running (\(train.microBatch)×\(config.model.seqLen) tokens per rank per micro-batch)")
         }
-        let loss = try trainingStep.run(batches, lr: Float(lr), afterBackward: { loss in
+        let completed = try trainingStep.run(batches, lr: Float(lr), afterBackward: { loss in
             try self.loop.afterBackward?(step, loss, self.trainingStep.decoder)
         }, onMicroBatch: { k, n in
             self.watchdog.beat(k < n ? "in step \(step), micro-batch \(k + 1) of \(n)" : "after step \(step)")
             self.reportMicroBatch(k, of: n, step: step, since: started)
-        })
+        }, shouldContinue: { try self.context.maxOverWorld(StopSignal.requested ? 1 : 0) == 0 })
+        guard let loss = completed else {
+            pipeline.stream.restore(cursorAtStart)
+            fixedBatches = nil
+            if context.isLeader { loop.log("stop requested during step \(step): its partial accumulation is dropped") }
+            return nil
+        }
         let seconds = Date().timeIntervalSince(started)
         state.step += 1
         state.tokens += tokensPerStep

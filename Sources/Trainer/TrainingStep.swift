@@ -39,13 +39,21 @@ public final class TrainingStep {
     /// learning rate `lr`; returns the global mean loss. `afterBackward` sees the complete
     /// gradients before the optimizer uses them.
     /// `onMicroBatch(k, n)` is called after each of n micro-batches (for progress in long steps).
+    /// `shouldContinue`, asked before every micro-batch but the first (and the same on every
+    /// rank), can abandon the step: the partial gradients are dropped, nothing is applied,
+    /// and the result is nil.
     public func run(_ microBatches: [TokenBatch], lr: Float, afterBackward: ((Double) throws -> Void)? = nil,
-                    onMicroBatch: ((Int, Int) -> Void)? = nil) throws -> Double {
+                    onMicroBatch: ((Int, Int) -> Void)? = nil, shouldContinue: (() throws -> Bool)? = nil) throws -> Double? {
         let weight = microBatches.reduce(0.0) { $0 + Double($1.weights.reduce(0, +)) }
         let normalizer = Float(max(try context.sumOverDataParallel(weight), 1))
         decoder.zeroGrad()
         var localLoss = 0.0
         for (index, batch) in microBatches.enumerated() {
+            // Before the last micro-batch starts its dp reduction, the step can still be dropped.
+            if index > 0, let shouldContinue, try !shouldContinue() {
+                decoder.zeroGrad()
+                return nil
+            }
             reducer?.isEnabled = index == microBatches.count - 1
             let tape = Tape()
             let loss = decoder.loss(batch, tape: tape, normalizer: normalizer, checkpointBlocks: checkpointBlocks,
