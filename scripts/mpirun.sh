@@ -5,6 +5,12 @@
 #   - OPENBLAS_CORETYPE where Debian's OpenBLAS would pick slow kernels (asked of `launch openblas`);
 #   - BLAS threads per rank: 1 when ranks >= cores, cores / ranks otherwise;
 #   - --oversubscribe when ranks > cores; --allow-run-as-root when run as root.
+#
+# Stopping: Ctrl-C, or SIGTERM/SIGINT/SIGHUP to this script, asks every rank to finish (or
+# drop) its current step, save a checkpoint and exit 0; a third one aborts the job. Open MPI's
+# mpirun would instead kill the ranks 2 s after a Ctrl-C, so mpirun runs here in a session of
+# its own (a terminal's Ctrl-C reaches only this script) and is sent SIGUSR1, which it
+# forwards to every rank and then waits for them.
 set -euo pipefail
 
 ranks=1
@@ -27,4 +33,26 @@ flags=(-x "OPENBLAS_NUM_THREADS=$threads")
 [ "$ranks" -gt "$cores" ] && flags+=(--oversubscribe)
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
 
-exec mpirun "${flags[@]}" "$@"
+setsid mpirun "${flags[@]}" "$@" < /dev/null &
+mpirun_pid=$!
+requests=0
+stop() {
+  requests=$((requests + 1))
+  if [ "$requests" -eq 1 ]; then
+    echo "mpirun.sh: $1: asking every rank to save a checkpoint and stop (send it twice more to abort)" >&2
+    kill -USR1 "$mpirun_pid" 2>/dev/null || true
+  elif [ "$requests" -ge 3 ]; then
+    echo "mpirun.sh: aborting the job" >&2
+    kill -TERM "$mpirun_pid" 2>/dev/null || true
+  fi
+}
+trap 'stop SIGINT' INT
+trap 'stop SIGTERM' TERM
+trap 'stop SIGHUP' HUP
+# `wait` returns early when a trapped signal arrives; wait again until mpirun has exited.
+status=0
+while true; do
+  wait "$mpirun_pid" && status=0 || status=$?
+  kill -0 "$mpirun_pid" 2>/dev/null || break
+done
+exit "$status"

@@ -59,4 +59,42 @@ final class StopTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("at step 1"), resumed.stdout)
         XCTAssertEqual(try losses("stopped"), try losses("straight"))
     }
+
+    /// A job started by `command` (in a process group of its own, as a terminal holds a job):
+    /// once its first step is logged, `signal` goes to its process group; it must save the
+    /// last completed step on every rank and exit 0, and resuming must match `straight`.
+    func stopJob(_ name: String, _ command: [String], signal: Int32, toGroup: Bool) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst()) + arguments(name)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(-process.processIdentifier, SIGKILL) } }
+        // Foundation starts the child as the leader of a process group, as a shell's job is.
+        XCTAssertEqual(getpgid(process.processIdentifier), process.processIdentifier)
+        for _ in 0..<600 where try losses(name).isEmpty { usleep(20_000) }
+        usleep(200_000)
+        kill(toGroup ? -process.processIdentifier : process.processIdentifier, signal)
+        let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, stdout)
+        XCTAssertTrue(stdout.contains("stop requested during step 1: its partial accumulation is dropped"), stdout)
+        XCTAssertTrue(stdout.contains("saved \(directory.path)/\(name)/checkpoints/step-00000001.h5"), stdout)
+        let resumed = try MPI.run(ranks: 2, ProjectPaths.launch, arguments(name))
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try losses(name), try losses("straight-2"))
+    }
+
+    /// Ctrl-C in the terminal that runs scripts/mpirun.sh (SIGINT to its process group), and
+    /// `kill -USR1` to plain mpirun, both stop a 2-rank job keeping its last completed step.
+    func testStoppingAJobUnderMpirun() throws {
+        XCTAssertEqual(try MPI.run(ranks: 2, ProjectPaths.launch, arguments("straight-2")).status, 0)
+        let script = ProjectPaths.root.appendingPathComponent("scripts/mpirun.sh").path
+        try stopJob("script", ["/bin/bash", script, "-n", "2", ProjectPaths.launch], signal: SIGINT, toGroup: true)
+        let mpirun = try XCTUnwrap(MPI.mpirun)
+        try stopJob("plain", [mpirun, "--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "2", ProjectPaths.launch],
+                    signal: SIGUSR1, toGroup: false)
+    }
 }
