@@ -5,16 +5,9 @@ import XCTest
 
 /// `launch prepare`, `inspect-data` and bad data through `launch train`, as a user runs them.
 final class DataCommandTests: XCTestCase {
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     /// Default-corpus shards, then a config that trains on them; JSONL conversion.
     func testPrepareWritesShardsThatTrain() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("tessera-cli")
         let out = directory.appendingPathComponent("corpus").path
         let prepared = try runProcess(ProjectPaths.launch, ["prepare", "--out", out, "--config", ProjectPaths.config("tiny"),
                                                             "--documents", "250", "--validation-documents", "40", "--shard-documents", "100"])
@@ -50,7 +43,7 @@ final class DataCommandTests: XCTestCase {
     /// A JSONL file that is empty, or holds a float, a boolean or a reserved id, is refused
     /// with one line naming the file and line, and --out is not created; CRLF lines convert.
     func testPrepareRefusesBadJSONLAndWritesNothing() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("tessera-cli")
         let jsonl = directory.appendingPathComponent("docs.jsonl").path
         let out = directory.appendingPathComponent("out").path
         func prepare(_ text: String) throws -> ProcessResult {
@@ -81,7 +74,7 @@ final class DataCommandTests: XCTestCase {
     /// Training on shards with no documents, or on a file without the vocabulary attributes,
     /// stops with one line naming the config key or the file.
     func testTrainingOnEmptyOrUnlabelledShardsExitsWithOneLine() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("tessera-cli")
         func shard(_ name: String, tokens: [Int32], offsets: [Int64], attributes: Bool) throws -> String {
             let path = directory.appendingPathComponent(name).path
             let file = try HDF5File.create(path)
@@ -127,7 +120,7 @@ final class DataCommandTests: XCTestCase {
 
     /// A config naming a missing shard stops training with one line naming the file.
     func testTrainingOnAMissingShardExitsWithOneLine() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("tessera-cli")
         let config = directory.appendingPathComponent("missing.yaml").path
         try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
             .replacingOnce("  documents: 20000\n", with: "  train: [/nonexistent/train-00000.h5]\n")

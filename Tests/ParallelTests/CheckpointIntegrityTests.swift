@@ -8,12 +8,7 @@ import XCTest
 final class CheckpointIntegrityTests: XCTestCase {
     var directory: URL!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-integrity-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+    override func setUpWithError() throws { directory = try makeTemporaryDirectory("tessera-integrity") }
 
     func train(_ name: String, steps: Int) throws -> ProcessResult {
         try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", directory.appendingPathComponent(name).path,

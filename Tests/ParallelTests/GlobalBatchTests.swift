@@ -6,12 +6,7 @@ import XCTest
 final class GlobalBatchTests: XCTestCase {
     var directory: URL!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-batch-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+    override func setUpWithError() throws { directory = try makeTemporaryDirectory("tessera-batch") }
 
     /// The tiny config (micro_batch 8, no accumulation) on `ranks` ranks of tp 1.
     func train(_ name: String, ranks: Int, steps: Int) throws -> ProcessResult {

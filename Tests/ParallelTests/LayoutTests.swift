@@ -22,7 +22,7 @@ final class LayoutTests: XCTestCase {
     /// fraction of lr on the few elements whose gradient is itself at the rounding level
     /// (layer 0's out_proj has one): up to 4.2e-3 was measured that way.
     func testEveryLayoutMatchesOneProcess() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("tessera-layout")
         let reference = try trace(tp: 1, dp: 1, in: directory)
         let names = reference.datasetNames()
         XCTAssertEqual(names.filter { $0.hasPrefix("grad/") }.count, 2 + 6 * 2)
@@ -51,7 +51,7 @@ final class LayoutTests: XCTestCase {
 
     /// Layouts that cannot work stop every rank with status 2 and one line from rank 0.
     func testImpossibleLayoutsExitWithOneLine() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("tessera-layout")
         let cases: [(ranks: Int, tp: Int, set: [String], message: String)] = [
             (3, 2, [], "world size 3 is not divisible by tp 2"),
             (8, 8, [], "heads 4 are not divisible by tp 8"),
@@ -72,16 +72,9 @@ final class LayoutTests: XCTestCase {
     /// When one rank is killed mid-run the others do not hang: the job ends within 60 s.
     func testAKilledRankEndsTheJob() throws {
         // Every other test here runs mpirun too (scripts/setup.sh installs it): no skip.
-        let mpirun = try XCTUnwrap(MPI.mpirun, "mpirun is not installed")
-        let directory = try temporaryDirectory()
-        let job = Process()
-        job.executableURL = URL(fileURLWithPath: mpirun)
-        job.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "2",
-                         ProjectPaths.launch, "train", "--config", ProjectPaths.config("tiny"), "--set", "train.steps=1000000",
-                         "--run", directory.appendingPathComponent("run").path]
-        job.standardOutput = FileHandle.nullDevice
-        job.standardError = FileHandle.nullDevice
-        try job.run()
+        let directory = try makeTemporaryDirectory("tessera-layout")
+        let job = try MPI.start(ranks: 2, ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"),
+                                                                "--set", "train.steps=1000000", "--run", directory.appendingPathComponent("run").path])
         defer { if job.isRunning { job.terminate() } }
         // Wait until both ranks are training (children of mpirun, running for a while).
         var ranks: [Int32] = []
@@ -111,12 +104,5 @@ final class LayoutTests: XCTestCase {
                                   : try MPI.run(ranks: tp * dp, ProjectPaths.launch, arguments)
         XCTAssertEqual(result.status, 0, "tp \(tp) dp \(dp): " + result.stderr)
         return try HDF5File.open(out)
-    }
-
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-layout-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
     }
 }

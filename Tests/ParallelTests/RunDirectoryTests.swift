@@ -7,7 +7,7 @@ import XCTest
 final class RunDirectoryTests: XCTestCase {
     /// A run refused for its inputs leaves no directory behind.
     func testARejectedRunCreatesNothing() throws {
-        let run = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-rejected-\(UUID().uuidString)").path
+        let run = try makeTemporaryDirectory("tessera-rejected").appendingPathComponent("run").path
         let result = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", run,
                                                           "--set", "data.train=[/nonexistent/train-00000.h5]"])
         XCTAssertEqual(result.status, 2, result.stderr)
@@ -18,8 +18,7 @@ final class RunDirectoryTests: XCTestCase {
     /// A second trainer is refused at once, naming the holder; the lock goes away with the
     /// holder, however it ends.
     func testASecondTrainerIsRefusedUntilTheFirstIsGone() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-lock-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try makeTemporaryDirectory("tessera-lock")
         let run = directory.path
         let first = Process()
         first.executableURL = URL(fileURLWithPath: ProjectPaths.launch)

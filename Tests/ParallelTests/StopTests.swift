@@ -7,12 +7,7 @@ import XCTest
 final class StopTests: XCTestCase {
     var directory: URL!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-stop-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+    override func setUpWithError() throws { directory = try makeTemporaryDirectory("tessera-stop") }
 
     /// 300 micro-batches of 1 sequence a step (about a second here): long enough to be
     /// interrupted inside, a fifth of a second after the step before it ended.

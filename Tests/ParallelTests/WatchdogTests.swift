@@ -5,18 +5,11 @@ import XCTest
 /// A rank that stops making progress (here: SIGSTOP) ends the job instead of hanging it.
 final class WatchdogTests: XCTestCase {
     func testAStoppedRankEndsTheJob() throws {
-        let mpirun = try XCTUnwrap(MPI.mpirun, "mpirun is not installed")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-watchdog-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let job = Process()
-        job.executableURL = URL(fileURLWithPath: mpirun)
-        job.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "2",
-                         ProjectPaths.launch, "train", "--config", ProjectPaths.config("tiny"), "--set", "train.steps=1000000",
-                         "--set", "train.watchdog_seconds=3", "--set", "train.eval_interval=0", "--run", directory.path]
+        let directory = try makeTemporaryDirectory("tessera-watchdog")
         let errors = Pipe()
-        job.standardOutput = FileHandle.nullDevice
-        job.standardError = errors
-        try job.run()
+        let job = try MPI.start(ranks: 2, ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--set", "train.steps=1000000",
+                                                                "--set", "train.watchdog_seconds=3", "--set", "train.eval_interval=0",
+                                                                "--run", directory.path], standardError: errors)
         var ranks: [Int32] = []
         // On failure, leave no stopped rank behind: SIGKILL ends stopped processes too.
         defer { for rank in ranks + [job.processIdentifier] { kill(rank, SIGKILL) } }

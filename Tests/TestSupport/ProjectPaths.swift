@@ -83,8 +83,26 @@ public enum MPI {
     public static func run(ranks: Int, _ executable: String, _ arguments: [String],
                            environment: [String: String]? = nil) throws -> ProcessResult {
         guard let mpirun else { throw MPIUnavailable() }
-        let flags = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "\(ranks)"]
-        return try runProcess(mpirun, flags + [executable] + arguments, environment: environment)
+        return try runProcess(mpirun, flags(ranks: ranks) + [executable] + arguments, environment: environment)
+    }
+
+    /// Starts `executable arguments` on `ranks` ranks without waiting for it, for tests that
+    /// signal or kill ranks; standard output is discarded.
+    public static func start(ranks: Int, _ executable: String, _ arguments: [String],
+                             standardError: Any = FileHandle.nullDevice) throws -> Process {
+        guard let mpirun else { throw MPIUnavailable() }
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: mpirun)
+        job.arguments = flags(ranks: ranks) + [executable] + arguments
+        job.standardOutput = FileHandle.nullDevice
+        job.standardError = standardError
+        try job.run()
+        return job
+    }
+
+    /// One BLAS thread per rank, and as many ranks as asked whatever the cores.
+    static func flags(ranks: Int) -> [String] {
+        ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "\(ranks)"]
     }
 
     public struct MPIUnavailable: Error {}

@@ -12,12 +12,7 @@ import XCTest
 final class DataPipelineTests: XCTestCase {
     var directory: URL!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-data-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+    override func setUpWithError() throws { directory = try makeTemporaryDirectory("tessera-data") }
 
     func tinyConfig(_ edit: (inout TesseraConfig) -> Void = { _ in }) throws -> TesseraConfig {
         var config = try TesseraConfig.load(path: ProjectPaths.config("tiny"))

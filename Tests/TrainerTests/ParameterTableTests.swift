@@ -47,8 +47,7 @@ final class ParameterTableTests: XCTestCase {
 
     /// A checkpoint holds each table entry's values and both AdamW moments, and nothing else.
     func testCheckpointsHoldTheTablesTensors() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-table-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try makeTemporaryDirectory("tessera-table")
         let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"), overrides: ["train.steps": "1", "train.eval_interval": "0"])
         var loop = TrainingLoop(config: config, runDirectory: RunDirectory(path: directory.path))
         loop.log = { _ in }

@@ -63,8 +63,7 @@ final class TrainingTests: XCTestCase {
     /// On the default corpus the tiny model halves its step-0 validation perplexity within
     /// 100 steps. (How long that takes is for `launch bench` and the scripts, not a test.)
     func testValidationPerplexityHalves() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-ppl-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try makeTemporaryDirectory("tessera-ppl")
         let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"), overrides: ["train.steps": "100", "train.eval_interval": "50"])
         var loop = TrainingLoop(config: config, runDirectory: RunDirectory(path: directory.path))
         loop.log = { _ in }
