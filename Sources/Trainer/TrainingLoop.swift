@@ -50,20 +50,13 @@ public struct TrainingLoop {
         if run.state.step == 0 { try run.validate() }
         var records: [StepRecord] = []
         while run.state.step < run.totalSteps {
-            guard let record = try run.trainOneStep(first: records.isEmpty) else {
-                try run.save()
-                if context.isLeader { log("stopped at step \(run.state.step); resume with the same command") }
-                break
-            }
+            // nil: a stop request abandoned the step part-way.
+            guard let record = try run.trainOneStep(first: records.isEmpty) else { try run.stop(); break }
             records.append(record)
             try run.report(record, stepsHere: records.count)
             if run.isDue(config.train.evalInterval) { try run.validate() }
-            let stopping = try run.stopRequested(stepsHere: records.count)
-            if stopping || run.state.step == run.totalSteps || run.isDue(config.train.saveInterval) { try run.save() }
-            if stopping {
-                if context.isLeader { log("stopped at step \(run.state.step); resume with the same command") }
-                break
-            }
+            if try run.stopRequested(stepsHere: records.count) { try run.stop(); break }
+            if run.state.step == run.totalSteps || run.isDue(config.train.saveInterval) { try run.save() }
         }
         return (records, run.trainingStep.decoder)
     }

@@ -244,6 +244,12 @@ final class TrainingRun {
         try context.maxOverWorld(StopSignal.requested ? 1 : 0) == 1 || stepsHere == loop.stopAfter
     }
 
+    /// Saves the last completed step and says how to go on.
+    func stop() throws {
+        try save()
+        if context.isLeader { loop.log("stopped at step \(state.step); resume with the same command") }
+    }
+
     /// Saves a checkpoint of the current step and prunes old ones (with a run directory).
     func save() throws {
         guard let runDirectory = loop.runDirectory else { return }
