@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from peak_memory import children  # the ranks mpirun started (same folder)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCH = os.path.join(ROOT, ".build", "release", "launch")
 
@@ -34,20 +36,6 @@ def losses(run_dir):
     with open(os.path.join(run_dir, "metrics.jsonl")) as handle:
         lines = [json.loads(line) for line in handle if line.strip()]
     return {line["step"]: line["loss"] for line in lines if "loss" in line}
-
-
-def children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def interrupted_run(run_dir, steps, rng):

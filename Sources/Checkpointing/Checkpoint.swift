@@ -41,9 +41,19 @@ public enum Checkpoint {
         public let attributesChecked: Bool
     }
 
-    /// The names a parameter's tensors have in a checkpoint: its values, then its moments.
-    static func tensorNames(_ name: String) -> (values: String, expAvg: String, expAvgSq: String) {
-        (name, "optimizer/exp_avg/\(name)", "optimizer/exp_avg_sq/\(name)")
+    /// The datasets a checkpoint holds for the parameter `name`: its values, then AdamW's
+    /// two moments, all of the parameter's shape.
+    static func datasetNames(_ name: String) -> [String] {
+        [name, "optimizer/exp_avg/\(name)", "optimizer/exp_avg_sq/\(name)"]
+    }
+
+    /// This rank's tensors behind those datasets, in the same order: the parameter, and its
+    /// moments when there is an optimizer.
+    static func tensors(of parameter: NamedParameter, optimizer: AdamW?) -> [(name: String, tensor: Tensor)] {
+        let names = datasetNames(parameter.name)
+        guard let optimizer else { return [(names[0], parameter.tensor)] }
+        guard let moments = optimizer.state(named: parameter.name) else { preconditionFailure("AdamW has no state for \(parameter.name)") }
+        return Array(zip(names, [parameter.tensor, moments.expAvg, moments.expAvgSq]))
     }
 
     /// Gathers `parameters` and `optimizer`'s moments over the tensor-parallel group and,
@@ -54,11 +64,8 @@ public enum Checkpoint {
         guard context.dpRank == 0 else { return }
         var tensors: [(name: String, values: [Float], shape: [Int])] = []
         for parameter in parameters {
-            let names = tensorNames(parameter.name)
-            guard let moments = optimizer.state(named: parameter.name) else { preconditionFailure("AdamW has no state for \(parameter.name)") }
-            tensors.append((names.values, try context.fullTensor(parameter), parameter.fullShape))
-            for (name, moment) in [(names.expAvg, moments.expAvg), (names.expAvgSq, moments.expAvgSq)] {
-                let view = NamedParameter(spec: parameter.spec, tensor: moment, sharding: parameter.sharding)
+            for (name, tensor) in self.tensors(of: parameter, optimizer: optimizer) {
+                let view = NamedParameter(spec: parameter.spec, tensor: tensor, sharding: parameter.sharding)
                 tensors.append((name, try context.fullTensor(view), parameter.fullShape))
             }
         }
@@ -101,12 +108,7 @@ public enum Checkpoint {
         let (file, attributes) = try openMatching(path, model: model)
         let sums = attributes.tensorChecksums
         for parameter in parameters {
-            let names = tensorNames(parameter.name)
-            var targets = [(names.values, parameter.tensor)]
-            if let optimizer, let moments = optimizer.state(named: parameter.name) {
-                targets += [(names.expAvg, moments.expAvg), (names.expAvgSq, moments.expAvgSq)]
-            }
-            for (name, tensor) in targets {
+            for (name, tensor) in tensors(of: parameter, optimizer: optimizer) {
                 let full = try readVerified(file, name, sums: sums, path: path)
                 parameter.sharding.slice(full, fullShape: parameter.fullShape, into: tensor)
             }
@@ -121,8 +123,7 @@ public enum Checkpoint {
         let (file, attributes) = try openMatching(path, model: model)
         let sums = attributes.tensorChecksums
         for spec in ParameterTable(model).specs {
-            let names = tensorNames(spec.name)
-            for name in [names.values, names.expAvg, names.expAvgSq] { _ = try readVerified(file, name, sums: sums, path: path) }
+            for name in datasetNames(spec.name) { _ = try readVerified(file, name, sums: sums, path: path) }
         }
         return try attributes.trainingState(path: path)
     }
@@ -134,8 +135,7 @@ public enum Checkpoint {
         do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
         let attributes = try CheckpointAttributes(reading: file, path: path)
         for spec in ParameterTable(model).specs {
-            let names = tensorNames(spec.name)
-            for name in [names.values, names.expAvg, names.expAvgSq] {
+            for name in datasetNames(spec.name) {
                 guard file.contains(name) else { throw CheckpointError(path: path, problem: .missingTensor(name)) }
                 let stored = try file.shape(of: name)
                 guard stored == spec.shape else {

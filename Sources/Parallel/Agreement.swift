@@ -26,12 +26,18 @@ extension ParallelContext {
         var result: T?
         var failure: (any ReportableError)?
         do { result = try body() } catch let error as any ReportableError { failure = error }
+        // Outside the `do`: exactly one agreement per call on every rank.
+        try agree(on: failure)
+        guard let result else { preconditionFailure("agree(on:) throws for a failure") }
+        return result
+    }
+
+    /// Agrees with every rank on `failure` (this rank's, or nil): returns when no rank
+    /// failed, and otherwise throws a `CollectiveFailure` on every rank.
+    public func agree(on failure: (any ReportableError)?) throws {
         // The lowest failing rank gives the largest code; 0 means every rank succeeded.
         let code = try maxOverWorld(failure == nil ? 0 : worldSize - worldRank)
-        guard code == 0, let result else {
-            throw CollectiveFailure(failure, reports: code == worldSize - worldRank)
-        }
-        return result
+        if code != 0 { throw CollectiveFailure(failure, reports: code == worldSize - worldRank) }
     }
 
     /// Ends every rank of the job at once with `code`: for failures the other ranks cannot

@@ -95,7 +95,7 @@ final class TrainingRun {
     /// with: the accumulation changes to make it up, or the run stops when it cannot.
     private func keepGlobalBatch(of path: String) throws {
         let stored = state.globalBatch, train = config.train, perPass = train.microBatch * context.dp
-        state.globalBatch = perPass * accumulation
+        state.globalBatch = perPass * accumulation  // the config's, unless the checkpoint's is kept below
         guard stored > 0 && stored != state.globalBatch else { return }
         guard stored % perPass == 0 else {
             let error = LayoutError(description: "checkpoint \(path) was trained with \(stored) sequences per step, which micro_batch \(train.microBatch) × dp \(context.dp) = \(perPass) does not divide: resume with a micro_batch or dp that does")
@@ -138,17 +138,13 @@ final class TrainingRun {
         } catch let error as CheckpointError {
             failure = error
         }
-        let outcome = failure.map { $0.isCorrupt && fallbackAllowed ? 1 : 2 } ?? 0
-        switch try context.maxOverWorld(outcome) {
-        case 0: return true
-        case 1:
-            if context.isLeader { loop.warn("\(failure.map(String.init(describing:)) ?? "checkpoint \(path) failed on another rank"); trying an earlier one") }
-            return false
-        default:
-            // The lowest rank whose failure stops the run reports it.
-            let code = try context.maxOverWorld(outcome == 2 ? context.worldSize - context.worldRank : 0)
-            throw CollectiveFailure(outcome == 2 ? failure : nil, reports: code == context.worldSize - context.worldRank)
-        }
+        // A problem that rules out falling back stops every rank; a damaged file on any rank
+        // makes all of them try the next one.
+        let damaged = failure.map { $0.isCorrupt && fallbackAllowed } ?? false
+        try context.agree(on: damaged ? nil : failure)
+        guard try context.maxOverWorld(damaged ? 1 : 0) == 1 else { return true }
+        if context.isLeader { loop.warn("\(failure.map(String.init(describing:)) ?? "checkpoint \(path) failed on another rank"); trying an earlier one") }
+        return false
     }
 
     /// Writes the resolved config, drops metrics of steps about to be redone, sets newer

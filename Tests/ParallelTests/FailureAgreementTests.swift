@@ -15,11 +15,9 @@ final class FailureAgreementTests: XCTestCase {
 
     /// `launch train` of the tiny config on 4 ranks (tp 2 × dp 2), killed after 60 s.
     func train(steps: Int, _ extra: [String] = []) throws -> ProcessResult {
-        let mpirun = try XCTUnwrap(MPI.mpirun)
-        let arguments = ["60", mpirun, "--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "4",
-                         ProjectPaths.launch, "train", "--config", ProjectPaths.config("tiny"), "--tp", "2", "--run", runPath,
-                         "--set", "train.steps=\(steps)", "--set", "train.save_interval=10", "--set", "train.log_interval=100"] + extra
-        return try runProcess("/usr/bin/timeout", arguments)
+        try MPI.run(ranks: 4, ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--tp", "2", "--run", runPath,
+                                                    "--set", "train.steps=\(steps)", "--set", "train.save_interval=10",
+                                                    "--set", "train.log_interval=100"] + extra, timeLimit: 60)
     }
 
     func errorLines(_ result: ProcessResult) -> [Substring] {

@@ -88,8 +88,7 @@ final class StopTests: XCTestCase {
         XCTAssertEqual(try MPI.run(ranks: 2, ProjectPaths.launch, arguments("straight-2")).status, 0)
         let script = ProjectPaths.root.appendingPathComponent("scripts/mpirun.sh").path
         try stopJob("script", ["/bin/bash", script, "-n", "2", ProjectPaths.launch], signal: SIGINT, toGroup: true)
-        let mpirun = try XCTUnwrap(MPI.mpirun)
-        try stopJob("plain", [mpirun, "--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "2", ProjectPaths.launch],
+        try stopJob("plain", try MPI.command(ranks: 2) + [ProjectPaths.launch],
                     signal: SIGUSR1, toGroup: false)
     }
 }

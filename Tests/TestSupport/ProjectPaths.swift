@@ -79,30 +79,35 @@ public enum MPI {
     }
 
     /// Runs `executable arguments` on `ranks` ranks, one BLAS thread each (ranks may
-    /// outnumber the cores), with the OpenBLAS core type passed through.
+    /// outnumber the cores), with the OpenBLAS core type passed through. With `timeLimit`,
+    /// a job still running after that many seconds is ended (`timeout`: status 124), so a
+    /// hang fails the test instead of stalling the suite.
     public static func run(ranks: Int, _ executable: String, _ arguments: [String],
-                           environment: [String: String]? = nil) throws -> ProcessResult {
-        guard let mpirun else { throw MPIUnavailable() }
-        return try runProcess(mpirun, flags(ranks: ranks) + [executable] + arguments, environment: environment)
+                           environment: [String: String]? = nil, timeLimit: Int? = nil) throws -> ProcessResult {
+        let job = try command(ranks: ranks) + [executable] + arguments
+        guard let timeLimit else { return try runProcess(job[0], Array(job.dropFirst()), environment: environment) }
+        return try runProcess("/usr/bin/timeout", ["\(timeLimit)"] + job, environment: environment)
     }
 
     /// Starts `executable arguments` on `ranks` ranks without waiting for it, for tests that
     /// signal or kill ranks; standard output is discarded.
     public static func start(ranks: Int, _ executable: String, _ arguments: [String],
                              standardError: Any = FileHandle.nullDevice) throws -> Process {
-        guard let mpirun else { throw MPIUnavailable() }
+        let command = try command(ranks: ranks)
         let job = Process()
-        job.executableURL = URL(fileURLWithPath: mpirun)
-        job.arguments = flags(ranks: ranks) + [executable] + arguments
+        job.executableURL = URL(fileURLWithPath: command[0])
+        job.arguments = Array(command.dropFirst()) + [executable] + arguments
         job.standardOutput = FileHandle.nullDevice
         job.standardError = standardError
         try job.run()
         return job
     }
 
-    /// One BLAS thread per rank, and as many ranks as asked whatever the cores.
-    static func flags(ranks: Int) -> [String] {
-        ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "\(ranks)"]
+    /// `mpirun` with one BLAS thread per rank and as many ranks as asked, whatever the cores;
+    /// the program and its arguments follow.
+    public static func command(ranks: Int) throws -> [String] {
+        guard let mpirun else { throw MPIUnavailable() }
+        return [mpirun, "--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1", "-n", "\(ranks)"]
     }
 
     public struct MPIUnavailable: Error {}

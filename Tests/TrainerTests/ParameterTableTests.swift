@@ -47,11 +47,7 @@ final class ParameterTableTests: XCTestCase {
 
     /// A checkpoint holds each table entry's values and both AdamW moments, and nothing else.
     func testCheckpointsHoldTheTablesTensors() throws {
-        let directory = try makeTemporaryDirectory("tessera-table")
-        let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"), overrides: ["train.steps": "1", "train.eval_interval": "0"])
-        var loop = TrainingLoop(config: config, runDirectory: RunDirectory(path: directory.path))
-        loop.log = { _ in }
-        try loop.run()
+        let (config, directory) = try trainTiny(["train.steps": "1", "train.eval_interval": "0"])
         let file = try HDF5File.open(directory.appendingPathComponent("checkpoints/step-00000001.h5").path)
         let expected = config.model.parameterTable.specs.flatMap { [$0.name, "optimizer/exp_avg/\($0.name)", "optimizer/exp_avg_sq/\($0.name)"] }
         XCTAssertEqual(Set(file.datasetNames()), Set(expected))

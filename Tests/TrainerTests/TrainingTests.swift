@@ -63,11 +63,7 @@ final class TrainingTests: XCTestCase {
     /// On the default corpus the tiny model halves its step-0 validation perplexity within
     /// 100 steps. (How long that takes is for `launch bench` and the scripts, not a test.)
     func testValidationPerplexityHalves() throws {
-        let directory = try makeTemporaryDirectory("tessera-ppl")
-        let config = try TesseraConfig.load(path: ProjectPaths.config("tiny"), overrides: ["train.steps": "100", "train.eval_interval": "50"])
-        var loop = TrainingLoop(config: config, runDirectory: RunDirectory(path: directory.path))
-        loop.log = { _ in }
-        try loop.run()
+        let (_, directory) = try trainTiny(["train.steps": "100", "train.eval_interval": "50"])
         let lines = try String(contentsOfFile: directory.path + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         let validation = try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             .compactMap { $0["val_ppl"] as? Double }
