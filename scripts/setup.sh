@@ -7,8 +7,8 @@ need=()
 for package in libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev pkg-config; do
   # Only "install ok installed" counts: a removed package whose config files remain ("rc")
   # still satisfies `dpkg -s` but has no headers or binaries.
-  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || need+=("$package")
+  installed=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [ "$installed" = "install ok installed" ] || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
