@@ -184,6 +184,26 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.verify(path: run("term") + "/checkpoints/" + (checkpoints.first ?? ""), model: config.model).step, stepsRun)
     }
 
+    /// Ranks that see different checkpoint listings still resume from one checkpoint, rank
+    /// 0's. Launched MPMD, rank 0 trains in a directory holding steps 10 and 20, and rank 1
+    /// is pointed at a directory holding only step 10, as when files change while ranks start.
+    func testEveryRankResumesFromTheLeadersListing() throws {
+        try train("leader", ranks: 2, tp: 2, steps: 20)
+        let other = run("other")
+        try FileManager.default.createDirectory(atPath: other + "/checkpoints", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: run("leader") + "/checkpoints/step-00000010.h5",
+                                         toPath: other + "/checkpoints/step-00000010.h5")
+        func arguments(_ name: String) -> [String] {
+            ["train", "--config", ProjectPaths.config("tiny"), "--tp", "2", "--run", run(name),
+             "--set", "train.steps=30", "--set", "train.save_interval=10", "--set", "train.log_interval=100"]
+        }
+        let job = try MPI.command(ranks: 1) + [ProjectPaths.launch] + arguments("leader") + [":", "-n", "1", ProjectPaths.launch] + arguments("other")
+        let result = try runProcess("/usr/bin/timeout", ["120"] + job)
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("resumed from \(run("leader"))/checkpoints/step-00000020.h5 at step 20"), result.stdout)
+        XCTAssertEqual(Set(try losses("leader").keys), Set(0..<30))
+    }
+
     /// A run that cannot fit in this machine's memory stops at once with an estimate.
     func testTooLargeARunFailsFastWithAnEstimate() throws {
         let result = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("7b"), "--tp", "1", "--run", run("7b")])
