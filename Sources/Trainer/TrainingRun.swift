@@ -27,6 +27,7 @@ final class TrainingRun {
     /// The batches of the first step, reused by `train.fixed_batch`.
     private var fixedBatches: [TokenBatch]?
     private var started: Date?
+    private var lastMicroBatchReport: Date?
     let watchdog: Watchdog
 
     init(_ loop: TrainingLoop) throws {
@@ -213,10 +214,14 @@ final class TrainingRun {
                           tokensPerSecond: Double(tokensPerStep) / seconds, seconds: seconds)
     }
 
-    /// Long steps (many micro-batches) report as they go.
+    /// Long steps (many micro-batches) report as they go, at most every 10 s: a line per
+    /// quick micro-batch would fill the pipe that mpirun stops draining once it is
+    /// interrupted, and a rank blocked writing could then never save.
     private func reportMicroBatch(_ k: Int, of n: Int, step: Int, since start: Date) {
-        let elapsed = Date().timeIntervalSince(start)
-        guard context.isLeader && n > 1 && (k == 1 || elapsed > 10) && k < n else { return }
+        let now = Date(), elapsed = now.timeIntervalSince(start)
+        guard context.isLeader && n > 1 && k < n else { return }
+        guard k == 1 || now.timeIntervalSince(lastMicroBatchReport ?? start) >= 10 else { return }
+        lastMicroBatchReport = now
         loop.log(String(format: "step %d/%d | micro-batch %d/%d | %.1f s per micro-batch | step ETA ", step, totalSteps, k, n,
                         elapsed / Double(k)) + duration(elapsed / Double(k) * Double(n - k)))
     }
