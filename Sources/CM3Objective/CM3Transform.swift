@@ -17,7 +17,7 @@ public struct CM3Settings: Equatable, Sendable {
     public var reserve: Int { 2 * maxSpans + 1 }
 }
 
-/// The result of masking one block.
+/// The result of masking one example.
 public struct CM3Example: Equatable, Sendable {
     /// `source-with-masks  <infill> span₁ … <infill> spanₙ  <eos>`.
     public var tokens: [Int32]
@@ -42,15 +42,26 @@ public func maskableSegments(_ tokens: [Int32], vocabulary: Vocabulary) -> [Rang
     return segments
 }
 
-/// CM3 masking of one block of corpus tokens: draws n ~ clamp(Poisson(λ), min, max) spans
+/// CM3 masking of one example (a document, or `r1 r2 r3 query`): draws n ~ clamp(Poisson(λ), min, max) spans
 /// (fewer only when the block has fewer maskable tokens), non-overlapping, each inside one
 /// segment; replaces each by `<mask>` in place and appends `<infill> span` for each in
 /// order, then `<eos>`. With one span: `Image of <mask> : <break> [image] <infill> a
 /// chameleon <eos>`. Output length is `tokens.count + 2n + 1`.
 public func cm3Transform(_ tokens: [Int32], vocabulary: Vocabulary, settings: CM3Settings,
                          generator: inout SplitMix64) -> CM3Example {
+    let spanCount = cm3SpanCount(settings, generator: &generator)
+    return cm3Transform(tokens, spanCount: spanCount, vocabulary: vocabulary, generator: &generator)
+}
+
+/// The span count of one example: n ~ clamp(Poisson(λ), min, max).
+public func cm3SpanCount(_ settings: CM3Settings, generator: inout SplitMix64) -> Int {
+    min(max(generator.nextPoisson(settings.lambda), settings.minSpans), settings.maxSpans)
+}
+
+/// CM3 masking with a given span count (fewer only when `tokens` has fewer maskable ones).
+public func cm3Transform(_ tokens: [Int32], spanCount wanted: Int, vocabulary: Vocabulary,
+                         generator: inout SplitMix64) -> CM3Example {
     var free = maskableSegments(tokens, vocabulary: vocabulary)
-    let wanted = min(max(generator.nextPoisson(settings.lambda), settings.minSpans), settings.maxSpans)
     var spans: [Range<Int>] = []
     while spans.count < wanted {
         let available = free.reduce(0) { $0 + $1.count }

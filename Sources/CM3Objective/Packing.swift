@@ -6,7 +6,7 @@ public struct BlockCursor: Equatable, Codable, Sendable {
     public var epoch: Int = 0
     /// Index into the epoch's document order of the next example to pack.
     public var position: Int = 0
-    /// Tokens of that example already packed into earlier blocks.
+    /// Tokens of that (masked) example already packed into earlier blocks.
     public var offset: Int = 0
     /// Blocks produced so far in the whole run, across all data-parallel ranks and epochs.
     /// Ranks are dealt blocks by this counter, so a step's blocks are the same consecutive
@@ -23,39 +23,28 @@ public struct BlockCursor: Equatable, Codable, Sendable {
 public struct TrainingBlock: Equatable, Sendable {
     public var tokens: [Int32]
     public var weights: [Float]
-    /// The corpus tokens the block was made from, before masking.
-    public var raw: [Int32]
-    /// Masked spans (ranges of `raw`).
-    public var spans: [Range<Int>]
+    /// The examples, or parts of examples, the block holds, in order; padding follows.
+    public var pieces: [BlockPiece]
     /// The epoch, and the block's index in the whole run.
     public var epoch: Int
     public var index: Int
 
     public var inputs: ArraySlice<Int32> { tokens.dropLast() }
     public var targets: ArraySlice<Int32> { tokens.dropFirst() }
+    /// Trailing `<pad>` tokens.
+    public var padding: Int { tokens.count - (pieces.last?.range.upperBound ?? 0) }
 }
 
-/// Builds the example for one query document: the document alone, or retrieved documents
-/// prepended (`r1 r2 r3 query`, paper fig. 9). Deterministic in (epoch, document).
-public protocol ExampleBuilder {
-    func example(for document: Int, epoch: Int) -> [Int32]
-}
-
-/// Examples without retrieval: each document as it is.
-public struct PlainExamples: ExampleBuilder {
-    public let documents: DocumentSource
-    public init(documents: DocumentSource) { self.documents = documents }
-    public func example(for document: Int, epoch: Int) -> [Int32] { Array(documents.document(document)) }
-}
-
-/// Streams examples into blocks and masks each block with CM3 (docs/data-format.md).
+/// Masks examples with CM3 and packs them into blocks (docs/data-format.md).
 ///
-/// Each block takes `seqLen + 1 − reserve` corpus tokens, where `reserve = 2·maxSpans + 1`
-/// is what masking can add, so masking never forces a cut; examples run on across block
-/// boundaries, so every corpus token lands in exactly one block per epoch (the last block
-/// of an epoch is padded). Blocks are dealt round-robin to data-parallel ranks by their
-/// index in the run: rank r gets blocks r, r + dp, …. Masking draws from a stream keyed by
-/// (seed, block), so any block can be rebuilt from the cursor alone.
+/// Masking is per example, as CM3 masks per document: the span count is drawn for each
+/// example (a lone document, or `r1 r2 r3 query`) from a stream keyed by (seed, epoch,
+/// document). Lone documents run on across block boundaries, so every corpus token lands
+/// in exactly one block per epoch. A retrieval example starts a block of its own; when it
+/// does not fit, retrieved documents are dropped until it does, and a query longer than a
+/// block continues across blocks like a lone document. The rest of a block is `<pad>`.
+/// Blocks are dealt round-robin to data-parallel ranks by their index in the run: rank r
+/// gets blocks r, r + dp, ….
 public final class BlockStream {
     public let documentCount: Int
     public let examples: ExampleBuilder
@@ -68,7 +57,7 @@ public final class BlockStream {
     /// Where this rank's next block starts.
     public private(set) var cursor = BlockCursor()
     private var order: [Int] = []
-    private var current: (position: Int, tokens: [Int32])?
+    private var current: (epoch: Int, position: Int, example: MaskedExample)?
 
     public init(documentCount: Int, examples: ExampleBuilder, vocabulary: Vocabulary, settings: CM3Settings,
                 seqLen: Int, seed: UInt64, dpRank: Int = 0, dp: Int = 1) {
@@ -85,8 +74,8 @@ public final class BlockStream {
         restore(BlockCursor())
     }
 
-    /// Corpus tokens per block before masking.
-    public var capacity: Int { seqLen + 1 - settings.reserve }
+    /// Tokens per block: inputs and the one target past them.
+    public var blockSize: Int { seqLen + 1 }
 
     /// Continues from a saved cursor (which must come from a stream with the same settings
     /// and the same dp rank).
@@ -107,27 +96,36 @@ public final class BlockStream {
 
     /// This rank's next block.
     public func next() -> TrainingBlock {
-        let (raw, epoch, index) = packBlock()
+        let block = packBlock()
         skipToOwnBlock()
-        var generator = SplitMix64(seed: seed, name: "cm3/\(index)")
-        let example = cm3Transform(raw, vocabulary: vocabulary, settings: settings, generator: &generator)
-        var tokens = example.tokens
-        tokens += [Int32](repeating: vocabulary.pad, count: seqLen + 1 - tokens.count)
-        let weights = cm3LossWeights(targets: tokens.dropFirst(), vocabulary: vocabulary, settings: settings)
-        return TrainingBlock(tokens: tokens, weights: weights, raw: raw, spans: example.spans, epoch: epoch, index: index)
+        return block
+    }
+
+    /// The example for `document` in `epoch`, fitted to a block if it must start one, and
+    /// masked.
+    public func maskedExample(for document: Int, epoch: Int) -> MaskedExample {
+        var example = examples.example(for: document, epoch: epoch)
+        var generator = SplitMix64(seed: seed, name: "cm3/\(epoch)/\(document)")
+        let spanCount = cm3SpanCount(settings, generator: &generator)
+        if examples.startsAtBlockBoundary { example.fit(blockSize - (2 * spanCount + 1)) }
+        let masked = cm3Transform(example.tokens, spanCount: spanCount, vocabulary: vocabulary, generator: &generator)
+        return MaskedExample(example: example, tokens: masked.tokens, spans: masked.spans)
     }
 
     /// Packs the block at the cursor and advances past it.
-    private func packBlock() -> (raw: [Int32], epoch: Int, index: Int) {
+    private func packBlock() -> TrainingBlock {
         let epoch = cursor.epoch, index = cursor.block
-        var raw: [Int32] = []
-        raw.reserveCapacity(capacity)
-        while raw.count < capacity && cursor.position < documentCount {
-            let tokens = exampleAtCursor()
-            let take = min(capacity - raw.count, tokens.count - cursor.offset)
-            raw += tokens[cursor.offset..<(cursor.offset + take)]
+        var tokens: [Int32] = [], pieces: [BlockPiece] = []
+        tokens.reserveCapacity(blockSize)
+        while tokens.count < blockSize && cursor.position < documentCount {
+            if examples.startsAtBlockBoundary && cursor.offset == 0 && !tokens.isEmpty { break }
+            let masked = exampleAtCursor()
+            let take = min(blockSize - tokens.count, masked.tokens.count - cursor.offset)
+            pieces.append(BlockPiece(query: masked.example.query, retrieved: masked.example.retrieved, spanCount: masked.spans.count,
+                                     range: tokens.count..<(tokens.count + take), offset: cursor.offset, length: masked.tokens.count))
+            tokens += masked.tokens[cursor.offset..<(cursor.offset + take)]
             cursor.offset += take
-            if cursor.offset == tokens.count {
+            if cursor.offset == masked.tokens.count {
                 cursor.position += 1
                 cursor.offset = 0
             }
@@ -137,7 +135,9 @@ public final class BlockStream {
             cursor = BlockCursor(epoch: epoch + 1, block: cursor.block)
             order = BlockStream.documentOrder(count: documentCount, seed: seed, epoch: epoch + 1)
         }
-        return (raw, epoch, index)
+        tokens += [Int32](repeating: vocabulary.pad, count: blockSize - tokens.count)
+        let weights = cm3LossWeights(targets: tokens.dropFirst(), vocabulary: vocabulary, settings: settings)
+        return TrainingBlock(tokens: tokens, weights: weights, pieces: pieces, epoch: epoch, index: index)
     }
 
     /// Skips the blocks that belong to other data-parallel ranks.
@@ -145,10 +145,10 @@ public final class BlockStream {
         while cursor.block % dp != dpRank { _ = packBlock() }
     }
 
-    private func exampleAtCursor() -> [Int32] {
-        if let current, current.position == cursor.position { return current.tokens }
-        let tokens = examples.example(for: order[cursor.position], epoch: cursor.epoch)
-        current = (cursor.position, tokens)
-        return tokens
+    private func exampleAtCursor() -> MaskedExample {
+        if let current, current.epoch == cursor.epoch, current.position == cursor.position { return current.example }
+        let masked = maskedExample(for: order[cursor.position], epoch: cursor.epoch)
+        current = (cursor.epoch, cursor.position, masked)
+        return masked
     }
 }

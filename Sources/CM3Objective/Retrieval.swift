@@ -1,4 +1,3 @@
-import Foundation
 import Randomness
 
 /// Settings of retrieval augmentation (CM3Leon §2.1).
@@ -7,7 +6,8 @@ public struct RetrievalSettings: Equatable, Sendable {
     public var perModality = 2
     /// Of those, how many are kept (at random) and prepended.
     public var keep = 3
-    /// Candidates scoring above this are too similar to the query and skipped.
+    /// Candidates whose relevance to the full query document exceeds this are too similar
+    /// to it and skipped.
     public var maxRelevance: Float = 0.9
     /// Fraction of the query's tokens dropped before embedding it.
     public var queryDropout = 0.2
@@ -15,111 +15,115 @@ public struct RetrievalSettings: Equatable, Sendable {
     public init() {}
 }
 
-/// Ranks the memory bank for a query vector: (document, score) by decreasing inner product.
-/// Trainer implements it with BLAS over the bank's embeddings.
-public protocol RelevanceSearch {
+/// The memory bank retrieval searches: a document vector per document (the normalised
+/// average of its text and image embeddings), searched by exact maximum inner product.
+/// TrainingData implements it with BLAS.
+public protocol RetrievalBank: AnyObject {
+    var count: Int { get }
+    /// Documents by decreasing inner product of their document vector with `query`, the
+    /// first `limit`.
     func ranked(_ query: [Float], limit: Int) -> [(document: Int, score: Float)]
+    /// The document vector of `document`.
+    func documentVector(_ document: Int) -> [Float]
+    /// The vector that searches for the `modality` part of `document` after query dropout;
+    /// `kept` are the part's tokens that the dropout left.
+    func queryVector(_ document: Int, _ modality: Modality, kept: [Int32], generator: inout SplitMix64) -> [Float]
 }
 
-/// Tessera's stand-in for CLIP when a dataset stores no embeddings: feature hashing of a
-/// document's tokens. Each token adds ±1 to one of `dimensions` coordinates (both chosen
-/// by a hash of the id), the text part and the image part are each normalised, and the
-/// document vector is their normalised average, as the paper combines CLIP's text and
-/// image embeddings. Documents sharing words or image codes score high.
-public struct BuiltinEmbedding: Sendable {
-    public let dimensions: Int
+/// A document prepended to a query, and why: its relevance to the full query document
+/// (inner product of the document vectors) and the part of the query that found it.
+public struct RetrievedDocument: Equatable, Codable, Sendable {
+    public var document: Int
+    public var relevance: Float
+    public var modality: Modality
 
-    public init(dimensions: Int = 64) { self.dimensions = dimensions }
-
-    /// Normalised hashed bag of `tokens` (all zeros when empty).
-    public func embed(_ tokens: some Sequence<Int32>) -> [Float] {
-        var vector = [Float](repeating: 0, count: dimensions)
-        for token in tokens {
-            var hash = UInt64(bitPattern: Int64(token)) &* 0x9e37_79b9_7f4a_7c15
-            hash ^= hash >> 29
-            vector[Int(hash % UInt64(dimensions))] += (hash >> 40) & 1 == 0 ? 1 : -1
-        }
-        return normalized(vector)
-    }
-
-    /// The document vector: the normalised average of the text and image embeddings.
-    public func embed(document: some Collection<Int32>, vocabulary: Vocabulary) -> [Float] {
-        let parts = modalities(of: document, vocabulary: vocabulary)
-        return normalized(zip(embed(parts.text), embed(parts.image)).map { ($0 + $1) / 2 })
+    public init(document: Int, relevance: Float, modality: Modality) {
+        self.document = document; self.relevance = relevance; self.modality = modality
     }
 }
 
-/// `v / ‖v‖`, or `v` unchanged when it is zero.
-public func normalized(_ vector: [Float]) -> [Float] {
-    let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
-    return norm > 0 ? vector.map { $0 / norm } : vector
-}
-
-/// Query dropout: removes `round(rate · count)` of `tokens`, chosen uniformly, keeping the
-/// order of the rest.
-public func dropTokens(_ tokens: [Int32], rate: Double, generator: inout SplitMix64) -> [Int32] {
-    let dropCount = Int((rate * Double(tokens.count)).rounded())
-    guard dropCount > 0 else { return tokens }
-    var indices = Array(tokens.indices)
-    for i in 0..<dropCount { indices.swapAt(i, i + generator.nextInt(below: indices.count - i)) }
-    let dropped = Set(indices[0..<dropCount])
-    return tokens.indices.filter { !dropped.contains($0) }.map { tokens[$0] }
-}
-
-/// The selection rules of CM3Leon §2.1, given candidates ranked by relevance: skip the
-/// query itself, anything scoring above `maxRelevance`, and anything already taken; prefer
-/// multimodal documents (take them first, in rank order, then unimodal ones if needed).
-public func selectRetrieved(_ ranked: [(document: Int, score: Float)], count: Int, query: Int,
-                            taken: Set<Int>, maxRelevance: Float, isMultimodal: (Int) -> Bool) -> [Int] {
-    let eligible = ranked.filter { $0.document != query && $0.score <= maxRelevance && !taken.contains($0.document) }
+/// The selection rules of CM3Leon §2.1, given candidates in rank order with their
+/// relevance to the full query: skip the query itself, a copy of its tokens, anything whose
+/// relevance exceeds `maxRelevance`, and anything already taken; prefer multimodal
+/// documents (take them first, in rank order, then unimodal ones if needed).
+public func selectRetrieved(_ candidates: [(document: Int, relevance: Float)], count: Int, query: Int, taken: Set<Int>,
+                            maxRelevance: Float, isCopyOfQuery: (Int) -> Bool, isMultimodal: (Int) -> Bool) -> [Int] {
+    let eligible = candidates.filter {
+        $0.document != query && $0.relevance <= maxRelevance && !taken.contains($0.document) && !isCopyOfQuery($0.document)
+    }
     let preferred = eligible.filter { isMultimodal($0.document) } + eligible.filter { !isMultimodal($0.document) }
     return Array(preferred.prefix(count).map(\.document))
 }
 
 /// Builds retrieval-augmented examples: for each query document, `perModality` documents
 /// retrieved by its text part and `perModality` by its image part (each after query
-/// dropout), then `keep` of those at random, prepended in retrieval order.
+/// dropout), then `keep` of those at random, prepended in retrieval order (`r1 r2 r3 query`).
 public final class RetrievalExamples: ExampleBuilder {
     public let documents: DocumentSource
     public let vocabulary: Vocabulary
     public let settings: RetrievalSettings
     public let seed: UInt64
-    let search: RelevanceSearch
-    /// Embeds a query part (text or image tokens) into the bank's space.
-    let embedQuery: (_ document: Int, _ part: [Int32], _ generator: inout SplitMix64) -> [Float]
+    public let bank: RetrievalBank
     let multimodal: [Bool]
 
-    public init(documents: DocumentSource, vocabulary: Vocabulary, settings: RetrievalSettings, seed: UInt64,
-                search: RelevanceSearch,
-                embedQuery: @escaping (_ document: Int, _ part: [Int32], _ generator: inout SplitMix64) -> [Float]) {
+    public init(documents: DocumentSource, vocabulary: Vocabulary, settings: RetrievalSettings, seed: UInt64, bank: RetrievalBank) {
+        precondition(bank.count == documents.count, "the bank has \(bank.count) documents, the corpus \(documents.count)")
         self.documents = documents
         self.vocabulary = vocabulary
         self.settings = settings
         self.seed = seed
-        self.search = search
-        self.embedQuery = embedQuery
+        self.bank = bank
         multimodal = (0..<documents.count).map { index in
             let parts = modalities(of: documents.document(index), vocabulary: vocabulary)
             return !parts.text.isEmpty && !parts.image.isEmpty
         }
     }
 
+    /// Each example starts a block of its own, so the query sits with what was retrieved.
+    public var startsAtBlockBoundary: Bool { true }
+
     /// The documents retrieved for `document` in `epoch`, in the order they are prepended.
-    public func retrieved(for document: Int, epoch: Int) -> [Int] {
+    public func retrieved(for document: Int, epoch: Int) -> [RetrievedDocument] {
         var generator = SplitMix64(seed: seed, name: "retrieval/\(epoch)/\(document)")
         let parts = modalities(of: documents.document(document), vocabulary: vocabulary)
-        var chosen: [Int] = []
-        for part in [parts.text, parts.image] where !part.isEmpty {
-            let query = embedQuery(document, dropTokens(part, rate: settings.queryDropout, generator: &generator), &generator)
-            let limit = min(documents.count, 16 * (settings.perModality + chosen.count + 1))
-            chosen += selectRetrieved(search.ranked(query, limit: limit), count: settings.perModality, query: document,
-                                      taken: Set(chosen), maxRelevance: settings.maxRelevance) { self.multimodal[$0] }
+        // The 0.9 rule compares with the whole, undropped query: dropout changes what is
+        // found, never what counts as too similar.
+        let full = bank.documentVector(document)
+        var chosen: [RetrievedDocument] = []
+        for modality in Modality.allCases {
+            let part = modality == .text ? parts.text : parts.image
+            guard !part.isEmpty else { continue }
+            let kept = dropTokens(part, rate: settings.queryDropout, generator: &generator)
+            let query = bank.queryVector(document, modality, kept: kept, generator: &generator)
+            chosen += search(query, modality: modality, for: document, full: full, taken: chosen)
         }
         while chosen.count > settings.keep { chosen.remove(at: generator.nextInt(below: chosen.count)) }
         return chosen
     }
 
-    public func example(for document: Int, epoch: Int) -> [Int32] {
-        retrieved(for: document, epoch: epoch).flatMap { documents.document($0) } + documents.document(document)
+    /// `perModality` documents for one query vector. The ranking window widens until enough
+    /// candidates pass the rules (a corpus full of near-copies can fill the first window).
+    private func search(_ query: [Float], modality: Modality, for document: Int, full: [Float],
+                        taken: [RetrievedDocument]) -> [RetrievedDocument] {
+        let queryTokens = documents.document(document)
+        var limit = min(bank.count, 16 * (settings.perModality + taken.count + 1))
+        while true {
+            let candidates = bank.ranked(query, limit: limit).map { (document: $0.document, relevance: dot(bank.documentVector($0.document), full)) }
+            let relevance = Dictionary(candidates.map { ($0.document, $0.relevance) }, uniquingKeysWith: { a, _ in a })
+            let picked = selectRetrieved(candidates, count: settings.perModality, query: document, taken: Set(taken.map(\.document)),
+                                         maxRelevance: settings.maxRelevance,
+                                         isCopyOfQuery: { self.documents.document($0) == queryTokens },
+                                         isMultimodal: { self.multimodal[$0] })
+            if picked.count == settings.perModality || limit == bank.count {
+                return picked.map { RetrievedDocument(document: $0, relevance: relevance[$0]!, modality: modality) }
+            }
+            limit = min(bank.count, limit * 4)
+        }
+    }
+
+    public func example(for document: Int, epoch: Int) -> Example {
+        let retrieved = retrieved(for: document, epoch: epoch)
+        return Example(query: document, queryTokens: Array(documents.document(document)),
+                       retrieved: retrieved, retrievedTokens: retrieved.map { Array(documents.document($0.document)) })
     }
 }

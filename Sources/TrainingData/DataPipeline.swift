@@ -46,9 +46,10 @@ public final class DataPipeline {
             let corpus = DefaultCorpus(vocabulary: vocabulary, seed: seed)
             validation = Dataset(documents: FlatDocuments(documents: (data.documents..<(data.documents + data.validationDocuments)).map(corpus.document)))
         } else {
-            validation = Dataset(documents: FlatDocuments(documents: []))
+            validation = Dataset(documents: FlatDocuments(documents: []), sources: [])
         }
-        stream = DataPipeline.blockStream(training, data: data, vocabulary: vocabulary, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)
+        stream = DataPipeline.blockStream(training, retrieval: data.retrieval, data: data, vocabulary: vocabulary, seqLen: seqLen,
+                                          seed: seed, dpRank: dpRank, dp: dp)
     }
 
     /// The default corpus needs its words in the text range and its codes in the image range.
@@ -62,9 +63,11 @@ public final class DataPipeline {
         }
     }
 
-    static func blockStream(_ dataset: Dataset, data: DataConfig, vocabulary: Vocabulary, seqLen: Int, seed: UInt64,
-                            dpRank: Int, dp: Int) -> BlockStream {
-        let examples: ExampleBuilder = data.retrieval
+    /// Blocks of `dataset`: retrieval-augmented examples when `retrieval` is on, lone
+    /// documents otherwise.
+    static func blockStream(_ dataset: Dataset, retrieval: Bool, data: DataConfig, vocabulary: Vocabulary, seqLen: Int,
+                            seed: UInt64, dpRank: Int, dp: Int) -> BlockStream {
+        let examples: ExampleBuilder = retrieval
             ? retrievalExamples(dataset, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
             : PlainExamples(documents: dataset.documents)
         return BlockStream(documentCount: dataset.documents.count, examples: examples, vocabulary: vocabulary,
@@ -72,21 +75,13 @@ public final class DataPipeline {
     }
 
     /// Retrieval over the dataset's stored embeddings, or over the built-in embedding of
-    /// every document when it stores none. Stored embeddings cannot be recomputed from a
-    /// query's tokens, so their query dropout zeroes 20% of the query vector's coordinates.
+    /// every document when it stores none.
     static func retrievalExamples(_ dataset: Dataset, settings: RetrievalSettings, vocabulary: Vocabulary, seed: UInt64) -> RetrievalExamples {
         let documents = dataset.documents
-        if let stored = dataset.embeddings {
-            let bank = EmbeddingBank(vectors: stored, dimensions: dataset.embeddingDimensions)
-            return RetrievalExamples(documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, search: bank) { document, _, generator in
-                dropCoordinates(bank.vector(document), rate: settings.queryDropout, generator: &generator)
-            }
-        }
-        let embedding = BuiltinEmbedding()
-        let bank = EmbeddingBank(builtinFor: documents, vocabulary: vocabulary, embedding: embedding)
-        return RetrievalExamples(documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, search: bank) { _, part, _ in
-            embedding.embed(part)  // `part` has already lost its dropped tokens
-        }
+        let bank = dataset.embeddings.map {
+            EmbeddingBank(text: $0.text, image: $0.image, dimensions: $0.dimensions, queryDropout: settings.queryDropout)
+        } ?? EmbeddingBank(builtinFor: documents, vocabulary: vocabulary, embedding: BuiltinEmbedding())
+        return RetrievalExamples(documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, bank: bank)
     }
 
     /// This rank's next `microBatch` blocks (or synthetic sequences, dealt round-robin to
@@ -100,10 +95,12 @@ public final class DataPipeline {
     private var syntheticCount = 0
 
     /// The first `count` validation batches of this rank (a fresh, deterministic stream over
-    /// the held-out documents: every evaluation sees the same blocks).
+    /// the held-out documents: every evaluation sees the same blocks). Validation documents
+    /// are lone, without retrieval: the zero-shot setting, comparable with and without
+    /// retrieval in training.
     public func validationBatches(microBatch: Int, count: Int) -> [TokenBatch] {
         guard validation.documents.count > 0 else { return [] }
-        let stream = DataPipeline.blockStream(validation, data: settings, vocabulary: vocabulary, seqLen: seqLen,
+        let stream = DataPipeline.blockStream(validation, retrieval: false, data: settings, vocabulary: vocabulary, seqLen: seqLen,
                                               seed: seed &+ 1, dpRank: dpRank, dp: dp)
         return (0..<count).map { _ in TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
     }

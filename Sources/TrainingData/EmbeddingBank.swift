@@ -3,34 +3,60 @@ import CM3Objective
 import COpenBLAS
 import Randomness
 
-/// The retrieval memory bank: one normalised vector per document, searched exactly by
-/// maximum inner product (`cblas_sgemv` over all of them).
-public final class EmbeddingBank: RelevanceSearch {
+/// The retrieval memory bank: each document's text and image embeddings and its document
+/// vector (their normalised average), searched exactly by maximum inner product
+/// (`cblas_sgemv` over every document vector).
+public final class EmbeddingBank: RetrievalBank {
     public let dimensions: Int
-    /// `[documents, dimensions]`, row-major.
-    public let vectors: [Float]
-    public var count: Int { vectors.count / dimensions }
+    /// Each `[documents, dimensions]`, row-major; a part a document lacks is a zero row.
+    public let text: [Float], image: [Float]
+    public let documentVectors: [Float]
+    public var count: Int { documentVectors.count / dimensions }
+    /// Query vectors: the built-in embedding re-embeds the tokens a query kept; stored
+    /// embeddings cannot be recomputed from tokens, so their query dropout zeroes that
+    /// fraction of the stored vector's coordinates instead.
+    private let query: Query
+    private enum Query { case builtin(BuiltinEmbedding), stored(dropout: Double) }
 
-    public init(vectors: [Float], dimensions: Int) {
-        precondition(dimensions > 0 && vectors.count % dimensions == 0)
-        self.vectors = vectors
-        self.dimensions = dimensions
+    /// A bank of stored embeddings (`[documents, dimensions]` each).
+    public convenience init(text: [Float], image: [Float], dimensions: Int, queryDropout: Double) {
+        self.init(text: text, image: image, dimensions: dimensions, query: .stored(dropout: queryDropout))
     }
 
     /// The bank of built-in embeddings of `documents`.
     public convenience init(builtinFor documents: DocumentSource, vocabulary: Vocabulary, embedding: BuiltinEmbedding) {
-        var vectors: [Float] = []
-        vectors.reserveCapacity(documents.count * embedding.dimensions)
-        for index in 0..<documents.count { vectors += embedding.embed(document: documents.document(index), vocabulary: vocabulary) }
-        self.init(vectors: vectors, dimensions: embedding.dimensions)
+        var text: [Float] = [], image: [Float] = []
+        text.reserveCapacity(documents.count * embedding.dimensions)
+        image.reserveCapacity(documents.count * embedding.dimensions)
+        for index in 0..<documents.count {
+            let vectors = embedding.embed(document: documents.document(index), vocabulary: vocabulary)
+            text += vectors.text
+            image += vectors.image
+        }
+        self.init(text: text, image: image, dimensions: embedding.dimensions, query: .builtin(embedding))
+    }
+
+    private init(text: [Float], image: [Float], dimensions: Int, query: Query) {
+        precondition(dimensions > 0 && text.count % dimensions == 0 && text.count == image.count)
+        self.dimensions = dimensions
+        self.text = text
+        self.image = image
+        self.query = query
+        var documentVectors = [Float](repeating: 0, count: text.count)
+        for row in 0..<(text.count / dimensions) {
+            let range = (row * dimensions)..<((row + 1) * dimensions)
+            let both = DocumentEmbedding(text: Array(text[range]), image: Array(image[range]))
+            documentVectors.replaceSubrange(range, with: both.document)
+        }
+        self.documentVectors = documentVectors
     }
 
     /// Documents by decreasing inner product with `query`, the first `limit`.
     public func ranked(_ query: [Float], limit: Int) -> [(document: Int, score: Float)] {
         precondition(query.count == dimensions, "query has \(query.count) dimensions, the bank \(dimensions)")
         var scores = [Float](repeating: 0, count: count)
-        vectors.withUnsafeBufferPointer { bank in
-            // scores [documents] = vectors [documents, dimensions] · query [dimensions]
+        documentVectors.withUnsafeBufferPointer { bank in
+            // scores [documents] = documentVectors [documents, dimensions] · query [dimensions]
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(count), Int32(dimensions), 1, bank.baseAddress, Int32(dimensions),
                         query, 1, 0, &scores, 1)
         }
@@ -45,8 +71,19 @@ public final class EmbeddingBank: RelevanceSearch {
         return top
     }
 
-    /// The vector of document `index`.
-    public func vector(_ index: Int) -> [Float] { Array(vectors[(index * dimensions)..<((index + 1) * dimensions)]) }
+    public func documentVector(_ document: Int) -> [Float] { row(documentVectors, document) }
+
+    /// The stored embedding of one part of a document.
+    public func vector(_ document: Int, _ modality: Modality) -> [Float] { row(modality == .text ? text : image, document) }
+
+    public func queryVector(_ document: Int, _ modality: Modality, kept: [Int32], generator: inout SplitMix64) -> [Float] {
+        switch query {
+        case .builtin(let embedding): return embedding.embed(kept)
+        case .stored(let dropout): return dropCoordinates(vector(document, modality), rate: dropout, generator: &generator)
+        }
+    }
+
+    private func row(_ matrix: [Float], _ index: Int) -> [Float] { Array(matrix[(index * dimensions)..<((index + 1) * dimensions)]) }
 }
 
 /// Query dropout applied to a stored (not re-computable) embedding: a fraction `rate` of

@@ -2,24 +2,41 @@ import CM3Objective
 import Foundation
 
 /// Documents given as JSON lines (`launch prepare --from-jsonl`): each line a JSON array of
-/// token ids or `{"tokens": [...]}`. Every id is checked before anything is written, and a
-/// problem is a `DataError` naming the file and the line.
+/// token ids or `{"tokens": [...]}`, optionally with `"text_embedding"` and
+/// `"image_embedding"` (e.g. CLIP ViT-B/32 vectors computed elsewhere). Every id and vector
+/// is checked before anything is written, and a problem is a `DataError` naming the file
+/// and the line.
 public enum JSONLDocuments {
-    /// The documents of `path`, checked against `vocabulary`; `<eos>` is appended where a
-    /// document lacks it. Lines may end in LF or CRLF; blank lines are skipped. `progress`
-    /// hears a line every 100,000 documents.
-    public static func read(_ path: String, vocabulary: Vocabulary, progress: (String) -> Void) throws -> [[Int32]] {
+    /// The documents of `path`, checked against `vocabulary`, and their embeddings when the
+    /// file gives them; `<eos>` is appended where a document lacks it. Lines may end in LF
+    /// or CRLF; blank lines are skipped. `progress` hears a line every 100,000 documents.
+    ///
+    /// Embeddings are all or nothing: when the first document has them, every document
+    /// needs `text_embedding` if it has text tokens and `image_embedding` if it has image
+    /// tokens, all of one dimension and none zero; each is L2-normalised here.
+    public static func read(_ path: String, vocabulary: Vocabulary,
+                            progress: (String) -> Void) throws -> (documents: [[Int32]], embeddings: [DocumentEmbedding]?) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError(path: path, message: "cannot read the file")
         }
-        var documents: [[Int32]] = []
+        var documents: [[Int32]] = [], embeddings: [DocumentEmbedding] = []
+        var firstLine: Int?, withEmbeddings = false, dimensions: Int?
         // Split bytes, not Characters: Swift reads "\r\n" as one Character, so a split on
         // "\n" would leave a CRLF file as a single line.
         for (number, bytes) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let line = bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes
             guard line.contains(where: { !isWhitespace($0) }) else { continue }
             do {
-                documents.append(try document(Data(line), vocabulary: vocabulary))
+                let parsed = try Line.parse(Data(line))
+                let document = try self.document(parsed.items, vocabulary: vocabulary)
+                let given = parsed.text != nil || parsed.image != nil
+                if firstLine == nil { (firstLine, withEmbeddings) = (number + 1, given) }
+                if withEmbeddings {
+                    embeddings.append(try embedding(parsed, of: document, vocabulary: vocabulary, dimensions: &dimensions, firstLine: firstLine!))
+                } else if given {
+                    throw LineProblem(message: "gives embeddings but line \(firstLine!) gives none: give them on every line or none")
+                }
+                documents.append(document)
             } catch let problem as LineProblem {
                 throw DataError(path: path, message: "line \(number + 1): \(problem.message)")
             }
@@ -27,14 +44,36 @@ public enum JSONLDocuments {
         }
         // An empty shard would only fail later, when training finds nothing to pack.
         guard !documents.isEmpty else { throw DataError(path: path, message: "no documents (every line is blank)") }
-        return documents
+        return (documents, withEmbeddings ? embeddings : nil)
+    }
+
+    /// A document's checked, normalised embeddings; a part the document lacks is zero.
+    static func embedding(_ line: Line, of document: [Int32], vocabulary: Vocabulary, dimensions: inout Int?,
+                          firstLine: Int) throws -> DocumentEmbedding {
+        let parts = modalities(of: document, vocabulary: vocabulary)
+        var vectors: [[Float]] = []
+        for (modality, given, present) in [(Modality.text, line.text, !parts.text.isEmpty), (.image, line.image, !parts.image.isEmpty)] {
+            let key = "\(modality.rawValue)_embedding"
+            guard let given else {
+                if present { throw LineProblem(message: "no \(key), but the document has \(modality.rawValue) tokens and line \(firstLine) gives embeddings") }
+                vectors.append([])
+                continue
+            }
+            if let dimensions, given.count != dimensions {
+                throw LineProblem(message: "\(key) has \(given.count) dimensions, but earlier lines have \(dimensions)")
+            }
+            guard !given.isEmpty, given.contains(where: { $0 != 0 }) else { throw LineProblem(message: "\(key) is a zero vector") }
+            dimensions = given.count
+            vectors.append(normalized(given))
+        }
+        let width = dimensions ?? 0
+        return DocumentEmbedding(text: vectors[0].isEmpty ? [Float](repeating: 0, count: width) : vectors[0],
+                                 image: vectors[1].isEmpty ? [Float](repeating: 0, count: width) : vectors[1])
     }
 
     /// One line's document, or the reason it is not one.
-    static func document(_ line: Data, vocabulary: Vocabulary) throws -> [Int32] {
-        guard let items = try? JSONDecoder().decode(Line.self, from: line).items, !items.isEmpty else {
-            throw LineProblem(message: "expected a JSON array of token ids or {\"tokens\": [...]}")
-        }
+    static func document(_ items: [Item], vocabulary: Vocabulary) throws -> [Int32] {
+        guard !items.isEmpty else { throw LineProblem(message: "the document has no tokens") }
         var document: [Int32] = []
         document.reserveCapacity(items.count + 1)
         for (position, item) in items.enumerated() {
@@ -67,17 +106,36 @@ public enum JSONLDocuments {
         let message: String
     }
 
-    /// A line: a bare array, or an object whose `tokens` is the array (other keys ignored).
+    /// A line: a bare array, or an object whose `tokens` is the array, with optional
+    /// embeddings (other keys ignored).
     struct Line: Decodable {
         let items: [Item]
+        var text: [Float]?, image: [Float]?
 
-        private enum Keys: String, CodingKey { case tokens }
+        private enum Keys: String, CodingKey { case tokens, text_embedding, image_embedding }
+
+        static func parse(_ line: Data) throws -> Line {
+            do {
+                return try JSONDecoder().decode(Line.self, from: line)
+            } catch let problem as LineProblem {
+                throw problem
+            } catch {
+                throw LineProblem(message: "expected a JSON array of token ids or {\"tokens\": [...]}")
+            }
+        }
 
         init(from decoder: Decoder) throws {
             if let array = try? decoder.singleValueContainer().decode([Item].self) {
                 items = array
-            } else {
-                items = try decoder.container(keyedBy: Keys.self).decode([Item].self, forKey: .tokens)
+                return
+            }
+            let object = try decoder.container(keyedBy: Keys.self)
+            items = try object.decode([Item].self, forKey: .tokens)
+            for key in [Keys.text_embedding, .image_embedding] where object.contains(key) {
+                guard let vector = try? object.decode([Float].self, forKey: key), vector.allSatisfy(\.isFinite) else {
+                    throw LineProblem(message: "\(key.rawValue) must be a list of finite numbers")
+                }
+                if key == .text_embedding { text = vector } else { image = vector }
             }
         }
     }

@@ -9,8 +9,9 @@ struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write dataset shards: the built-in default corpus, or documents from a JSONL file.",
         discussion: """
-        With --from-jsonl, each line is a JSON array of token ids or an object {"tokens": [...]}; \
-        the ids must fit the config's vocabulary. Shards are named train-00000.h5, … and \
+        With --from-jsonl, each line is a JSON array of token ids or an object {"tokens": [...]}, \
+        optionally with "text_embedding" and "image_embedding" (lists of numbers, e.g. CLIP \
+        ViT-B/32); the ids must fit the config's vocabulary. Shards are named train-00000.h5, … and \
         validation-00000.h5, … (see docs/data-format.md).
         """)
 
@@ -32,7 +33,7 @@ struct Prepare: ParsableCommand {
     @Option(name: .long, help: "Documents per shard.")
     var shardDocuments: Int = 10_000
 
-    @Flag(name: .long, help: "Also store the built-in embedding of each document (for retrieval).")
+    @Flag(name: .long, help: "Store the built-in text and image embeddings of each document (for retrieval) where the input gives none.")
     var embeddings = false
 
     func validate() throws {
@@ -52,15 +53,22 @@ struct Prepare: ParsableCommand {
             let progress: (String) -> Void = { print($0); fflush(stdout) }
             // Every input is read and checked before --out is created, so a refused input
             // leaves nothing on disk.
-            let sets: [(prefix: String, documents: [[Int32]])]
+            var sets: [(prefix: String, documents: [[Int32]], embeddings: [DocumentEmbedding]?)]
             if let fromJsonl {
-                sets = [("train", try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, progress: progress))]
+                let read = try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, progress: progress)
+                sets = [("train", read.documents, read.embeddings)]
             } else {
                 let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(resolved.train.seed))
                 let trainCount = documents ?? resolved.data.documents
                 let heldOut = validationDocuments ?? resolved.data.validationDocuments
-                sets = [("train", corpus.documents(trainCount)),
-                        ("validation", (trainCount..<(trainCount + heldOut)).map(corpus.document))]
+                sets = [("train", corpus.documents(trainCount), nil),
+                        ("validation", (trainCount..<(trainCount + heldOut)).map(corpus.document), nil)]
+            }
+            if embeddings {
+                let builtin = BuiltinEmbedding()
+                for index in sets.indices where sets[index].embeddings == nil {
+                    sets[index].embeddings = sets[index].documents.map { builtin.embed(document: $0, vocabulary: vocabulary) }
+                }
             }
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -69,9 +77,9 @@ struct Prepare: ParsableCommand {
                 let reason = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
                 throw DataError(path: out, message: "cannot create the directory" + (reason.map { " (\($0))" } ?? ""))
             }
-            for (prefix, documents) in sets {
-                try DatasetShard.writeShards(documents, directory: out, prefix: prefix, perShard: shardDocuments,
-                                             withEmbeddings: embeddings, vocabulary: vocabulary, progress: progress)
+            for set in sets {
+                try DatasetShard.writeShards(set.documents, embeddings: set.embeddings, directory: out, prefix: set.prefix,
+                                             perShard: shardDocuments, vocabulary: vocabulary, progress: progress)
             }
         }
     }
@@ -99,17 +107,69 @@ struct InspectData: ParsableCommand {
         let resolved = try loadConfig(config)
         let pipeline = try withReportedErrors { try DataPipeline(config: resolved) }
         let corpus = DefaultCorpus(vocabulary: pipeline.vocabulary)
+        var padding = 0, total = 0
         for _ in 0..<count {
             let block = pipeline.stream.next()
+            padding += block.padding
+            total += block.tokens.count
             if json {
-                let weights = block.weights.map { $0 == 1 ? "1" : $0 == 0 ? "0" : "\($0)" }.joined(separator: ",")
-                print("{\"epoch\":\(block.epoch),\"block\":\(block.index),\"tokens\":[\(block.tokens.map(String.init).joined(separator: ","))],\"weights\":[\(weights)]}")
+                print(try InspectedBlock(block, dataset: pipeline.training).jsonLine())
             } else {
-                print("block \(block.index) of epoch \(block.epoch), \(block.spans.count) masked span(s):")
+                let spans = block.pieces.filter(\.startsExample).reduce(0) { $0 + $1.spanCount }
+                print("block \(block.index) of epoch \(block.epoch): \(block.pieces.count) example(s) or parts, \(spans) masked span(s), \(block.padding) padding")
+                for piece in block.pieces {
+                    let source = pipeline.training.source(of: piece.query)
+                    let retrieved = piece.retrieved.map { String(format: "%d (%@, relevance %.2f)", $0.document, $0.modality.rawValue, $0.relevance) }
+                    print("  query \(piece.query) (\(source.name) #\(source.index))" + (retrieved.isEmpty ? "" : " after " + retrieved.joined(separator: ", ")))
+                }
                 print(pipeline.isDefaultCorpus ? corpus.render(block.tokens) : corpus.renderIds(block.tokens))
                 print("")
             }
         }
+        let summary = String(format: "padding: %.1f%% of %d tokens in %d blocks", 100 * Double(padding) / Double(max(total, 1)), total, count)
+        if json { FileHandle.standardError.write(Data((summary + "\n").utf8)) } else { print(summary) }
+    }
+}
+
+/// One block of `inspect-data --json`: its tokens and loss weights, its padding, and for each
+/// example in it the query document (index in the dataset and in its shard) and the
+/// documents retrieved for it, with their relevance to the full query and the modality
+/// that found them.
+struct InspectedBlock: Encodable {
+    struct Piece: Encodable {
+        let query: Int
+        let source: String
+        let sourceIndex: Int
+        let retrieved: [RetrievedDocument]
+        let spans: Int
+        let start: Int, end: Int
+        let startsExample: Bool, endsExample: Bool
+    }
+    let epoch: Int, block: Int
+    let tokens: [Int32]
+    let weights: [Float]
+    let padding: Int
+    let examples: [Piece]
+
+    init(_ block: TrainingBlock, dataset: Dataset) {
+        epoch = block.epoch
+        self.block = block.index
+        tokens = block.tokens
+        weights = block.weights
+        padding = block.padding
+        examples = block.pieces.map { piece in
+            let source = dataset.source(of: piece.query)
+            return Piece(query: piece.query, source: source.name, sourceIndex: source.index, retrieved: piece.retrieved,
+                         spans: piece.spanCount, start: piece.range.lowerBound, end: piece.range.upperBound,
+                         startsExample: piece.startsExample, endsExample: piece.endsExample)
+        }
+    }
+
+    func jsonLine() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 }
 

@@ -15,24 +15,77 @@ final class PackingTests: XCTestCase {
                     settings: CM3Settings(), seqLen: 128, seed: seed, dpRank: dpRank, dp: dp)
     }
 
-    /// Over one epoch the multiset of corpus tokens equals the multiset of un-transformed
-    /// block tokens: nothing lost, nothing repeated. Every block has seq + 1 tokens.
-    func testOneEpochHoldsEveryCorpusTokenOnce() {
+    /// Over one epoch every document is one example, masked on its own: its pieces, joined
+    /// across blocks, un-mask to exactly the document. Every block has seq + 1 tokens and
+    /// only the epoch's last one is padded.
+    func testOneEpochHoldsEveryDocumentOnce() {
         let documents = corpus(500)
         let blocks = stream(documents)
-        var seen: [Int32: Int] = [:]
-        var block = blocks.next()
+        var masked: [Int: [Int32]] = [:], restored: [Int: [Int32]] = [:]
+        var block = blocks.next(), padded = 0
         repeat {
             XCTAssertEqual(block.tokens.count, 129)
             XCTAssertEqual(block.weights.count, 128)
-            let restored = cm3Untransform(block.tokens, vocabulary: vocabulary)
-            XCTAssertEqual(restored, block.raw)
-            for token in restored ?? [] { seen[token, default: 0] += 1 }
+            if block.padding > 0 { padded += 1 }
+            for piece in block.pieces {
+                XCTAssertEqual(piece.startsExample, masked[piece.query] == nil)
+                masked[piece.query, default: []] += block.tokens[piece.range]
+                if piece.endsExample { restored[piece.query] = cm3Untransform(masked[piece.query]!, vocabulary: vocabulary) }
+            }
             block = blocks.next()
         } while block.epoch == 0
-        var expected: [Int32: Int] = [:]
-        for token in documents.tokens { expected[token, default: 0] += 1 }
-        XCTAssertEqual(seen, expected)
+        XCTAssertEqual(padded, 1)
+        XCTAssertEqual(restored.count, documents.count)
+        for (index, tokens) in restored { XCTAssertEqual(tokens, Array(documents.document(index))) }
+    }
+
+    /// The span count is drawn per example from clamp(Poisson(1), 1, 16): its mean over
+    /// examples is 1 + e⁻¹ ≈ 1.368, and about e⁻¹ + e⁻¹ ≈ 73.6% of examples have one span.
+    func testSpanCountIsDrawnPerExample() {
+        let documents = corpus(3000)
+        let blocks = stream(documents)
+        var counts: [Int] = []
+        while counts.count < 3000 {
+            counts += blocks.next().pieces.filter(\.startsExample).map(\.spanCount)
+        }
+        let mean = Double(counts.reduce(0, +)) / Double(counts.count)
+        XCTAssertEqual(mean, 1 + exp(-1), accuracy: 0.06)
+        XCTAssertEqual(Double(counts.filter { $0 == 1 }.count) / Double(counts.count), 2 * exp(-1), accuracy: 0.03)
+    }
+
+    /// Retrieval examples start a block each. One that does not fit loses retrieved
+    /// documents from the front; a query longer than a block runs on over the next blocks
+    /// and the next example starts a block of its own.
+    func testRetrievalExamplesStartBlocksAndKeepTheirQuery() {
+        // Documents of 33 tokens, and document 3 of 300 (longer than a 129-token block).
+        var documents = (0..<40).map { i in (0..<32).map { j in Int32(10 + (i + j) % 80) } + [vocabulary.eos] }
+        documents[3] = (0..<299).map { j in Int32(10 + j % 80) } + [vocabulary.eos]
+        let corpus = FlatDocuments(documents: documents)
+        let bank = PlainBank((0..<40).map { direction(Float($0) * 4) }, queries: [.text: direction(0), .image: direction(90)])
+        let examples = RetrievalExamples(documents: corpus, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 1, bank: bank)
+        let blocks = BlockStream(documentCount: corpus.count, examples: examples, vocabulary: vocabulary, settings: CM3Settings(),
+                                 seqLen: 128, seed: 5)
+        var masked: [Int: [Int32]] = [:], sawLongQuery = false, sawFitted = false
+        for _ in 0..<45 {
+            let block = blocks.next()
+            XCTAssertEqual(block.pieces.count, 1)
+            let piece = block.pieces[0]
+            XCTAssertEqual(piece.range.lowerBound, 0)
+            masked[piece.query, default: []] += block.tokens[piece.range]
+            XCTAssertEqual(block.padding, piece.endsExample ? 129 - piece.range.count : 0)
+            guard piece.endsExample else { continue }
+            let tokens = cm3Untransform(masked.removeValue(forKey: piece.query)!, vocabulary: vocabulary)!
+            XCTAssertEqual(tokens, piece.retrieved.flatMap { corpus.document($0.document) } + corpus.document(piece.query), "query \(piece.query)")
+            if piece.query == 3 {
+                sawLongQuery = true
+                XCTAssertTrue(piece.retrieved.isEmpty)
+            } else {
+                XCTAssertLessThanOrEqual(piece.length, 129, "an example that is not a long query fits a block")
+                if piece.retrieved.count < 3 { sawFitted = true }
+            }
+        }
+        XCTAssertTrue(sawLongQuery, "the 300-token query should come up in the first epoch")
+        XCTAssertTrue(sawFitted, "four 33-token documents exceed 129 tokens: one retrieved should be dropped")
     }
 
     /// Same seed, same blocks; a restored cursor reproduces what followed it; another seed

@@ -2,62 +2,88 @@ import CM3Objective
 import Randomness
 import XCTest
 
-/// Exact inner-product search in plain Swift, for tests.
-final class PlainSearch: RelevanceSearch {
-    let embeddings: [[Float]]
-    init(_ embeddings: [[Float]]) { self.embeddings = embeddings }
+/// A bank in plain Swift, for tests: given document vectors, and a fixed query vector per
+/// modality (whatever the query dropout kept).
+final class PlainBank: RetrievalBank {
+    let documentVectors: [[Float]]
+    let queries: [Modality: [Float]]
+    private(set) var asked: [Modality] = []
+    init(_ documentVectors: [[Float]], queries: [Modality: [Float]]) {
+        self.documentVectors = documentVectors
+        self.queries = queries
+    }
+    var count: Int { documentVectors.count }
     func ranked(_ query: [Float], limit: Int) -> [(document: Int, score: Float)] {
-        let scored = embeddings.enumerated().map { ($0.offset, zip($0.element, query).map(*).reduce(0, +)) }
-        return Array(scored.sorted { $0.1 > $1.1 }.prefix(limit)).map { (document: $0.0, score: $0.1) }
+        let scored = documentVectors.enumerated().map { (document: $0.offset, score: dot($0.element, query)) }
+        return Array(scored.sorted { $0.score > $1.score }.prefix(limit))
+    }
+    func documentVector(_ document: Int) -> [Float] { documentVectors[document] }
+    func queryVector(_ document: Int, _ modality: Modality, kept: [Int32], generator: inout SplitMix64) -> [Float] {
+        asked.append(modality)
+        return queries[modality]!
     }
 }
+
+/// A unit vector in the xy-plane at `degrees`.
+func direction(_ degrees: Float) -> [Float] { [cos(degrees * .pi / 180), sin(degrees * .pi / 180), 0] }
 
 final class RetrievalTests: XCTestCase {
     let vocabulary = Vocabulary(textVocabulary: 100, imageCodes: 50)
 
-    /// Selection: the query and anything above 0.9 are skipped, multimodal documents come
-    /// first, nothing is taken twice.
+    /// Selection: the query, a copy of its tokens, anything more relevant than 0.9 to the
+    /// query and anything taken are skipped; multimodal documents come first.
     func testSelectionRules() {
-        let ranked: [(document: Int, score: Float)] = [(0, 1.0), (1, 0.95), (2, 0.88), (3, 0.86), (4, 0.84), (5, 0.5)]
-        let multimodal: Set<Int> = [3, 4, 5]
-        let chosen = selectRetrieved(ranked, count: 2, query: 0, taken: [], maxRelevance: 0.9) { multimodal.contains($0) }
-        XCTAssertEqual(chosen, [3, 4])
-        let next = selectRetrieved(ranked, count: 2, query: 0, taken: Set(chosen), maxRelevance: 0.9) { multimodal.contains($0) }
-        XCTAssertEqual(next, [5, 2])
+        let candidates: [(document: Int, relevance: Float)] = [(0, 1.0), (1, 0.95), (2, 0.88), (6, 0.3), (3, 0.86), (4, 0.84), (5, 0.5)]
+        let multimodal: Set<Int> = [3, 4, 5, 6]
+        func select(taken: Set<Int>) -> [Int] {
+            selectRetrieved(candidates, count: 2, query: 0, taken: taken, maxRelevance: 0.9, isCopyOfQuery: { $0 == 6 },
+                            isMultimodal: { multimodal.contains($0) })
+        }
+        XCTAssertEqual(select(taken: []), [3, 4])
+        XCTAssertEqual(select(taken: [3, 4]), [5, 2])
     }
 
-    /// A bank with planted neighbours: the right documents come back, with the 0.9 rule and
-    /// de-duplication, and three of the four are prepended to the query.
+    /// A bank with planted neighbours. The query document lies at 45°; its text query
+    /// points at 0° and its image query at 90°. Ranking uses the query vectors, the 0.9 rule
+    /// the full query document:
+    ///   1 at -30° has the query's tokens (skipped though only 0.26 relevant);
+    ///   2 at 5° scores 0.996 by text but is only 0.77 relevant to the query: kept;
+    ///   3 at 45° (relevance 1) and 4 at 30° (0.97) are too similar: skipped;
+    ///   5 at 15° (0.87) is kept by text; 6 at 80° (0.82) and 8 at 110° (0.42) by image,
+    ///   7 at 60° (0.97) is skipped.
     func testPlantedNeighboursComeBack() {
-        func doc(_ text: Int32) -> [Int32] {
-            [text, vocabulary.breakToken, vocabulary.imageToken(Int(text) % 50), vocabulary.eos]
+        let angles: [Float] = [45, -30, 5, 45, 30, 15, 80, 60, 110, 250]
+        var documents = (0..<angles.count).map { i in [Int32(10 + i), vocabulary.breakToken, vocabulary.imageToken(i), vocabulary.eos] }
+        documents[1] = documents[0]
+        let corpus = FlatDocuments(documents: documents)
+        let bank = PlainBank(angles.map(direction), queries: [.text: direction(0), .image: direction(90)])
+        let examples = RetrievalExamples(documents: corpus, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 1, bank: bank)
+        let found = Dictionary((0..<40).flatMap { examples.retrieved(for: 0, epoch: $0) }.map { ($0.document, $0) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(Set(found.keys), [2, 5, 6, 8], "over epochs every one of the four is sometimes kept")
+        XCTAssertEqual(found.mapValues(\.modality), [2: .text, 5: .text, 6: .image, 8: .image])
+        for (document, relevance) in [(2, Float(0.766)), (5, 0.866), (6, 0.819), (8, 0.423)] {
+            XCTAssertEqual(found[document]!.relevance, relevance, accuracy: 1e-3)
         }
-        let documents = FlatDocuments(documents: (0..<10).map { doc(Int32(10 + $0)) })
-        // Unit vectors by angle: the text query is 0°, the image query 90°, so a document at
-        // angle a scores cos a by text and sin a by image.
-        //   0 (the query) 45°; 1 at 5° is a near-duplicate by text (0.996 > 0.9);
-        //   2 at 30° (0.87 by text), 3 at 45° (0.71 both), 4 at 62° (0.88 by image),
-        //   5 at 150° (0.5 by image); 6–9 point away.
-        let angles: [Float] = [45, 5, 30, 45, 62, 150, 200, 230, 260, 290]
-        let bank = angles.map { [cos($0 * .pi / 180), sin($0 * .pi / 180)] }
-        var queries: [[Float]] = []
-        let examples = RetrievalExamples(documents: documents, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 1,
-                                         search: PlainSearch(bank)) { _, part, _ in
-            let query: [Float] = part.contains(where: self.vocabulary.isImage) ? [0, 1] : [1, 0]
-            queries.append(query)
-            return query
-        }
-        // By text: 1 is skipped (> 0.9), then 2 and 3. By image: 4, then 3 is already taken,
-        // so 5. Three of {2, 3, 4, 5} are kept.
         let retrieved = examples.retrieved(for: 0, epoch: 0)
         XCTAssertEqual(retrieved.count, 3)
-        XCTAssertEqual(Set(retrieved).count, 3)
-        XCTAssertTrue(Set(retrieved).isSubset(of: [2, 3, 4, 5]), "got \(retrieved)")
-        XCTAssertEqual(queries, [[1, 0], [0, 1]], "one query by text, one by image")
+        XCTAssertEqual(Array(bank.asked.suffix(2)), [.text, .image], "one query by text, one by image")
         let example = examples.example(for: 0, epoch: 0)
-        XCTAssertEqual(example, retrieved.flatMap { documents.document($0) } + documents.document(0))
-        let all = Set((0..<20).flatMap { examples.retrieved(for: 0, epoch: $0) })
-        XCTAssertEqual(all, [2, 3, 4, 5], "over epochs every one of the four is sometimes kept")
+        XCTAssertEqual(example.tokens, retrieved.flatMap { corpus.document($0.document) } + corpus.document(0))
+    }
+
+    /// Fitting drops retrieved documents from the front, never the query.
+    func testFittingDropsRetrievedDocumentsNotTheQuery() {
+        var example = Example(query: 7, queryTokens: [1, 2, 3],
+                              retrieved: [4, 5, 6].map { RetrievedDocument(document: $0, relevance: 0.5, modality: .text) },
+                              retrievedTokens: [[10, 11], [20, 21, 22], [30]])
+        example.fit(7)
+        XCTAssertEqual(example.retrieved.map(\.document), [5, 6])
+        XCTAssertEqual(example.tokens, [20, 21, 22, 30, 1, 2, 3])
+        example.fit(4)
+        XCTAssertEqual(example.retrieved.map(\.document), [6])
+        XCTAssertEqual(example.tokens, [30, 1, 2, 3])
+        example.fit(2)
+        XCTAssertEqual(example.tokens, [1, 2, 3])
     }
 
     /// Query dropout removes round(20%) of the tokens, keeps the others in order, and
@@ -74,15 +100,19 @@ final class RetrievalTests: XCTestCase {
         XCTAssertEqual(dropTokens([1, 2], rate: 0.2, generator: &generator), [1, 2], "round(0.4) = 0 tokens dropped")
     }
 
-    /// The built-in embedding is normalised, and documents sharing tokens score higher than
-    /// unrelated ones.
+    /// The built-in embedding gives a unit text and a unit image vector (zero for a missing
+    /// part), the document vector is their normalised average, and documents sharing
+    /// tokens score higher than unrelated ones.
     func testBuiltinEmbedding() {
         let embedding = BuiltinEmbedding()
         let a = embedding.embed(document: [10, 11, 12, vocabulary.breakToken, vocabulary.imageToken(3), vocabulary.eos], vocabulary: vocabulary)
         let b = embedding.embed(document: [10, 11, 13, vocabulary.breakToken, vocabulary.imageToken(3), vocabulary.eos], vocabulary: vocabulary)
         let c = embedding.embed(document: [50, 51, 52, vocabulary.breakToken, vocabulary.imageToken(40), vocabulary.eos], vocabulary: vocabulary)
-        XCTAssertEqual(a.reduce(0) { $0 + $1 * $1 }, 1, accuracy: 1e-5)
-        func dot(_ x: [Float], _ y: [Float]) -> Float { zip(x, y).map(*).reduce(0, +) }
-        XCTAssertGreaterThan(dot(a, b), dot(a, c) + 0.3)
+        for vector in [a.text, a.image, a.document] { XCTAssertEqual(dot(vector, vector), 1, accuracy: 1e-5) }
+        XCTAssertEqual(a.document, normalized(zip(a.text, a.image).map { ($0 + $1) / 2 }))
+        XCTAssertGreaterThan(dot(a.document, b.document), dot(a.document, c.document) + 0.3)
+        let textOnly = embedding.embed(document: [10, 11, vocabulary.eos], vocabulary: vocabulary)
+        XCTAssertEqual(textOnly.image, [Float](repeating: 0, count: 64))
+        for (a, b) in zip(textOnly.document, textOnly.text) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 }
