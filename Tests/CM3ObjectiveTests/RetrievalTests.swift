@@ -46,13 +46,14 @@ final class RetrievalTests: XCTestCase {
     /// A bank with planted neighbours. The query document lies at 45°; its text query
     /// points at 0° and its image query at 90°. Ranking uses the query vectors, the 0.9 rule
     /// the full query document:
-    ///   1 at -30° has the query's tokens (skipped though only 0.26 relevant);
+    ///   1 at 2° has the query's tokens: skipped, though it ranks first by text and is only
+    ///   0.73 relevant;
     ///   2 at 5° scores 0.996 by text but is only 0.77 relevant to the query: kept;
     ///   3 at 45° (relevance 1) and 4 at 30° (0.97) are too similar: skipped;
     ///   5 at 15° (0.87) is kept by text; 6 at 80° (0.82) and 8 at 110° (0.42) by image,
     ///   7 at 60° (0.97) is skipped.
     func testPlantedNeighboursComeBack() {
-        let angles: [Float] = [45, -30, 5, 45, 30, 15, 80, 60, 110, 250]
+        let angles: [Float] = [45, 2, 5, 45, 30, 15, 80, 60, 110, 250]
         var documents = (0..<angles.count).map { i in [Int32(10 + i), vocabulary.breakToken, vocabulary.imageToken(i), vocabulary.eos] }
         documents[1] = documents[0]
         let corpus = FlatDocuments(documents: documents)
