@@ -35,14 +35,19 @@ public protocol ExampleBuilder {
     var startsAtBlockBoundary: Bool { get }
 }
 
-/// Examples without retrieval: each document as it is.
+/// Examples without retrieval: each document as it is, running on across blocks, or
+/// starting a block each (`oneDocumentPerBlock`: how validation scores query documents
+/// without retrieval, so that no unrelated document precedes them).
 public struct PlainExamples: ExampleBuilder {
     public let documents: DocumentSource
-    public init(documents: DocumentSource) { self.documents = documents }
+    public let startsAtBlockBoundary: Bool
+    public init(documents: DocumentSource, oneDocumentPerBlock: Bool = false) {
+        self.documents = documents
+        startsAtBlockBoundary = oneDocumentPerBlock
+    }
     public func example(for document: Int, epoch: Int) -> Example {
         Example(query: document, queryTokens: Array(documents.document(document)))
     }
-    public var startsAtBlockBoundary: Bool { false }
 }
 
 /// An example after CM3 masking, as it is packed: `source-with-masks <infill> span … <eos>`.

@@ -48,7 +48,11 @@ public final class DataPipeline {
         } else {
             validation = Dataset(documents: FlatDocuments(documents: []), sources: [])
         }
-        stream = DataPipeline.blockStream(training, retrieval: data.retrieval, data: data, vocabulary: vocabulary, seqLen: seqLen,
+        // With retrieval, `r1 r2 r3 query` examples; otherwise lone documents.
+        let examples: ExampleBuilder = data.retrieval
+            ? DataPipeline.retrievalExamples(training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
+            : PlainExamples(documents: training.documents)
+        stream = DataPipeline.blockStream(training, examples: examples, data: data, vocabulary: vocabulary, seqLen: seqLen,
                                           seed: seed, dpRank: dpRank, dp: dp)
     }
 
@@ -63,15 +67,10 @@ public final class DataPipeline {
         }
     }
 
-    /// Blocks of `dataset`: retrieval-augmented examples when `retrieval` is on, lone
-    /// documents otherwise.
-    static func blockStream(_ dataset: Dataset, retrieval: Bool, data: DataConfig, vocabulary: Vocabulary, seqLen: Int,
+    static func blockStream(_ dataset: Dataset, examples: ExampleBuilder, data: DataConfig, vocabulary: Vocabulary, seqLen: Int,
                             seed: UInt64, dpRank: Int, dp: Int) -> BlockStream {
-        let examples: ExampleBuilder = retrieval
-            ? retrievalExamples(dataset, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
-            : PlainExamples(documents: dataset.documents)
-        return BlockStream(documentCount: dataset.documents.count, examples: examples, vocabulary: vocabulary,
-                           settings: data.cm3, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)
+        BlockStream(documentCount: dataset.documents.count, examples: examples, vocabulary: vocabulary,
+                    settings: data.cm3, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)
     }
 
     /// Retrieval over the dataset's stored embeddings, or over the built-in embedding of
@@ -95,12 +94,14 @@ public final class DataPipeline {
     private var syntheticCount = 0
 
     /// The first `count` validation batches of this rank (a fresh, deterministic stream over
-    /// the held-out documents: every evaluation sees the same blocks). Validation documents
-    /// are lone, without retrieval: the zero-shot setting, comparable with and without
-    /// retrieval in training.
+    /// the held-out documents: every evaluation sees the same blocks). Each held-out
+    /// document starts a block of its own, without retrieval: the zero-shot setting, scored
+    /// alike whether training used retrieval or not, and with no unrelated document before
+    /// it that a model trained on `r1 r2 r3 query` would take for retrieved context.
     public func validationBatches(microBatch: Int, count: Int) -> [TokenBatch] {
         guard validation.documents.count > 0 else { return [] }
-        let stream = DataPipeline.blockStream(validation, retrieval: false, data: settings, vocabulary: vocabulary, seqLen: seqLen,
+        let examples = PlainExamples(documents: validation.documents, oneDocumentPerBlock: true)
+        let stream = DataPipeline.blockStream(validation, examples: examples, data: settings, vocabulary: vocabulary, seqLen: seqLen,
                                               seed: seed &+ 1, dpRank: dpRank, dp: dp)
         return (0..<count).map { _ in TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
     }
