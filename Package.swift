@@ -42,8 +42,9 @@ let package = Package(
         .target(name: "Trainer", dependencies: [
             "Model", "TrainingData", "Checkpointing", "Configuration", "Parallel", "Optim", "Autograd", "CM3Objective", "Diagnostics",
         ]),
+        .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Randomness"]),
         .executableTarget(name: "launch", dependencies: [
-            "Trainer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
+            "Trainer", "Generation", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
             "CM3Objective", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -53,6 +54,9 @@ let package = Package(
         .testTarget(name: "TrainerTests", dependencies: [
             "Trainer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "CM3Objective",
             "Autograd", "Randomness", "TestSupport",
+        ]),
+        .testTarget(name: "GenerationTests", dependencies: [
+            "Generation", "Model", "Configuration", "Autograd", "CM3Objective", "Randomness", "TestSupport",
         ]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),

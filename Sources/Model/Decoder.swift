@@ -39,6 +39,8 @@ public final class CM3LeonDecoder {
     let embedPositions: Tensor               // [S, d], replicated
     let layers: [DecoderLayer]
     let localHeads: Int
+    /// The tensor-parallel group the tensors are split over.
+    public let group: ReductionGroup
 
     /// Builds this rank's shards of every tensor in the `ParameterTable`, with CM3Leon's
     /// init (metaseq's). Every row of every full
@@ -49,6 +51,7 @@ public final class CM3LeonDecoder {
         precondition(config.heads % group.size == 0 && config.ffn % group.size == 0 && config.vocabSize % group.size == 0,
                      "tensor-parallel size must divide heads, ffn and vocabulary (checked by TensorParallelLayout)")
         self.config = config
+        self.group = group
         let tp = group.size, rank = group.rank
         localHeads = config.heads / tp
         parameters = ParameterTable(config).specs.map { spec in
@@ -96,9 +99,15 @@ public final class CM3LeonDecoder {
         for layer in layers {
             markWhenFinal(layer.parameters)
             if checkpointBlocks {
-                x = tape.checkpoint(x, stash: stash) { inner, input in self.block(input, layer, batch: batch.microBatch, tape: inner) }
+                x = tape.checkpoint(x, stash: stash) { inner, input in
+                    self.block(input, layer, tape: inner) { q, k, v in
+                        inner.causalSelfAttention(q, k, v, batch: batch.microBatch, heads: self.localHeads)
+                    }
+                }
             } else {
-                x = block(x, layer, batch: batch.microBatch, tape: tape)
+                x = block(x, layer, tape: tape) { q, k, v in
+                    tape.causalSelfAttention(q, k, v, batch: batch.microBatch, heads: self.localHeads)
+                }
             }
         }
         let hidden = tape.layerNorm(x)                                   // [tokens, d]
@@ -107,9 +116,11 @@ public final class CM3LeonDecoder {
     }
 
     /// `x += out_proj(attn(LN(x)))`, then `x += fc2(gelu(fc1(LN(x))))`. x: [tokens, d].
-    func block(_ x: Tensor, _ layer: DecoderLayer, batch: Int, tape: Tape) -> Tensor {
+    /// `attention` maps this rank's q, k, v `[tokens, d/tp]` to `[tokens, d/tp]`: causal
+    /// self-attention in training, attention over a `KVCache` in decoding.
+    func block(_ x: Tensor, _ layer: DecoderLayer, tape: Tape, attention: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let qkv = layer.qkv(tape.layerNorm(x), tape: tape)              // 3 × [tokens, d/tp]
-        let attention = tape.causalSelfAttention(qkv[0], qkv[1], qkv[2], batch: batch, heads: localHeads)
+        let attention = attention(qkv[0], qkv[1], qkv[2])               // [tokens, d/tp]
         let afterAttention = tape.add(x, layer.outProj(attention, tape: tape))
         let inner = tape.gelu(layer.fc1(tape.layerNorm(afterAttention), tape: tape)[0])  // [tokens, ffn/tp]
         return tape.add(afterAttention, layer.fc2(inner, tape: tape))

@@ -1,0 +1,119 @@
+import Autograd
+import CM3Objective
+import Model
+import Randomness
+
+/// How the conditional and unconditional streams combine, if there are two.
+public enum Guidance: Equatable, Sendable {
+    case none
+    case classifierFree(scale: Float)
+    case contrastive(k: Int, alpha: Float)
+}
+
+/// Everything that decides what `Generator.generate` draws.
+public struct DecodingSettings: Equatable, Sendable {
+    public var sampling = SamplingSettings()
+    public var guidance = Guidance.none
+    public var samples = 1
+    public var seed: UInt64 = 0
+
+    public init(sampling: SamplingSettings = SamplingSettings(), guidance: Guidance = .none, samples: Int = 1, seed: UInt64 = 0) {
+        self.sampling = sampling; self.guidance = guidance; self.samples = samples; self.seed = seed
+    }
+}
+
+/// Why a prompt cannot be decoded.
+public enum GenerationError: Error, Equatable, CustomStringConvertible {
+    case tooLong(prompt: Int, generated: Int, seqLen: Int)
+    case emptyPrompt
+
+    public var description: String {
+        switch self {
+        case .tooLong(let prompt, let generated, let seqLen):
+            return "a prompt of \(prompt) tokens and up to \(generated) generated ones exceed seq_len \(seqLen)"
+        case .emptyPrompt:
+            return "the prompt is empty"
+        }
+    }
+}
+
+/// Decodes from a trained decoder with a `KVCache`: every sample, and with guidance its
+/// unconditional twin, is one sequence of the cache, and each step is one batched forward
+/// pass over one new token per unfinished sequence.
+public final class Generator {
+    public let decoder: CM3LeonDecoder
+    public let vocabulary: Vocabulary
+
+    public init(decoder: CM3LeonDecoder, vocabulary: Vocabulary) {
+        self.decoder = decoder
+        self.vocabulary = vocabulary
+    }
+
+    /// The unconditional stream's prompt (eq. 1): what comes before the prompt's last
+    /// `<break>` (the caption, for an image) becomes one `<mask>`.
+    public static func unconditionalPrompt(_ prompt: [Int32], vocabulary: Vocabulary) -> [Int32] {
+        guard let split = prompt.lastIndex(of: vocabulary.breakToken), split > 0 else { return [vocabulary.mask] + prompt }
+        return [vocabulary.mask] + prompt[split...]
+    }
+
+    /// `settings.samples` continuations of `prompt` in `mode`, each ending in `<eos>`.
+    public func generate(prompt: [Int32], mode: GenerationMode, settings: DecodingSettings) throws -> [[Int32]] {
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        let longest: Int
+        switch mode {
+        case .image(let codes): longest = codes + 1
+        case .text(let maxTokens): longest = maxTokens + 1
+        }
+        let unconditional = Generator.unconditionalPrompt(prompt, vocabulary: vocabulary)
+        let capacity = max(prompt.count, unconditional.count) + longest
+        guard capacity <= decoder.config.seqLen else {
+            throw GenerationError.tooLong(prompt: prompt.count, generated: longest, seqLen: decoder.config.seqLen)
+        }
+        let samples = settings.samples, guided = settings.guidance != .none
+        let cache = decoder.makeCache(sequences: guided ? 2 * samples : samples, capacity: capacity)
+        var generators = (0..<samples).map { SplitMix64(seed: settings.seed, name: "sample/\($0)") }
+        var outputs = [[Int32]](repeating: [], count: samples)
+        var feed = [[Int32]](repeating: prompt, count: samples) + (guided ? [[Int32]](repeating: unconditional, count: samples) : [])
+        while true {
+            let logits = decoder.nextTokenLogits(feed, cache: cache)
+            var next = [Int32?](repeating: nil, count: samples)
+            for sample in 0..<samples where !feed[sample].isEmpty {
+                let combined = combine(logits[sample], guided ? logits[samples + sample] : [], settings.guidance)
+                let allowed = mode.constrain(combined, after: outputs[sample].count, vocabulary: vocabulary)
+                next[sample] = settings.sampling.pick(allowed, generator: &generators[sample])
+            }
+            // Every tensor-parallel rank must continue with the same tokens: rank 0's.
+            let agreed = agreeOnTokens(next)
+            for sample in 0..<samples {
+                guard let token = agreed[sample] else { feed[sample] = []; continue }
+                outputs[sample].append(token)
+                let done = mode.isComplete(generated: outputs[sample].count, last: token, vocabulary: vocabulary)
+                feed[sample] = done ? [] : [token]
+            }
+            if guided { for sample in 0..<samples { feed[samples + sample] = feed[sample] } }
+            if feed.allSatisfy(\.isEmpty) { return outputs }
+        }
+    }
+
+    private func combine(_ conditional: [Float], _ unconditional: [Float], _ guidance: Guidance) -> [Float] {
+        switch guidance {
+        case .none: return conditional
+        case .classifierFree(let scale):
+            return ClassifierFreeGuidance(scale: scale)(conditional: conditional, unconditional: unconditional)
+        case .contrastive(let k, let alpha):
+            return ContrastiveDecodingTopK(k: k, alpha: alpha)(conditional: conditional, unconditional: unconditional)
+        }
+    }
+
+    /// Rank 0's tokens on every rank of the tensor-parallel group (token ids are exact in
+    /// fp32 below 2^24), so that rounding differences can never fork the ranks' sequences.
+    private func agreeOnTokens(_ tokens: [Int32?]) -> [Int32?] {
+        let group = decoder.group
+        guard group.size > 1 else { return tokens }
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: tokens.count)
+        defer { buffer.deallocate() }
+        for (i, token) in tokens.enumerated() { buffer[i] = group.rank == 0 ? Float(token.map { Int($0) } ?? -1) : 0 }
+        group.allReduce(buffer, .sum)
+        return buffer.map { $0 < 0 ? nil : Int32($0) }
+    }
+}
