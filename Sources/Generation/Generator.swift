@@ -78,9 +78,11 @@ public final class Generator {
             let logits = decoder.nextTokenLogits(feed, cache: cache)
             var next = [Int32?](repeating: nil, count: samples)
             for sample in 0..<samples where !feed[sample].isEmpty {
-                let combined = combine(logits[sample], guided ? logits[samples + sample] : [], settings.guidance)
-                let allowed = mode.constrain(combined, after: outputs[sample].count, vocabulary: vocabulary)
-                next[sample] = settings.sampling.pick(allowed, generator: &generators[sample])
+                // Constrained first, so that CD-K's k-th largest and both streams' softmax
+                // range over the tokens the mode allows.
+                func allowed(_ row: [Float]) -> [Float] { mode.constrain(row, after: outputs[sample].count, vocabulary: vocabulary) }
+                let combined = combine(allowed(logits[sample]), guided ? allowed(logits[samples + sample]) : [], settings.guidance)
+                next[sample] = settings.sampling.pick(combined, generator: &generators[sample])
             }
             // Every tensor-parallel rank must continue with the same tokens: rank 0's.
             let agreed = agreeOnTokens(next)
