@@ -81,6 +81,29 @@ public struct DefaultCorpus: Sendable {
     /// Renders tokens of another corpus: specials and image codes by name, text as `#id`.
     public func renderIds(_ tokens: some Sequence<Int32>) -> String { render(tokens, words: false) }
 
+    /// The inverse of `render`: words of the corpus (when `words`), special tokens by name
+    /// (`<break>`), image codes as `img:K` and any id as `#id` or a bare number.
+    public func parse(_ text: String, words: Bool = true) throws -> [Int32] {
+        try text.split(whereSeparator: \.isWhitespace).map { item in
+            let item = String(item)
+            if let special = vocabulary.specials.first(where: { vocabulary.specialName($0) == item }) { return special }
+            if item.hasPrefix("img:"), let code = Int(item.dropFirst(4)), (0..<vocabulary.imageCodes).contains(code) {
+                return vocabulary.imageToken(code)
+            }
+            if let id = Int(item.hasPrefix("#") ? String(item.dropFirst()) : item), (0..<vocabulary.size).contains(id) { return Int32(id) }
+            if words, DefaultCorpus.words.contains(item), vocabulary.textVocabulary >= DefaultCorpus.requiredTextVocabulary(vocabulary) {
+                return wordId(item)
+            }
+            throw UnknownToken(item: item)
+        }
+    }
+
+    /// A prompt item that is no word, special token, image code or id of the vocabulary.
+    public struct UnknownToken: Error, Equatable, CustomStringConvertible {
+        public let item: String
+        public var description: String { "'\(item)' is not a word of the built-in corpus, a special token, img:K or a token id of this vocabulary" }
+    }
+
     func render(_ tokens: some Sequence<Int32>, words: Bool) -> String {
         tokens.map { token -> String in
             if let special = vocabulary.specialName(token) { return special }

@@ -1,0 +1,120 @@
+import ArgumentParser
+import CM3Objective
+import Checkpointing
+import Foundation
+import Generation
+import Model
+import Trainer
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate an image from a caption or a caption from an image with a trained checkpoint.",
+        discussion: """
+        The prompt is words of the built-in corpus, special tokens such as <break>, image codes \
+        img:K, or token ids. Image mode decodes, after `prompt <break>`, exactly one image's worth \
+        of image codes and then <eos>; text mode decodes text tokens until <eos> or --max-tokens. \
+        Under mpirun the ranks split the model by --tp and decode together.
+        """)
+
+    @OptionGroup var options: RunOptions
+
+    @Option(name: .long, help: "Checkpoint file.")
+    var checkpoint: String
+
+    @Option(name: .long, help: "The prompt: a caption for image mode, image codes for text mode.")
+    var prompt: String
+
+    @Option(name: .long, help: "image or text.")
+    var mode: String
+
+    @Option(name: .long, help: "Classifier-free guidance scale α (CM3Leon eq. 2).")
+    var cfg: Float?
+
+    @Option(name: .customLong("cd-k"), help: "Contrastive decoding top-k: k (CM3Leon eq. 3).")
+    var cdK: Int?
+
+    @Option(name: .customLong("cd-alpha"), help: "Contrastive decoding top-k: α.")
+    var cdAlpha: Float = 0.1
+
+    @Option(name: .long, help: "Sampling temperature; 0 decodes greedily.")
+    var temperature: Float = 1
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (1: off).")
+    var topP: Float = 1
+
+    @Option(name: .customLong("top-k"), help: "Sample among the k most likely tokens (0: off).")
+    var topK: Int = 0
+
+    @Option(name: .long, help: "Samples to draw.")
+    var samples: Int = 1
+
+    @Option(name: .long, help: "Random seed of the samples.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("image-tokens"), help: "Image codes in one image (default: 36 on the built-in corpus, else 1024).")
+    var imageTokens: Int?
+
+    @Option(name: .customLong("max-tokens"), help: "Text mode: the most text tokens before <eos>.")
+    var maxTokens: Int = 64
+
+    @Flag(name: .long, help: "Print JSON with the token ids instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard ["image", "text"].contains(mode) else { throw ValidationError("--mode must be image or text, got '\(mode)'") }
+        if cfg != nil && cdK != nil { throw ValidationError("--cfg and --cd-k are two kinds of guidance: give one") }
+        if let cdK, cdK < 1 { throw ValidationError("--cd-k must be positive, got \(cdK)") }
+        guard cdAlpha >= 0 && cdAlpha <= 1 else { throw ValidationError("--cd-alpha must be in 0...1, got \(cdAlpha)") }
+        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be 0 or more, got \(temperature)") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be 0 or more, got \(topK)") }
+        guard (1...1024).contains(samples) else { throw ValidationError("--samples must be in 1...1024, got \(samples)") }
+        if let imageTokens, imageTokens < 1 { throw ValidationError("--image-tokens must be positive, got \(imageTokens)") }
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
+    }
+
+    var settings: DecodingSettings {
+        let guidance: Guidance = cfg.map { .classifierFree(scale: $0) } ?? cdK.map { .contrastive(k: $0, alpha: cdAlpha) } ?? .none
+        return DecodingSettings(sampling: SamplingSettings(temperature: temperature, topK: topK, topP: topP),
+                                guidance: guidance, samples: samples, seed: seed)
+    }
+
+    func run() throws {
+        let resolved = try options.load()
+        let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
+        let corpus = DefaultCorpus(vocabulary: vocabulary)
+        let builtin = resolved.data.train.isEmpty
+        var tokens: [Int32] = []
+        do {
+            tokens = try corpus.parse(prompt, words: builtin)
+        } catch let error as DefaultCorpus.UnknownToken {
+            report("--prompt: \(error)")
+            throw ExitCode(2)
+        }
+        if tokens.last != vocabulary.breakToken { tokens.append(vocabulary.breakToken) }
+        let generationMode: GenerationMode = mode == "image"
+            ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : 1024)) : .text(maxTokens: maxTokens)
+        try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
+            try withReportedErrors(context: context) {
+                let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
+                _ = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters) }
+                let generator = Generator(decoder: decoder, vocabulary: vocabulary)
+                let outputs = try generator.generate(prompt: tokens, mode: generationMode, settings: settings)
+                guard context.isLeader else { return }
+                let render: ([Int32]) -> String = { builtin ? corpus.render($0) : corpus.renderIds($0) }
+                if json {
+                    let lines = outputs.map { "{\"tokens\":[\($0.map(String.init).joined(separator: ","))],\"text\":\(jsonString(render($0)))}" }
+                    print("{\"prompt\":[\(tokens.map(String.init).joined(separator: ","))],\"mode\":\"\(mode)\",\"samples\":[\(lines.joined(separator: ","))]}")
+                } else {
+                    print("prompt: \(render(tokens))")
+                    for (index, output) in outputs.enumerated() { print("sample \(index + 1): \(render(output))") }
+                }
+            }
+        }
+    }
+}
+
+/// `text` as a JSON string literal.
+func jsonString(_ text: String) -> String {
+    (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+}
