@@ -53,21 +53,12 @@ public struct DefaultCorpus: Sendable {
         let shapeCount = 1 + generator.nextInt(below: 3)
         var regions = Array(0..<9)
         for i in 0..<shapeCount { regions.swapAt(i, i + generator.nextInt(below: 9 - i)) }
-        var caption = ["an", "image", "of"].map(wordId)
-        var cells = Array(0..<DefaultCorpus.cells)
-        for k in 0..<shapeCount {
+        let items = (0..<shapeCount).map { k in
             let shape = generator.nextInt(below: DefaultCorpus.shapes.count)
-            let colour = generator.nextInt(below: DefaultCorpus.colours.count)
-            let region = regions[k]
-            if k > 0 { caption.append(wordId("and")) }
-            caption += ["a", DefaultCorpus.colours[colour], DefaultCorpus.shapes[shape], "at"].map(wordId)
-            caption += DefaultCorpus.regions[region].split(separator: " ").map { wordId(String($0)) }
-            for quadrant in 0..<4 {
-                let row = region / 3 * 2 + quadrant / 2, column = region % 3 * 2 + quadrant % 2
-                cells[row * 6 + column] = DefaultCorpus.cells + (shape * DefaultCorpus.colours.count + colour) * 4 + quadrant
-            }
+            return Picture.Item(shape: shape, colour: generator.nextInt(below: DefaultCorpus.colours.count), region: regions[k])
         }
-        let image = cells.map { vocabulary.imageToken($0) }
+        let picture = Picture(items: items)
+        let caption = caption(of: picture), image = image(of: picture)
         let captionFirst = generator.nextInt(below: 5) != 0
         return (captionFirst ? caption + [vocabulary.breakToken] + image : image + [vocabulary.breakToken] + caption) + [vocabulary.eos]
     }

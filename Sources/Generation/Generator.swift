@@ -58,22 +58,29 @@ public final class Generator {
 
     /// `settings.samples` continuations of `prompt` in `mode`, each ending in `<eos>`.
     public func generate(prompt: [Int32], mode: GenerationMode, settings: DecodingSettings) throws -> [[Int32]] {
-        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        try generate(prompts: [[Int32]](repeating: prompt, count: settings.samples), mode: mode, settings: settings)
+    }
+
+    /// One continuation of each prompt in `mode`, all decoded together (sample i draws from
+    /// its own seeded stream; `settings.samples` is not used).
+    public func generate(prompts: [[Int32]], mode: GenerationMode, settings: DecodingSettings) throws -> [[Int32]] {
+        guard !prompts.isEmpty && prompts.allSatisfy({ !$0.isEmpty }) else { throw GenerationError.emptyPrompt }
         let longest: Int
         switch mode {
         case .image(let codes): longest = codes + 1
         case .text(let maxTokens): longest = maxTokens + 1
         }
-        let unconditional = Generator.unconditionalPrompt(prompt, vocabulary: vocabulary)
-        let capacity = max(prompt.count, unconditional.count) + longest
+        let unconditional = prompts.map { Generator.unconditionalPrompt($0, vocabulary: vocabulary) }
+        let capacity = zip(prompts, unconditional).map { max($0.count, $1.count) }.max()! + longest
         guard capacity <= decoder.config.seqLen else {
-            throw GenerationError.tooLong(prompt: prompt.count, generated: longest, seqLen: decoder.config.seqLen)
+            let prompt = prompts.map(\.count).max()!
+            throw GenerationError.tooLong(prompt: prompt, generated: longest, seqLen: decoder.config.seqLen)
         }
-        let samples = settings.samples, guided = settings.guidance != .none
+        let samples = prompts.count, guided = settings.guidance != .none
         let cache = decoder.makeCache(sequences: guided ? 2 * samples : samples, capacity: capacity)
         var generators = (0..<samples).map { SplitMix64(seed: settings.seed, name: "sample/\($0)") }
         var outputs = [[Int32]](repeating: [], count: samples)
-        var feed = [[Int32]](repeating: prompt, count: samples) + (guided ? [[Int32]](repeating: unconditional, count: samples) : [])
+        var feed = prompts + (guided ? unconditional : [])
         while true {
             let logits = decoder.nextTokenLogits(feed, cache: cache)
             var next = [Int32?](repeating: nil, count: samples)

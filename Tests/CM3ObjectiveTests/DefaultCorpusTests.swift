@@ -51,4 +51,30 @@ final class DefaultCorpusTests: XCTestCase {
                        "<mask> <infill> <break> img:7 <pad>")
         XCTAssertTrue(DefaultCorpus.requiredTextVocabulary(vocabulary) < 64)
     }
+
+    /// Every document's caption and image decode to the same picture, which re-encodes to
+    /// them; a caption in another order names the same picture; a broken image or caption
+    /// decodes to nothing.
+    func testPicturesDecodeFromCaptionsAndImages() throws {
+        let vocabulary = Vocabulary(textVocabulary: 256, imageCodes: 256)
+        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: 0)
+        for index in 0..<500 {
+            let parts = try XCTUnwrap(corpus.parts(of: corpus.document(index)))
+            let fromCaption = try XCTUnwrap(corpus.picture(fromCaption: parts.caption))
+            let fromImage = try XCTUnwrap(corpus.picture(fromImage: parts.image))
+            XCTAssertTrue(fromCaption.sameContents(as: fromImage))
+            XCTAssertEqual(corpus.caption(of: fromCaption), parts.caption)
+            XCTAssertEqual(corpus.image(of: fromImage), parts.image)
+            var reordered = fromCaption
+            reordered.items.reverse()
+            XCTAssertTrue(try XCTUnwrap(corpus.picture(fromCaption: corpus.caption(of: reordered))).sameContents(as: fromImage))
+            var broken = parts.image
+            let shapeCell = try XCTUnwrap(broken.firstIndex { Int($0) - 256 >= DefaultCorpus.cells })
+            broken[shapeCell] = vocabulary.imageToken(200)
+            XCTAssertNil(corpus.picture(fromImage: broken))
+        }
+        XCTAssertNil(corpus.picture(fromCaption: try corpus.parse("an image of a red circle at image")))
+        XCTAssertNil(corpus.picture(fromCaption: try corpus.parse("an image of a red circle at top and a blue cross at top")))
+        XCTAssertNil(corpus.picture(fromImage: Array(corpus.image(of: Picture(items: [])).dropLast())))
+    }
 }
