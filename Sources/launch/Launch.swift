@@ -151,38 +151,6 @@ private func reportFailure(_ error: any ReportableError) {
     }
 }
 
-struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print validation loss and perplexity of a checkpoint as JSON.")
-
-    @OptionGroup var options: RunOptions
-
-    @Option(name: .long, help: "Checkpoint file.")
-    var checkpoint: String
-
-    @Option(name: .long, help: "Validation micro-batches per rank (default: train.eval_batches).")
-    var batches: Int?
-
-    func run() throws {
-        let resolved = try options.load()
-        try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
-            try withReportedErrors(context: context) {
-                // Parameters only: evaluation needs no optimizer state.
-                let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
-                let count = batches ?? resolved.train.evalBatches
-                let (state, validation) = try context.agreeing {
-                    let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters).state
-                    let pipeline = try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
-                    return (state, pipeline.validationBatches(microBatch: resolved.train.microBatch, count: count))
-                }
-                let loss = try decoder.validationLoss(validation, context: context)
-                if context.isLeader {
-                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.6f,\"val_ppl\":%.6f}", state.step, loss, exp(loss)))
-                }
-            }
-        }
-    }
-}
-
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print parameter count, FLOPs per token, and memory per rank for a layout.")

@@ -1,0 +1,110 @@
+import ArgumentParser
+import CM3Objective
+import Checkpointing
+import Foundation
+import Generation
+import Model
+import Trainer
+import TrainingData
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score a checkpoint: validation loss and perplexity, or generation on held-out documents.",
+        discussion: """
+        Without --task: validation loss and perplexity as JSON. With --task text-to-image or \
+        image-to-text (built-in corpus only): decodes every held-out document's caption into an \
+        image, or its image into a caption, greedily, with no guidance, CFG α 2, 3 and 5, and \
+        CD-K, and prints the fraction generated exactly right (and per-cell accuracy for images).
+        """)
+
+    @OptionGroup var options: RunOptions
+
+    @Option(name: .long, help: "Checkpoint file.")
+    var checkpoint: String
+
+    @Option(name: .long, help: "Validation micro-batches per rank (default: train.eval_batches).")
+    var batches: Int?
+
+    @Option(name: .long, help: "text-to-image or image-to-text: score generation instead of loss.")
+    var task: String?
+
+    @Option(name: .long, help: "With --task: held-out documents to score.")
+    var documents: Int = 200
+
+    @Option(name: .customLong("cd-k"), help: "With --task: CD-K's k.")
+    var cdK: Int = 1
+
+    @Option(name: .customLong("cd-alpha"), help: "With --task: CD-K's α.")
+    var cdAlpha: Float = 0.5
+
+    @Flag(name: .long, help: "With --task: print JSON lines instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if let task, GenerationTask(rawValue: task) == nil {
+            throw ValidationError("--task must be \(GenerationTask.allCases.map(\.rawValue).joined(separator: " or ")), got '\(task)'")
+        }
+        guard documents > 0 else { throw ValidationError("--documents must be positive, got \(documents)") }
+        guard cdK > 0 else { throw ValidationError("--cd-k must be positive, got \(cdK)") }
+    }
+
+    func run() throws {
+        let resolved = try options.load()
+        let task = task.flatMap(GenerationTask.init(rawValue:))
+        if task != nil && !resolved.data.train.isEmpty {
+            report("--task scores the built-in corpus, whose captions determine their pictures; \(options.config) names shards")
+            throw ExitCode(2)
+        }
+        try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
+            try withReportedErrors(context: context) {
+                // Parameters only: evaluation needs no optimizer state.
+                let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
+                let (state, pipeline) = try context.agreeing {
+                    let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters).state
+                    return (state, try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp))
+                }
+                if let task {
+                    let held = pipeline.validation.documents
+                    let chosen = (0..<min(documents, held.count)).map { Array(held.document($0)) }
+                    let scores = try score(task, chosen, decoder: decoder, vocabulary: pipeline.vocabulary)
+                    if context.isLeader { show(scores, step: state.step) }
+                    return
+                }
+                let validation = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
+                let loss = try decoder.validationLoss(validation, context: context)
+                if context.isLeader {
+                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.6f,\"val_ppl\":%.6f}", state.step, loss, exp(loss)))
+                }
+            }
+        }
+    }
+
+    /// Greedy decoding with each guidance the paper compares.
+    func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, vocabulary: Vocabulary) throws -> [TaskScore] {
+        let scoring = ExactScoring(generator: Generator(decoder: decoder, vocabulary: vocabulary), corpus: DefaultCorpus(vocabulary: vocabulary))
+        let settings: [(String, Guidance)] = [("no guidance", .none), ("CFG α=2", .classifierFree(scale: 2)),
+                                              ("CFG α=3", .classifierFree(scale: 3)), ("CFG α=5", .classifierFree(scale: 5)),
+                                              ("CD-K k=\(cdK) α=\(cdAlpha)", .contrastive(k: cdK, alpha: cdAlpha))]
+        return try settings.map { name, guidance in
+            let decoding = DecodingSettings(sampling: SamplingSettings(temperature: 0), guidance: guidance)
+            return try scoring.score(task, documents: documents, settings: decoding, setting: name)
+        }
+    }
+
+    func show(_ scores: [TaskScore], step: Int) {
+        if json {
+            for score in scores {
+                let cells = score.cellAccuracy.map { String(format: ",\"cell_accuracy\":%.4f", $0) } ?? ""
+                print("{\"checkpoint\":\(jsonString(checkpoint)),\"step\":\(step),\"task\":\"\(score.task.rawValue)\",\"setting\":\(jsonString(score.setting)),\"documents\":\(score.documents)," + String(format: "\"exact\":%.4f", score.exact) + cells + "}")
+            }
+            return
+        }
+        print("\(scores.first?.task.rawValue ?? ""), \(scores.first?.documents ?? 0) held-out documents, checkpoint step \(step), greedy:")
+        print("| decoding | exact |" + (scores.first?.cellAccuracy != nil ? " cells right |" : ""))
+        print("|---|---|" + (scores.first?.cellAccuracy != nil ? "---|" : ""))
+        for score in scores {
+            print("| \(score.setting) | " + String(format: "%.1f%%", 100 * score.exact) + " |"
+                        + (score.cellAccuracy.map { String(format: " %.1f%% |", 100 * $0) } ?? ""))
+        }
+    }
+}
