@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Trainer", dependencies: [
             "Model", "TrainingData", "Checkpointing", "Configuration", "Parallel", "Optim", "Autograd", "CM3Objective", "Diagnostics",
         ]),
-        .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Randomness"]),
+        .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Diagnostics", "Randomness"]),
         .executableTarget(name: "launch", dependencies: [
             "Trainer", "Generation", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
             "CM3Objective", "Diagnostics",

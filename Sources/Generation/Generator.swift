@@ -1,5 +1,6 @@
 import Autograd
 import CM3Objective
+import Diagnostics
 import Model
 import Randomness
 
@@ -23,7 +24,7 @@ public struct DecodingSettings: Equatable, Sendable {
 }
 
 /// Why a prompt cannot be decoded.
-public enum GenerationError: Error, Equatable, CustomStringConvertible {
+public enum GenerationError: ReportableError, Equatable {
     case tooLong(prompt: Int, generated: Int, seqLen: Int)
     case emptyPrompt
 

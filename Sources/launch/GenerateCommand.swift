@@ -1,6 +1,7 @@
 import ArgumentParser
 import CM3Objective
 import Checkpointing
+import Diagnostics
 import Foundation
 import Generation
 import Model
@@ -60,6 +61,9 @@ struct Generate: ParsableCommand {
     @Flag(name: .long, help: "Print JSON with the token ids instead of text.")
     var json = false
 
+    @Option(name: .long, help: "Built-in corpus: write the generated images (image mode) or the prompt's image (text mode) as one PNG grid.")
+    var out: String?
+
     func validate() throws {
         guard ["image", "text"].contains(mode) else { throw ValidationError("--mode must be image or text, got '\(mode)'") }
         if cfg != nil && cdK != nil { throw ValidationError("--cfg and --cd-k are two kinds of guidance: give one") }
@@ -70,6 +74,7 @@ struct Generate: ParsableCommand {
         guard topK >= 0 else { throw ValidationError("--top-k must be 0 or more, got \(topK)") }
         guard (1...1024).contains(samples) else { throw ValidationError("--samples must be in 1...1024, got \(samples)") }
         if let imageTokens, imageTokens < 1 { throw ValidationError("--image-tokens must be positive, got \(imageTokens)") }
+        if let out, !out.hasSuffix(".png") { throw ValidationError("--out must name a .png file, got '\(out)'") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
     }
 
@@ -84,6 +89,10 @@ struct Generate: ParsableCommand {
         let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
         let corpus = DefaultCorpus(vocabulary: vocabulary)
         let builtin = resolved.data.train.isEmpty
+        if out != nil && !builtin {
+            report("--out draws pictures of the built-in corpus; \(options.config) names shards")
+            throw ExitCode(2)
+        }
         var tokens: [Int32] = []
         do {
             tokens = try corpus.parse(prompt, words: builtin)
@@ -99,7 +108,7 @@ struct Generate: ParsableCommand {
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
                 _ = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters) }
                 let generator = Generator(decoder: decoder, vocabulary: vocabulary)
-                let outputs = try generator.generate(prompt: tokens, mode: generationMode, settings: settings)
+                let outputs = try context.agreeing { try generator.generate(prompt: tokens, mode: generationMode, settings: settings) }
                 guard context.isLeader else { return }
                 let render: ([Int32]) -> String = { builtin ? corpus.render($0) : corpus.renderIds($0) }
                 if json {
@@ -109,6 +118,11 @@ struct Generate: ParsableCommand {
                     print("prompt: \(render(tokens))")
                     for (index, output) in outputs.enumerated() { print("sample \(index + 1): \(render(output))") }
                 }
+                if let out {
+                    let pictures = mode == "image" ? outputs : [tokens]
+                    try writeAtomically(PictureRendering(vocabulary: vocabulary).grid(pictures).encoded(), to: out)
+                    if !json { print("wrote \(out)") }
+                }
             }
         }
     }
@@ -117,4 +131,20 @@ struct Generate: ParsableCommand {
 /// `text` as a JSON string literal.
 func jsonString(_ text: String) -> String {
     (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+}
+
+/// Writes `data` to `path` through a temporary file and a rename, so a reader never sees a
+/// partial file; a failure is one line naming the path.
+func writeAtomically(_ data: Data, to path: String) throws {
+    let temporary = path + ".tmp"
+    guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
+        try? FileManager.default.removeItem(atPath: temporary)
+        throw OutputError(path: path)
+    }
+}
+
+/// A file the command could not write.
+struct OutputError: ReportableError {
+    let path: String
+    var description: String { "\(path): cannot be written" }
 }
