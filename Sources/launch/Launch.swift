@@ -181,6 +181,9 @@ struct Plan: ParsableCommand {
             let plan = MemoryPlan(model: model, microBatch: resolved.train.microBatch, tp: tp, dp: dp,
                                   checkpointing: resolved.train.activationCheckpointing)
             print(plan.describe(ranks: world))
+            let cache = KVCache.bytesPerSequence(model, positions: model.seqLen)
+            print(String(format: "KV cache for decoding (fp32 keys and values of every layer): %.1f MiB per sequence of %d tokens, %.1f MiB of it on each of the tp %d ranks; CFG doubles the sequences",
+                         Double(cache) / 1_048_576, model.seqLen, Double(cache / tp) / 1_048_576, tp))
         }
     }
 }
