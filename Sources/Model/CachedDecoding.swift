@@ -40,13 +40,28 @@ extension CM3LeonDecoder {
     /// Logits `[vocab]` at every position of `tokens` by one full forward pass without a
     /// cache: what the cached logits must equal.
     public func fullForwardLogits(_ tokens: [Int32]) -> [[Float]] {
-        precondition(!tokens.isEmpty && tokens.count <= config.seqLen)
+        fullForward([tokens], rows: Array(0..<tokens.count))
+    }
+
+    /// The logits after the last token of each of `sequences` (all of one length), by one
+    /// batched full forward pass over them: decoding without a cache.
+    public func lastTokenLogits(_ sequences: [[Int32]]) -> [[Float]] {
+        let length = sequences[0].count
+        return fullForward(sequences, rows: sequences.indices.map { ($0 + 1) * length - 1 })
+    }
+
+    /// A forward pass over equal-length `sequences` in one batch; logits of the given rows
+    /// of the flattened `[sequences · length]` positions.
+    func fullForward(_ sequences: [[Int32]], rows: [Int]) -> [[Float]] {
+        let length = sequences[0].count
+        precondition(length > 0 && length <= config.seqLen && sequences.allSatisfy { $0.count == length })
         let tape = Tape(recording: false)
-        var x = tape.add(embedTokens(tokens, tape: tape), tape.embedding(embedPositions, ids: (0..<tokens.count).map(Int32.init)))
+        let positions = sequences.flatMap { _ in (0..<length).map(Int32.init) }
+        var x = tape.add(embedTokens(sequences.flatMap { $0 }, tape: tape), tape.embedding(embedPositions, ids: positions))
         for layer in layers {
-            x = block(x, layer, tape: tape) { q, k, v in tape.causalSelfAttention(q, k, v, batch: 1, heads: self.localHeads) }
+            x = block(x, layer, tape: tape) { q, k, v in tape.causalSelfAttention(q, k, v, batch: sequences.count, heads: self.localHeads) }
         }
-        return vocabularyLogits(tape.layerNorm(x), rows: Array(0..<tokens.count))
+        return vocabularyLogits(tape.layerNorm(x), rows: rows)
     }
 
     /// The tied LM head on `rows` of `hidden [tokens, d]`: each rank forms its vocabulary
