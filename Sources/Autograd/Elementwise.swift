@@ -1,6 +1,7 @@
 import Foundation
 
-/// Pointwise ops: residual add and GELU (tanh form, as GPT-2 and metaseq use).
+/// Pointwise ops: residual add, and the MLP activations: GELU (tanh form, as GPT-2 uses)
+/// and ReLU (as OPT uses, through metaseq).
 extension Tape {
     /// `a + b`, same shapes.
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
@@ -40,6 +41,32 @@ extension Tape {
                     let t = geluTanh(v)
                     let inner = geluScale * (1 + 3 * geluCubic * v * v)
                     return load(dx, i, range) + load(dy, i, range) * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner)
+                }
+            }
+        }
+        return y
+    }
+
+    /// ReLU: `max(x, 0)`. Its gradient is taken as 0 at x = 0, as PyTorch takes it.
+    public func relu(_ x: Tensor) -> Tensor {
+        let y = Tensor(shape: x.shape, requiresGrad: tracks(x))
+        let px = x.pointer, py = y.pointer
+        ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
+            mapVectors(range, px, into: py) { v, _ in
+                var out = v
+                out.replace(with: 0, where: v .< 0)
+                return out
+            }
+        }
+        guard y.requiresGrad else { return y }
+        // The closure holds x and y themselves, so their buffers live until backward.
+        record {
+            let px = x.pointer, dy = y.gradPointer, dx = x.gradPointer
+            ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
+                mapVectors(range, px, into: dx) { v, i in
+                    var passed = load(dy, i, range)
+                    passed.replace(with: 0, where: v .<= 0)
+                    return load(dx, i, range) + passed
                 }
             }
         }

@@ -128,8 +128,9 @@ public enum Checkpoint {
         return try attributes.trainingState(path: path)
     }
 
-    /// Opens `path` and checks, from metadata alone, its attributes and that it holds every
-    /// tensor of `model` with the right shape.
+    /// Opens `path` and checks, from metadata alone, its attributes, that it holds every
+    /// tensor of `model` with the right shape, and that it was trained with `model`'s
+    /// activation (one recorded in no config, as before `model.activation` existed, is GELU).
     static func openMatching(_ path: String, model: ModelConfig) throws -> (HDF5File, CheckpointAttributes) {
         let file: HDF5File
         do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
@@ -142,6 +143,11 @@ public enum Checkpoint {
                     throw CheckpointError(path: path, problem: .otherModel(tensor: name, stored: stored, needed: spec.shape))
                 }
             }
+        }
+        let activation = TesseraConfig.recordedValue("model.activation", inYAML: attributes.config)
+            ?? ModelConfig.Activation.gelu.rawValue
+        guard activation == model.activation.rawValue else {
+            throw CheckpointError(path: path, problem: .otherActivation(stored: activation, needed: model.activation.rawValue))
         }
         return (file, attributes)
     }

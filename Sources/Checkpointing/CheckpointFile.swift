@@ -45,6 +45,8 @@ public struct CheckpointError: ReportableError {
         case missingTensor(String)
         /// A tensor of another shape: the file belongs to another model.
         case otherModel(tensor: String, stored: [Int], needed: [Int])
+        /// Trained with another MLP activation (`model.activation`): also another model.
+        case otherActivation(stored: String, needed: String)
         case unreadableTensor(String)
         case checksumMismatch(String)
         /// A step, cursor, lr, config or other attribute was changed after writing.
@@ -69,7 +71,7 @@ public struct CheckpointError: ReportableError {
     public var isCorrupt: Bool {
         switch problem {
         case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch, .attributesChecksumMismatch, .missingState: true
-        case .otherModel, .unwritable, .notSynced, .stepMismatch: false
+        case .otherModel, .otherActivation, .unwritable, .notSynced, .stepMismatch: false
         }
     }
 
@@ -79,6 +81,7 @@ public struct CheckpointError: ReportableError {
         case .wrongFormat(let expected): "has no readable format_version (this build reads 1 to \(expected))"
         case .missingTensor(let name): "lacks tensor '\(name)'"
         case .otherModel(let name, let stored, let needed): "holds another model: \(name) is \(stored), this config needs \(needed)"
+        case .otherActivation(let stored, let needed): "holds another model: model.activation is \(stored), this config needs \(needed)"
         case .unreadableTensor(let name): "tensor '\(name)' cannot be read"
         case .checksumMismatch(let name): "tensor '\(name)' fails its checksum"
         case .attributesChecksumMismatch: "attributes (step, cursor, lr, config, …) fail their checksum"

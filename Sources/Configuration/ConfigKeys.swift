@@ -17,6 +17,8 @@ public enum ConfigKeys {
         .integer("model.layers", \.model.layers, maximum: 1 << 10, required: true, "Decoder blocks."),
         .integer("model.heads", \.model.heads, maximum: 1 << 15, required: true, "Attention heads; must divide `d_model`."),
         .integer("model.ffn", \.model.ffn, maximum: 1 << 17, required: true, "Hidden width of each block's MLP."),
+        .choice("model.activation", \.model.activation, [ModelConfig.Activation.gelu, .relu],
+                "Nonlinearity of each block's MLP. The CM3Leon paper does not name one; OPT, whose metaseq recipe CM3Leon follows, uses `relu`; `gelu` (tanh approximation) is Tessera's default."),
         .integer("model.seq_len", \.model.seqLen, maximum: 1 << 17, required: true, "Tokens per sequence (learned positions)."),
 
         .integer("train.micro_batch", \.train.microBatch, maximum: 1 << 10, "Sequences per forward/backward pass on each rank."),

@@ -115,19 +115,30 @@ public final class CM3LeonDecoder {
                                       normalizer: normalizer, tape: tape)
     }
 
-    /// `x += out_proj(attn(LN(x)))`, then `x += fc2(gelu(fc1(LN(x))))`. x: [tokens, d].
+    /// `x += out_proj(attn(LN(x)))`, then `x += fc2(act(fc1(LN(x))))`, act being
+    /// `model.activation` (GELU unless set). x: [tokens, d].
     /// `attention` maps this rank's q, k, v `[tokens, d/tp]` to `[tokens, d/tp]`: causal
     /// self-attention in training, attention over a `KVCache` in decoding.
     func block(_ x: Tensor, _ layer: DecoderLayer, tape: Tape, attention: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let qkv = layer.qkv(tape.layerNorm(x), tape: tape)              // 3 × [tokens, d/tp]
         let attention = attention(qkv[0], qkv[1], qkv[2])               // [tokens, d/tp]
         let afterAttention = tape.add(x, layer.outProj(attention, tape: tape))
-        let inner = tape.gelu(layer.fc1(tape.layerNorm(afterAttention), tape: tape)[0])  // [tokens, ffn/tp]
+        let inner = tape.activation(config.activation, layer.fc1(tape.layerNorm(afterAttention), tape: tape)[0])  // [tokens, ffn/tp]
         return tape.add(afterAttention, layer.fc2(inner, tape: tape))
     }
 
     /// Clears every parameter's gradient.
     public func zeroGrad() {
         for parameter in parameters { parameter.tensor.zeroGrad() }
+    }
+}
+
+extension Tape {
+    /// The MLP nonlinearity `kind` applied to x.
+    func activation(_ kind: ModelConfig.Activation, _ x: Tensor) -> Tensor {
+        switch kind {
+        case .gelu: gelu(x)
+        case .relu: relu(x)
+        }
     }
 }

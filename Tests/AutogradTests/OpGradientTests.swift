@@ -34,6 +34,30 @@ final class OpGradientTests: XCTestCase {
                        reference: { Reference.gelu($0[0]) })
     }
 
+    /// Inputs nudged at least 0.01 away from the kink at 0, where finite differences of
+    /// `max(x, 0)` are not its derivative; 30 values exercise the partial last vector.
+    func testRelu() {
+        let x = tensor([6, 5], seed: "x", scale: 2)
+        for i in 0..<x.count where abs(x.data[i]) < 0.01 { x.data[i] = x.data[i] < 0 ? -0.01 : 0.01 }
+        XCTAssertTrue(x.values.contains { $0 < 0 } && x.values.contains { $0 > 0 })
+        checkGradients([x],
+                       forward: { $0.relu($1[0]) },
+                       reference: { Reference.relu($0[0]) })
+    }
+
+    /// At the kink and beyond it: 0 maps to 0 with gradient 0 (as PyTorch takes it), and the
+    /// gradient adds into what the input already holds.
+    func testReluAtZeroAndAccumulation() {
+        let x = Tensor(shape: [5], values: [-2, 0, 3, -0.5, 1e-8], requiresGrad: true)
+        x.grad[0] = 10; x.grad[2] = 10
+        let tape = Tape()
+        let y = tape.relu(x)
+        XCTAssertEqual(y.values, [0, 0, 3, 0, 1e-8])
+        for i in 0..<5 { y.grad[i] = Float(i + 1) }
+        tape.backward()
+        XCTAssertEqual(x.gradValues, [10, 0, 13, 0, 5])
+    }
+
     func testLayerNorm() {
         checkGradients([tensor([5, 8], seed: "x", scale: 3)],
                        forward: { $0.layerNorm($1[0]) },

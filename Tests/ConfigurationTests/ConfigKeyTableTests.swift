@@ -34,7 +34,7 @@ final class ConfigKeyTableTests: XCTestCase {
     func testEveryKeyRoundTrips() throws {
         let overrides = [
             "model.vocab_size": "1000", "model.d_model": "48", "model.layers": "3", "model.heads": "6",
-            "model.ffn": "96", "model.seq_len": "80",
+            "model.ffn": "96", "model.activation": "relu", "model.seq_len": "80",
             "train.micro_batch": "3", "train.accumulation": "5", "train.steps": "7", "train.total_tokens": "123456",
             "train.seed": "9", "train.fixed_batch": "true", "train.log_interval": "2", "train.eval_interval": "11",
             "train.eval_batches": "6", "train.save_interval": "13", "train.keep_checkpoints": "4",
@@ -63,6 +63,22 @@ final class ConfigKeyTableTests: XCTestCase {
             config.source = "again.yaml"
             XCTAssertEqual(again, config, config.yaml)
         }
+    }
+
+    /// One key read back from written YAML (what a checkpoint's `config` holds), without
+    /// the rest of the config: nil where it is absent, as in files written before the key.
+    func testRecordedValue() throws {
+        let config = try TesseraConfig.parse("{}", source: "r.yaml", overrides: [
+            "model.vocab_size": "16", "model.d_model": "8", "model.layers": "1", "model.heads": "2", "model.ffn": "8",
+            "model.seq_len": "64", "model.activation": "relu"])
+        XCTAssertEqual(TesseraConfig.recordedValue("model.activation", inYAML: config.yaml), "relu")
+        XCTAssertEqual(TesseraConfig.recordedValue("data.cm3.lambda", inYAML: config.yaml), "\(config.data.cm3.lambda)")
+        let older = config.yaml.replacingOccurrences(of: "  activation: relu\n", with: "")
+        XCTAssertNotEqual(older, config.yaml)
+        XCTAssertNil(TesseraConfig.recordedValue("model.activation", inYAML: older))
+        XCTAssertNil(TesseraConfig.recordedValue("model.activation", inYAML: ""))
+        XCTAssertNil(TesseraConfig.recordedValue("model.activation", inYAML: "model: {}\n"))
+        XCTAssertNil(TesseraConfig.recordedValue("model", inYAML: config.yaml), "a section is not a value")
     }
 
     /// Keys are unique and at most one section deep inside a section, as the writer assumes.

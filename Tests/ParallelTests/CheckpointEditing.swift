@@ -1,3 +1,4 @@
+import Checkpointing
 import Foundation
 import HDF5
 import XCTest
@@ -11,8 +12,10 @@ enum AttributeValue {
 
 /// Rewrites the checkpoint at `path` as a damaged or older writer would have left it:
 /// without the datasets in `dropped`, with the attributes in `changed` set (nil: left out),
-/// and every other dataset and attribute as it was.
-func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], changing changed: [String: AttributeValue?] = [:]) throws {
+/// and every other dataset and attribute as it was. With `resealing`, `attributes_checksum`
+/// is recomputed (docs/checkpoint-format.md), as a writer of those attributes would have.
+func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], changing changed: [String: AttributeValue?] = [:],
+                       resealing: Bool = false) throws {
     let source = try HDF5File.open(path)
     var attributes: [String: AttributeValue] = [:]
     for name in ["format_version", "step", "tokens", "optimizer_step", "global_batch", "seed"] {
@@ -23,6 +26,7 @@ func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], chang
     }
     if let lr = try source.doubleAttribute("lr") { attributes["lr"] = .number(lr) }
     for (name, value) in changed { attributes[name] = value }
+    if resealing { attributes["attributes_checksum"] = .text(attributesChecksum(attributes)) }
 
     let copyPath = path + ".copy"
     let copy = try HDF5File.create(copyPath)
@@ -39,4 +43,19 @@ func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], chang
     try copy.flush()
     try FileManager.default.removeItem(atPath: path)
     try FileManager.default.moveItem(atPath: copyPath, toPath: path)
+}
+
+/// The hash of every attribute, one `name=value` line each in the documented order, `lr` by
+/// its IEEE bits (docs/checkpoint-format.md).
+func attributesChecksum(_ attributes: [String: AttributeValue]) -> String {
+    let order = ["format_version", "step", "tokens", "optimizer_step", "cursor", "global_batch", "seed", "lr", "config", "checksums"]
+    let text = order.map { name -> String in
+        switch attributes[name] {
+        case .integer(let value): "\(name)=\(value)"
+        case .text(let value): "\(name)=\(value)"
+        case .number(let value): "\(name)=\(String(value.bitPattern, radix: 16))"
+        case nil: "\(name)="
+        }
+    }.joined(separator: "\n")
+    return String(Checkpoint.checksum(bytes: Array(text.utf8)), radix: 16)
 }

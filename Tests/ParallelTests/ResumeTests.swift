@@ -134,6 +134,41 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(other.stderr.contains("holds another model: decoder.embed_tokens.weight is [512, 64], this config needs [512, 128]"), other.stderr)
     }
 
+    /// `model.activation` is part of the model: a checkpoint trained with the other one is
+    /// refused with one line, by `train` and by `eval`, like one of another shape. A
+    /// checkpoint written before the key existed (no activation in its config) is GELU's.
+    func testCheckpointsOfAnotherActivationAreRefused() throws {
+        let relu = ["--set", "model.activation=relu"]
+        try train("relu", ranks: 1, tp: 1, steps: 10, extra: relu)
+        let reluCheckpoint = run("relu") + "/checkpoints/step-00000010.h5"
+        XCTAssertTrue(try HDF5File.open(reluCheckpoint).stringAttribute("config")?.contains("  activation: relu\n") ?? false)
+        let resumed = try train("relu", ranks: 1, tp: 1, steps: 20, extra: relu)
+        XCTAssertTrue(resumed.stdout.contains("resumed from \(reluCheckpoint) at step 10"), resumed.stdout)
+
+        func assertRefused(_ result: ProcessResult, _ checkpoint: String, stored: String, needed: String, line: UInt = #line) {
+            XCTAssertEqual(result.status, 2, result.stdout + result.stderr, line: line)
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr, line: line)
+            XCTAssertTrue(result.stderr.contains("error: checkpoint \(checkpoint) holds another model: model.activation is \(stored), this config needs \(needed)"),
+                          result.stderr, line: line)
+        }
+        let newest = run("relu") + "/checkpoints/step-00000020.h5"
+        assertRefused(try train("relu", ranks: 1, tp: 1, steps: 30, expectSuccess: false), newest, stored: "relu", needed: "gelu")
+        let eval = try runProcess(ProjectPaths.launch, ["eval", "--config", ProjectPaths.config("tiny"), "--checkpoint", newest, "--batches", "1"])
+        assertRefused(eval, newest, stored: "relu", needed: "gelu")
+
+        // Written before model.activation existed: a GELU model, whatever else it says.
+        try train("older", ranks: 1, tp: 1, steps: 10)
+        let older = run("older") + "/checkpoints/step-00000010.h5"
+        let config = try XCTUnwrap(try HDF5File.open(older).stringAttribute("config"))
+        XCTAssertTrue(config.contains("  activation: gelu\n"), config)
+        try rewriteCheckpoint(older, changing: ["config": .text(config.replacingOccurrences(of: "  activation: gelu\n", with: ""))],
+                              resealing: true)
+        assertRefused(try train("older", ranks: 1, tp: 1, steps: 20, extra: relu, expectSuccess: false), older, stored: "gelu", needed: "relu")
+        let loaded = try train("older", ranks: 1, tp: 1, steps: 20)
+        XCTAssertTrue(loaded.stdout.contains("resumed from \(older) at step 10"), loaded.stdout)
+        XCTAssertFalse(loaded.stderr.contains("warning"), loaded.stderr)
+    }
+
     /// Bad inputs exit non-zero with one line and leave earlier checkpoints readable.
     func testBadRunsExitWithOneLineAndKeepCheckpoints() throws {
         try train("safe", ranks: 1, tp: 1, steps: 10)

@@ -21,6 +21,10 @@ public enum Reference {
         x.map { 0.5 * $0 * (1 + tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }
     }
 
+    public static func relu(_ x: [Double]) -> [Double] {
+        x.map { max($0, 0) }
+    }
+
     public static func layerNorm(_ x: [Double], d: Int, eps: Double = 1e-5) -> [Double] {
         var y = x
         for r in 0..<(x.count / d) {

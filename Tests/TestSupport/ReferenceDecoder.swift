@@ -6,9 +6,11 @@ import Foundation
 public struct ReferenceDecoder {
     public let d: Int, heads: Int, layers: Int
     public let batch: Int, seq: Int
+    /// The MLP's nonlinearity: `Reference.gelu` or `Reference.relu`.
+    public let activation: ([Double]) -> [Double]
 
-    public init(d: Int, heads: Int, layers: Int, batch: Int, seq: Int) {
-        self.d = d; self.heads = heads; self.layers = layers; self.batch = batch; self.seq = seq
+    public init(d: Int, heads: Int, layers: Int, batch: Int, seq: Int, activation: @escaping ([Double]) -> [Double] = Reference.gelu) {
+        self.d = d; self.heads = heads; self.layers = layers; self.batch = batch; self.seq = seq; self.activation = activation
     }
 
     public func loss(_ parameters: [[Double]], inputs: [Int32], targets: [Int32], weights: [Double]) -> Double {
@@ -23,7 +25,7 @@ public struct ReferenceDecoder {
                                                 v: Reference.linear(h, w[2], inFeatures: d),
                                                 batch: batch, heads: heads, width: d)
             x = zip(x, Reference.linear(attention, w[3], inFeatures: d)).map(+)
-            let inner = Reference.gelu(Reference.linear(Reference.layerNorm(x, d: d), w[4], inFeatures: d))
+            let inner = activation(Reference.linear(Reference.layerNorm(x, d: d), w[4], inFeatures: d))
             x = zip(x, Reference.linear(inner, w[5], inFeatures: w[4].count / d)).map(+)
         }
         let logits = Reference.linear(Reference.layerNorm(x, d: d), parameters[0], inFeatures: d)

@@ -22,6 +22,7 @@ final class ConfigTests: XCTestCase {
     func testValidConfigParses() throws {
         let config = try TesseraConfig.parse(valid, source: "ok.yaml")
         XCTAssertEqual(config.model, ModelConfig(vocabSize: 512, dModel: 64, layers: 2, heads: 4, ffn: 256, seqLen: 64))
+        XCTAssertEqual(config.model.activation, .gelu, "GELU unless model.activation says otherwise")
         XCTAssertEqual(config.optim.peakLr, 5e-3)
         XCTAssertEqual(config.train.microBatch, 8)
     }
@@ -36,6 +37,7 @@ final class ConfigTests: XCTestCase {
             ({ try $0.replacingOnce("micro_batch: 8", with: "micro_batch: -3") }, "train.micro_batch", "must be positive"),
             ({ try $0.replacingOnce("peak_lr: 5.0e-3", with: "peak_lr: fast") }, "optim.peak_lr", "expected a number"),
             ({ try $0.replacingOnce("peak_lr: 5.0e-3", with: "peak_lr: 5.0e-3\n  decay: step") }, "optim.decay", "expected linear or cosine"),
+            ({ try $0.replacingOnce("seq_len: 64", with: "seq_len: 64\n  activation: swiglu") }, "model.activation", "expected gelu or relu, got 'swiglu'"),
             ({ try $0.replacingOnce("heads: 4", with: "heads: 3") }, "model.heads", "does not divide"),
             ({ $0 + "\noptimizer:\n  lr: 1\n" }, "optimizer", "unknown key"),
             ({ try $0.replacingOnce("micro_batch: 8", with: "micro_batch: 8\n  accumulation: 2\n  batch_tokens: 1024") }, "train.accumulation", "not both"),
