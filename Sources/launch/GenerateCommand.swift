@@ -5,7 +5,9 @@ import Diagnostics
 import Foundation
 import Generation
 import Model
+import Configuration
 import Trainer
+import TrainingData
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,6 +63,9 @@ struct Generate: ParsableCommand {
     @Flag(name: .long, help: "Print JSON with the token ids instead of text.")
     var json = false
 
+    @Option(name: .long, help: "Prepend this many documents retrieved from the training bank by the prompt, as in training.")
+    var retrieve: Int = 0
+
     @Option(name: .long, help: "Built-in corpus: write the generated images (image mode) or the prompt's image (text mode) as one PNG grid.")
     var out: String?
 
@@ -75,6 +80,7 @@ struct Generate: ParsableCommand {
         guard (1...1024).contains(samples) else { throw ValidationError("--samples must be in 1...1024, got \(samples)") }
         if let imageTokens, imageTokens < 1 { throw ValidationError("--image-tokens must be positive, got \(imageTokens)") }
         if let out, !out.hasSuffix(".png") { throw ValidationError("--out must name a .png file, got '\(out)'") }
+        guard retrieve >= 0 else { throw ValidationError("--retrieve must be 0 or more, got \(retrieve)") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
     }
 
@@ -101,6 +107,8 @@ struct Generate: ParsableCommand {
             throw ExitCode(2)
         }
         if tokens.last != vocabulary.breakToken { tokens.append(vocabulary.breakToken) }
+        let retrieved = try retrievedDocuments(for: tokens, config: resolved, vocabulary: vocabulary)
+        let retrievedContext = retrieved.flatMap(\.tokens)
         let generationMode: GenerationMode = mode == "image"
             ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : 1024)) : .text(maxTokens: maxTokens)
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
@@ -108,12 +116,13 @@ struct Generate: ParsableCommand {
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
                 _ = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters) }
                 let generator = Generator(decoder: decoder, vocabulary: vocabulary)
-                let outputs = try context.agreeing { try generator.generate(prompt: tokens, mode: generationMode, settings: settings) }
+                let outputs = try context.agreeing { try generator.generate(prompt: retrievedContext + tokens, mode: generationMode, settings: settings) }
                 guard context.isLeader else { return }
                 let render: ([Int32]) -> String = { builtin ? corpus.render($0) : corpus.renderIds($0) }
+                for document in retrieved where !json { print("retrieved \(document.index): \(render(document.tokens))") }
                 if json {
                     let lines = outputs.map { "{\"tokens\":[\($0.map(String.init).joined(separator: ","))],\"text\":\(jsonString(render($0)))}" }
-                    print("{\"prompt\":[\(tokens.map(String.init).joined(separator: ","))],\"mode\":\"\(mode)\",\"samples\":[\(lines.joined(separator: ","))]}")
+                    print("{\"prompt\":[\(tokens.map(String.init).joined(separator: ","))],\"retrieved\":[\(retrieved.map { "\($0.index)" }.joined(separator: ","))],\"mode\":\"\(mode)\",\"samples\":[\(lines.joined(separator: ","))]}")
                 } else {
                     print("prompt: \(render(tokens))")
                     for (index, output) in outputs.enumerated() { print("sample \(index + 1): \(render(output))") }
@@ -125,6 +134,19 @@ struct Generate: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+extension Generate {
+    /// The training documents `--retrieve` prepends, with their indices.
+    func retrievedDocuments(for prompt: [Int32], config: TesseraConfig, vocabulary: Vocabulary) throws -> [(index: Int, tokens: [Int32])] {
+        guard retrieve > 0 else { return [] }
+        let training = try withReportedErrors { try DataPipeline(config: config).training }
+        guard let retrieval = PromptRetrieval(dataset: training, vocabulary: vocabulary) else {
+            report("--retrieve: the training shards store their own embeddings, which cannot be computed here for a new prompt")
+            throw ExitCode(2)
+        }
+        return retrieval.retrieve(for: prompt, count: retrieve).map { ($0, Array(training.documents.document($0))) }
     }
 }
 

@@ -56,6 +56,22 @@ final class GenerateTests: XCTestCase {
         }
     }
 
+    /// `--retrieve 1` prepends a training document retrieved by the prompt (tiny's 128 tokens
+    /// hold no more beside an image); too many is one line.
+    func testRetrievalAtInference() throws {
+        let prompt = "an image of a red circle at top left"
+        let result = try generate(["--prompt", prompt, "--mode", "image", "--retrieve", "1", "--json", "--temperature", "0"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual((object["retrieved"] as! [Int]).count, 1)
+        let text = try generate(["--prompt", prompt, "--mode", "image", "--retrieve", "1", "--temperature", "0"])
+        let lines = text.stdout.split(separator: "\n").filter { $0.hasPrefix("retrieved ") }
+        XCTAssertEqual(lines.count, 1)
+        let tooMany = try generate(["--prompt", prompt, "--mode", "image", "--retrieve", "3"])
+        XCTAssertEqual(tooMany.status, 2)
+        XCTAssertTrue(tooMany.stderr.hasPrefix("error: a prompt of "), tooMany.stderr)
+    }
+
     /// Bad requests get one line and a non-zero exit.
     func testBadRequestsGetOneLine() throws {
         let unknown = try generate(["--prompt", "an image of a pink circle", "--mode", "image"])
