@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Diagnostics", "Randomness"]),
         .executableTarget(name: "launch", dependencies: [
             "Trainer", "Generation", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
-            "CM3Objective", "Diagnostics",
+            "CM3Objective", "Diagnostics", "Randomness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "parallel-checks", dependencies: ["Parallel", "Autograd", "Randomness"]),

@@ -13,7 +13,7 @@ public enum JSONLDocuments {
     ///
     /// Embeddings are all or nothing: when the first document has them, every document
     /// needs `text_embedding` if it has text tokens and `image_embedding` if it has image
-    /// tokens, all of one dimension and none zero; each is L2-normalised here.
+    /// tokens (and no other), all of one dimension and none zero; each is L2-normalised here.
     public static func read(_ path: String, vocabulary: Vocabulary,
                             progress: (String) -> Void) throws -> (documents: [[Int32]], embeddings: [DocumentEmbedding]?) {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -55,12 +55,14 @@ public enum JSONLDocuments {
         for (modality, given, present) in [(Modality.text, line.text, !parts.text.isEmpty), (.image, line.image, !parts.image.isEmpty)] {
             let key = "\(modality.rawValue)_embedding"
             guard let given else {
-                if present { throw LineProblem(message: "no \(key), but the document has \(modality.rawValue) tokens and line \(firstLine) gives embeddings") }
+                if present { throw LineProblem(message: "no \(key), but the document has \(modality.rawValue) tokens (the file gives embeddings from line \(firstLine) on)") }
                 vectors.append([])
                 continue
             }
+            // A vector for a part the document lacks would give it a relevance it has no tokens for.
+            guard present else { throw LineProblem(message: "\(key) given, but the document has no \(modality.rawValue) tokens") }
             if let dimensions, given.count != dimensions {
-                throw LineProblem(message: "\(key) has \(given.count) dimensions, but earlier lines have \(dimensions)")
+                throw LineProblem(message: "\(key) has \(given.count) dimensions, but the file's embeddings so far have \(dimensions)")
             }
             guard !given.isEmpty, given.contains(where: { $0 != 0 }) else { throw LineProblem(message: "\(key) is a zero vector") }
             dimensions = given.count

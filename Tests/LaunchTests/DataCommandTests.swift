@@ -71,6 +71,72 @@ final class DataCommandTests: XCTestCase {
         XCTAssertTrue(crlf.stdout.contains("train shard 1/1: 2 documents, 9 tokens"), crlf.stdout)
     }
 
+    /// JSONL embeddings of any length are stored L2-normalised, one row per document, with a
+    /// zero row for the part a document lacks (tiny: ids 256-511 are image codes).
+    func testPrepareStoresNormalisedJSONLEmbeddings() throws {
+        let directory = try makeTemporaryDirectory("tessera-cli")
+        let jsonl = directory.appendingPathComponent("docs.jsonl").path
+        let out = directory.appendingPathComponent("out").path
+        try """
+            {"tokens": [5, 6, 2, 300, 301, 1], "text_embedding": [3, 0, 4, 0], "image_embedding": [0, -2, 0, 0]}
+            {"tokens": [7, 8], "text_embedding": [1, 1, 1, 1]}
+            {"tokens": [300, 302], "image_embedding": [0.5, 0, 0, 0.5]}
+
+            """.write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let result = try runProcess(ProjectPaths.launch, ["prepare", "--from-jsonl", jsonl, "--out", out, "--config", ProjectPaths.config("tiny")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("train shard 1/1: 3 documents, 12 tokens"), result.stdout)
+
+        let file = try HDF5File.open(out + "/train-00000.h5")
+        XCTAssertEqual(try file.readInt32("tokens"), [5, 6, 2, 300, 301, 1, 7, 8, 1, 300, 302, 1])
+        let half = Float(0.5).squareRoot()
+        let expected: [(name: String, rows: [Float])] = [
+            ("text_embeddings", [0.6, 0, 0.8, 0, /**/ 0.5, 0.5, 0.5, 0.5, /**/ 0, 0, 0, 0]),
+            ("image_embeddings", [0, -1, 0, 0, /**/ 0, 0, 0, 0, /**/ half, 0, 0, half]),
+        ]
+        for (name, rows) in expected {
+            XCTAssertEqual(try file.shape(of: name), [3, 4], name)
+            let stored = try file.readFloats(name)
+            XCTAssertEqual(stored.count, rows.count, name)
+            for (index, (got, want)) in zip(stored, rows).enumerated() {
+                XCTAssertEqual(got, want, accuracy: 1e-6, "\(name)[\(index / 4), \(index % 4)]")
+            }
+        }
+    }
+
+    /// Bad embeddings are refused with one line naming the file and line, and --out is not
+    /// created.
+    func testPrepareRefusesBadJSONLEmbeddingsAndWritesNothing() throws {
+        let directory = try makeTemporaryDirectory("tessera-cli")
+        let jsonl = directory.appendingPathComponent("docs.jsonl").path
+        let out = directory.appendingPathComponent("out").path
+        let good = #"{"tokens": [5, 2, 300], "text_embedding": [1, 2, 3, 4], "image_embedding": [4, 3, 2, 1]}"#
+        let cases = [
+            ([good, #"{"tokens": [6, 2, 301], "text_embedding": [1, 2, 3], "image_embedding": [4, 3, 2, 1]}"#],
+             "line 2: text_embedding has 3 dimensions, but the file's embeddings so far have 4"),
+            ([good, #"{"tokens": [6, 2, 301], "text_embedding": [1, 2, 3, 4], "image_embedding": [0, 0, 0, 0]}"#],
+             "line 2: image_embedding is a zero vector"),
+            ([good, #"{"tokens": [6, 2, 301], "text_embedding": [1, 2, 3, 4]}"#],
+             "line 2: no image_embedding, but the document has image tokens (the file gives embeddings from line 1 on)"),
+            (["[5, 6]", good],
+             "line 2: gives embeddings but line 1 gives none: give them on every line or none"),
+            ([#"{"tokens": [5, 2, 300], "text_embedding": [1, "2", 3, 4], "image_embedding": [4, 3, 2, 1]}"#],
+             "line 1: text_embedding must be a list of finite numbers"),
+            ([good, #"{"tokens": [6, 2, 301], "text_embedding": [1, 2, 3, 4], "image_embedding": [4, null, 2, 1]}"#],
+             "line 2: image_embedding must be a list of finite numbers"),
+            ([good, #"{"tokens": [6, 7], "text_embedding": [1, 2, 3, 4], "image_embedding": [4, 3, 2, 1]}"#],
+             "line 2: image_embedding given, but the document has no image tokens"),
+        ]
+        for (lines, message) in cases {
+            try (lines.joined(separator: "\n") + "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+            let result = try runProcess(ProjectPaths.launch, ["prepare", "--from-jsonl", jsonl, "--out", out, "--config", ProjectPaths.config("tiny")])
+            XCTAssertEqual(result.status, 2, message)
+            XCTAssertEqual(result.stderr, "error: \(jsonl): \(message)\n")
+            XCTAssertEqual(result.stdout, "", message)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(out) created for: \(message)")
+        }
+    }
+
     /// Training on shards with no documents, or on a file without the vocabulary attributes,
     /// stops with one line naming the config key or the file.
     func testTrainingOnEmptyOrUnlabelledShardsExitsWithOneLine() throws {
@@ -116,6 +182,47 @@ final class DataCommandTests: XCTestCase {
             XCTAssertEqual((object?["tokens"] as? [Int])?.count, 129)
             XCTAssertEqual((object?["weights"] as? [Double])?.count, 128)
         }
+    }
+
+    /// With retrieval, `inspect-data --json` names each example's query, its source, and the
+    /// documents retrieved for it with their relevance and modality; the padding summary goes
+    /// to standard error. tiny's 128-token blocks are too short for `r1 r2 r3 query`, hence
+    /// a copy with seq_len 256.
+    func testInspectDataJSONShowsRetrieval() throws {
+        let directory = try makeTemporaryDirectory("tessera-cli")
+        let config = directory.appendingPathComponent("retrieval.yaml").path
+        try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
+            .replacingOnce("  seq_len: 128\n", with: "  seq_len: 256\n")
+            .replacingOnce("  documents: 20000\n", with: "  documents: 20000\n  retrieval: true\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try runProcess(ProjectPaths.launch, ["inspect-data", "--config", config, "--count", "3", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, result.stdout)
+        var retrievedCount = 0
+        for line in lines {
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+            XCTAssertEqual((object["tokens"] as? [Int])?.count, 257)
+            XCTAssertNotNil(object["padding"] as? Int, String(line))
+            let examples = try XCTUnwrap(object["examples"] as? [[String: Any]], String(line))
+            XCTAssertFalse(examples.isEmpty, String(line))
+            for example in examples {
+                XCTAssertNotNil(example["query"] as? Int, "\(example)")
+                XCTAssertEqual(example["source"] as? String, "default corpus")
+                XCTAssertNotNil(example["source_index"] as? Int, "\(example)")
+                let retrieved = try XCTUnwrap(example["retrieved"] as? [[String: Any]], "\(example)")
+                for document in retrieved {
+                    XCTAssertNotNil(document["document"] as? Int, "\(document)")
+                    XCTAssertNotNil(document["relevance"] as? Double, "\(document)")
+                    XCTAssertTrue(["text", "image"].contains(document["modality"] as? String), "\(document)")
+                }
+                retrievedCount += retrieved.count
+            }
+        }
+        XCTAssertGreaterThan(retrievedCount, 0, "nothing retrieved in:\n\(result.stdout)")
+        let summary = result.stderr.split(separator: "\n")
+        XCTAssertEqual(summary.count, 1, result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("padding: "), result.stderr)
     }
 
     /// A config naming a missing shard stops training with one line naming the file.
