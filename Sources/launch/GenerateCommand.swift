@@ -37,7 +37,7 @@ struct Generate: ParsableCommand {
     var cdK: Int?
 
     @Option(name: .customLong("cd-alpha"), help: "Contrastive decoding top-k: α.")
-    var cdAlpha: Float = 0.1
+    var cdAlpha: Float = 0.5
 
     @Option(name: .long, help: "Sampling temperature; 0 decodes greedily.")
     var temperature: Float = 1
