@@ -47,10 +47,7 @@ struct BenchData: ParsableCommand {
     var configs: [String] = ["configs/350m.yaml", "configs/760m.yaml"]
 
     /// `--bank-sizes` as numbers (nil when malformed; `validate` says so).
-    var sizes: [Int]? {
-        let parts = bankSizes.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        return parts.contains(nil) ? nil : parts.compactMap { $0 }
-    }
+    var sizes: [Int]? { commaSeparatedIntegers(bankSizes) }
 
     func validate() throws {
         for (name, value) in [("--seq", seq), ("--blocks", blocks), ("--documents", documents), ("--dimensions", dimensions),

@@ -35,16 +35,17 @@ struct BenchGenerate: ParsableCommand {
         guard prompt > 0, tokens > 0, prompt + tokens <= chosen.model.seqLen else {
             throw ValidationError("--prompt and --tokens must be positive and fit seq_len \(chosen.model.seqLen) together")
         }
-        guard parsedBatches.count > 0 && parsedBatches.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must be positive integers, got '\(batches)'") }
+        guard let sizes = commaSeparatedIntegers(batches), sizes.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--batches must be comma-separated positive integers, got '\(batches)'")
+        }
     }
 
-    var parsedBatches: [Int] { batches.split(separator: ",").compactMap { Int($0) } }
 
     func run() throws {
         let model = BenchmarkShape.named(shape)!.model
         let decoder = CM3LeonDecoder(config: model, seed: 0)
         print("shape \(shape): layers \(model.layers), d_model \(model.dModel), heads \(model.heads), vocab \(model.vocabSize); prompt \(prompt), \(tokens) tokens generated per sequence, greedy, one process")
-        for batch in parsedBatches {
+        for batch in commaSeparatedIntegers(batches) ?? [] {
             var generator = SplitMix64(seed: 1, name: "bench-generate")
             let prompts = (0..<batch).map { _ in (0..<prompt).map { _ in Int32(generator.nextInt(below: model.vocabSize)) } }
             let cached = time { decodeWithCache(decoder, prompts) }

@@ -187,3 +187,9 @@ struct Plan: ParsableCommand {
         }
     }
 }
+
+/// `"1, 8,64"` as `[1, 8, 64]`; nil when any item is not an integer (or the list is empty).
+func commaSeparatedIntegers(_ text: String) -> [Int]? {
+    let items = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    return items.isEmpty || items.contains(nil) ? nil : items.compactMap { $0 }
+}
