@@ -27,33 +27,48 @@ public final class DataPipeline {
         seed = UInt64(config.train.seed)
         self.dpRank = dpRank
         self.dp = dp
-        if let problem = vocabulary.problem { throw ConfigError(file: config.source, key: "data.special_tokens", message: problem) }
         isDefaultCorpus = data.train.isEmpty
-        if isDefaultCorpus {
-            try DataPipeline.checkDefaultCorpusFits(vocabulary, source: config.source)
-            let corpus = DefaultCorpus(vocabulary: vocabulary, seed: seed)
-            training = Dataset(documents: FlatDocuments(documents: corpus.documents(data.documents)))
-        } else {
-            training = try Dataset.load(paths: data.train, vocabulary: vocabulary)
-            // Packing needs a document to cycle over; say so here rather than trap there.
-            guard training.documents.count > 0 else {
-                throw ConfigError(file: config.source, key: "data.train", message: "the shards hold no documents")
-            }
-        }
-        if !data.validation.isEmpty {
-            validation = try Dataset.load(paths: data.validation, vocabulary: vocabulary)
-        } else if isDefaultCorpus {
-            let corpus = DefaultCorpus(vocabulary: vocabulary, seed: seed)
-            validation = Dataset(documents: FlatDocuments(documents: (data.documents..<(data.documents + data.validationDocuments)).map(corpus.document)))
-        } else {
-            validation = Dataset(documents: FlatDocuments(documents: []), sources: [])
-        }
+        training = try DataPipeline.trainingDataset(config)
+        validation = try DataPipeline.validationDataset(config)
         // With retrieval, `r1 r2 r3 query` examples; otherwise lone documents.
         let examples: ExampleBuilder = data.retrieval
             ? DataPipeline.retrievalExamples(training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
             : PlainExamples(documents: training.documents)
         stream = DataPipeline.blockStream(training, examples: examples, data: data, vocabulary: vocabulary, seqLen: seqLen,
                                           seed: seed, dpRank: dpRank, dp: dp)
+    }
+
+    /// The config's training documents: its shards, or the built-in default corpus.
+    public static func trainingDataset(_ config: TesseraConfig) throws -> Dataset {
+        let data = config.data, vocabulary = try checkedVocabulary(config)
+        guard data.train.isEmpty else {
+            let training = try Dataset.load(paths: data.train, vocabulary: vocabulary)
+            // Packing needs a document to cycle over; say so here rather than trap there.
+            guard training.documents.count > 0 else {
+                throw ConfigError(file: config.source, key: "data.train", message: "the shards hold no documents")
+            }
+            return training
+        }
+        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(config.train.seed))
+        return Dataset(documents: FlatDocuments(documents: corpus.documents(data.documents)))
+    }
+
+    /// The config's held-out documents: its validation shards, the default corpus's held-out
+    /// documents, or none.
+    public static func validationDataset(_ config: TesseraConfig) throws -> Dataset {
+        let data = config.data, vocabulary = try checkedVocabulary(config)
+        if !data.validation.isEmpty { return try Dataset.load(paths: data.validation, vocabulary: vocabulary) }
+        guard data.train.isEmpty else { return Dataset(documents: FlatDocuments(documents: []), sources: []) }
+        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(config.train.seed))
+        return Dataset(documents: FlatDocuments(documents: (data.documents..<(data.documents + data.validationDocuments)).map(corpus.document)))
+    }
+
+    /// The config's vocabulary, checked, and checked against the default corpus if it is used.
+    static func checkedVocabulary(_ config: TesseraConfig) throws -> Vocabulary {
+        let vocabulary = config.data.vocabulary(vocabSize: config.model.vocabSize)
+        if let problem = vocabulary.problem { throw ConfigError(file: config.source, key: "data.special_tokens", message: problem) }
+        if config.data.train.isEmpty { try checkDefaultCorpusFits(vocabulary, source: config.source) }
+        return vocabulary
     }
 
     /// The default corpus needs its words in the text range and its codes in the image range.

@@ -59,17 +59,17 @@ struct Eval: ParsableCommand {
             try withReportedErrors(context: context) {
                 // Parameters only: evaluation needs no optimizer state.
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
-                let (state, pipeline) = try context.agreeing {
-                    let state = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters).state
-                    return (state, try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp))
-                }
+                let state = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters).state }
                 if let task {
-                    let held = pipeline.validation.documents
+                    // Scoring needs the held-out documents only, not the training stream.
+                    let held = try context.agreeing { try DataPipeline.validationDataset(resolved) }.documents
                     let chosen = (0..<min(documents, held.count)).map { Array(held.document($0)) }
-                    let scores = try score(task, chosen, decoder: decoder, vocabulary: pipeline.vocabulary)
+                    let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
+                    let scores = try score(task, chosen, decoder: decoder, vocabulary: vocabulary)
                     if context.isLeader { show(scores, step: state.step) }
                     return
                 }
+                let pipeline = try context.agreeing { try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp) }
                 let validation = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
                 let loss = try decoder.validationLoss(validation, context: context)
                 if context.isLeader {
