@@ -88,34 +88,36 @@ public final class RetrievalExamples: ExampleBuilder {
         let parts = modalities(of: documents.document(document), vocabulary: vocabulary)
         // The 0.9 rule compares with the whole, undropped query: dropout changes what is
         // found, never what counts as too similar.
-        let full = bank.documentVector(document)
+        let full = bank.documentVector(document), queryTokens = documents.document(document)
         var chosen: [RetrievedDocument] = []
         for modality in Modality.allCases {
             let part = modality == .text ? parts.text : parts.image
             guard !part.isEmpty else { continue }
             let kept = dropTokens(part, rate: settings.queryDropout, generator: &generator)
             let query = bank.queryVector(document, modality, kept: kept, generator: &generator)
-            chosen += search(query, modality: modality, for: document, full: full, taken: chosen)
+            chosen += search(query, modality: modality, count: settings.perModality, full: full, excluding: document,
+                             isCopyOfQuery: { self.documents.document($0) == queryTokens }, taken: chosen)
         }
         while chosen.count > settings.keep { chosen.remove(at: generator.nextInt(below: chosen.count)) }
         return chosen
     }
 
-    /// `perModality` documents for one query vector. The ranking window widens until enough
-    /// candidates pass the rules (a corpus full of near-copies can fill the first window).
-    private func search(_ query: [Float], modality: Modality, for document: Int, full: [Float],
-                        taken: [RetrievedDocument]) -> [RetrievedDocument] {
-        let queryTokens = documents.document(document)
-        var limit = min(bank.count, 16 * (settings.perModality + taken.count + 1))
+    /// `count` documents for one query vector of the `modality` part, by the rules of
+    /// `selectRetrieved`, with relevance measured against `full`, the whole query's vector.
+    /// The ranking window widens until enough candidates pass (a corpus full of near-copies
+    /// can fill the first window).
+    public func search(_ query: [Float], modality: Modality, count: Int, full: [Float], excluding queryDocument: Int?,
+                       isCopyOfQuery: (Int) -> Bool, taken: [RetrievedDocument]) -> [RetrievedDocument] {
+        var limit = min(bank.count, 16 * (count + taken.count + 1))
         while true {
             let candidates = bank.ranked(query, limit: limit).map { (document: $0.document, relevance: dot(bank.documentVector($0.document), full)) }
-            let relevance = Dictionary(candidates.map { ($0.document, $0.relevance) }, uniquingKeysWith: { a, _ in a })
-            let picked = selectRetrieved(candidates, count: settings.perModality, query: document, taken: Set(taken.map(\.document)),
-                                         maxRelevance: settings.maxRelevance,
-                                         isCopyOfQuery: { self.documents.document($0) == queryTokens },
+            let picked = selectRetrieved(candidates, count: count, query: queryDocument ?? -1, taken: Set(taken.map(\.document)),
+                                         maxRelevance: settings.maxRelevance, isCopyOfQuery: isCopyOfQuery,
                                          isMultimodal: { self.multimodal[$0] })
-            if picked.count == settings.perModality || limit == bank.count {
-                return picked.map { RetrievedDocument(document: $0, relevance: relevance[$0]!, modality: modality) }
+            if picked.count == count || limit == bank.count {
+                return picked.map { document in
+                    RetrievedDocument(document: document, relevance: candidates.first { $0.document == document }!.relevance, modality: modality)
+                }
             }
             limit = min(bank.count, limit * 4)
         }

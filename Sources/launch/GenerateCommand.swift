@@ -1,12 +1,10 @@
 import ArgumentParser
 import CM3Objective
 import Checkpointing
-import Diagnostics
+import Configuration
 import Foundation
 import Generation
 import Model
-import Configuration
-import Trainer
 import TrainingData
 
 struct Generate: ParsableCommand {
@@ -141,32 +139,11 @@ extension Generate {
     /// The training documents `--retrieve` prepends, with their indices.
     func retrievedDocuments(for prompt: [Int32], config: TesseraConfig, vocabulary: Vocabulary) throws -> [(index: Int, tokens: [Int32])] {
         guard retrieve > 0 else { return [] }
-        let training = try withReportedErrors { try DataPipeline(config: config).training }
+        let training = try withReportedErrors { try DataPipeline.trainingDataset(config) }
         guard let retrieval = PromptRetrieval(dataset: training, vocabulary: vocabulary) else {
             report("--retrieve: the training shards store their own embeddings, which cannot be computed here for a new prompt")
             throw ExitCode(2)
         }
         return retrieval.retrieve(for: prompt, count: retrieve).map { ($0, Array(training.documents.document($0))) }
     }
-}
-
-/// `text` as a JSON string literal.
-func jsonString(_ text: String) -> String {
-    (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-}
-
-/// Writes `data` to `path` through a temporary file and a rename, so a reader never sees a
-/// partial file; a failure is one line naming the path.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let temporary = path + ".tmp"
-    guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw OutputError(path: path)
-    }
-}
-
-/// A file the command could not write.
-struct OutputError: ReportableError {
-    let path: String
-    var description: String { "\(path): cannot be written" }
 }
