@@ -51,13 +51,12 @@ public enum JSONLDocuments {
     static func embedding(_ line: Line, of document: [Int32], vocabulary: Vocabulary, dimensions: inout Int?,
                           firstLine: Int) throws -> DocumentEmbedding {
         let parts = modalities(of: document, vocabulary: vocabulary)
-        var vectors: [[Float]] = []
-        for (modality, given, present) in [(Modality.text, line.text, !parts.text.isEmpty), (.image, line.image, !parts.image.isEmpty)] {
-            let key = "\(modality.rawValue)_embedding"
-            guard let given else {
+        /// The part's normalised vector, or nil for a part the document lacks.
+        func checked(_ modality: Modality) throws -> [Float]? {
+            let key = "\(modality.rawValue)_embedding", present = !(modality == .text ? parts.text : parts.image).isEmpty
+            guard let given = modality == .text ? line.text : line.image else {
                 if present { throw LineProblem(message: "no \(key), but the document has \(modality.rawValue) tokens (the file gives embeddings from line \(firstLine) on)") }
-                vectors.append([])
-                continue
+                return nil
             }
             // A vector for a part the document lacks would give it a relevance it has no tokens for.
             guard present else { throw LineProblem(message: "\(key) given, but the document has no \(modality.rawValue) tokens") }
@@ -66,11 +65,11 @@ public enum JSONLDocuments {
             }
             guard !given.isEmpty, given.contains(where: { $0 != 0 }) else { throw LineProblem(message: "\(key) is a zero vector") }
             dimensions = given.count
-            vectors.append(normalized(given))
+            return normalized(given)
         }
-        let width = dimensions ?? 0
-        return DocumentEmbedding(text: vectors[0].isEmpty ? [Float](repeating: 0, count: width) : vectors[0],
-                                 image: vectors[1].isEmpty ? [Float](repeating: 0, count: width) : vectors[1])
+        let text = try checked(.text), image = try checked(.image)
+        let zero = [Float](repeating: 0, count: dimensions ?? 0)
+        return DocumentEmbedding(text: text ?? zero, image: image ?? zero)
     }
 
     /// One line's document, or the reason it is not one.

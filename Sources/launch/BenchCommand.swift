@@ -20,16 +20,14 @@ struct Bench: ParsableCommand {
     var dp: Int?
 
     func validate() throws {
-        guard BenchmarkShape.named(shape) != nil else {
-            throw ValidationError("unknown shape '\(shape)'; choose one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
-        }
+        _ = try benchmarkShape(shape)
         guard steps > 0 else { throw ValidationError("--steps must be positive") }
         guard tp > 0 else { throw ValidationError("--tp must be positive, got \(tp)") }
         if let dp, dp < 1 { throw ValidationError("--dp must be positive, got \(dp)") }
     }
 
     func run() throws {
-        let chosen = BenchmarkShape.named(shape)!
+        let chosen = try benchmarkShape(shape)
         try withParallelContext(tp: tp, model: chosen.model) { context in
             if let dp, dp != context.dp {
                 if context.isLeader { report("invalid layout: --dp \(dp) but \(context.worldSize) ranks / tp \(context.tp) = \(context.dp)") }
@@ -45,4 +43,12 @@ struct Bench: ParsableCommand {
             log("collectives per step, rank 0: tensor-parallel \(result.tensorParallelBytesPerStep) bytes sent, data-parallel \(result.dataParallelBytesPerStep) bytes sent")
         }
     }
+}
+
+/// The benchmark shape `--shape` names, or the one-line refusal the bench commands give.
+func benchmarkShape(_ name: String) throws -> BenchmarkShape {
+    guard let shape = BenchmarkShape.named(name) else {
+        throw ValidationError("unknown shape '\(name)'; choose one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
+    }
+    return shape
 }

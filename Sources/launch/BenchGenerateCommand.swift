@@ -29,9 +29,7 @@ struct BenchGenerate: ParsableCommand {
     var batches: String = "1,8"
 
     func validate() throws {
-        guard let chosen = BenchmarkShape.named(shape) else {
-            throw ValidationError("unknown shape '\(shape)'; choose one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
-        }
+        let chosen = try benchmarkShape(shape)
         guard prompt > 0, tokens > 0, prompt + tokens <= chosen.model.seqLen else {
             throw ValidationError("--prompt and --tokens must be positive and fit seq_len \(chosen.model.seqLen) together")
         }
@@ -42,7 +40,7 @@ struct BenchGenerate: ParsableCommand {
 
 
     func run() throws {
-        let model = BenchmarkShape.named(shape)!.model
+        let model = try benchmarkShape(shape).model
         let decoder = CM3LeonDecoder(config: model, seed: 0)
         print("shape \(shape): layers \(model.layers), d_model \(model.dModel), heads \(model.heads), vocab \(model.vocabSize); prompt \(prompt), \(tokens) tokens generated per sequence, greedy, one process")
         for batch in commaSeparatedIntegers(batches) ?? [] {

@@ -193,3 +193,24 @@ func commaSeparatedIntegers(_ text: String) -> [Int]? {
     let items = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
     return items.isEmpty || items.contains(nil) ? nil : items.compactMap { $0 }
 }
+
+/// `text` as a JSON string literal.
+func jsonString(_ text: String) -> String {
+    (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+}
+
+/// Writes `data` to `path` through a temporary file and a rename, so a reader never sees a
+/// partial file; a failure is one line naming the path.
+func writeAtomically(_ data: Data, to path: String) throws {
+    let temporary = path + ".tmp"
+    guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
+        try? FileManager.default.removeItem(atPath: temporary)
+        throw OutputError(path: path)
+    }
+}
+
+/// A file the command could not write.
+struct OutputError: ReportableError {
+    let path: String
+    var description: String { "\(path): cannot be written" }
+}
