@@ -7,19 +7,25 @@ import Randomness
 /// A background cell's code is its position (0–35), so neighbouring cells never repeat a
 /// code; a shape s of colour c fills its region's four cells with codes
 /// `36 + (s·colours + c)·4 + quadrant`. The caption reads, e.g.,
-/// `an image of a red circle at top left and a blue square at center`. 80% of documents
-/// are `caption <break> image <eos>`, the rest `image <break> caption <eos>`.
+/// `an image of a red circle at top left and a blue square at center`, naming the shapes in
+/// reading order (top left to bottom right). Half the documents
+/// are `caption <break> image <eos>`, the other half `image <break> caption <eos>`, so both
+/// directions are learned alike.
 public struct DefaultCorpus: Sendable {
     public static let shapes = ["circle", "square", "triangle", "cross"]
     public static let colours = ["red", "green", "blue", "yellow", "purple", "orange"]
     public static let regions = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
     static let fixedWords = ["an", "image", "of", "a", "at", "and"]
+    /// Words of fine-tuning instructions (`configs/tasks/shapes.yaml`); no caption uses them.
+    /// They come after the caption words, whose ids they leave unchanged.
+    public static let instructionWords = ["describe", "the", "given", "picture", "generate", "high", "quality",
+                                          "question", "what", "colour", "is", "answer", ".", "?", ":"]
 
     /// Every word, in id order after the special tokens.
     public static let words: [String] = {
         var words = fixedWords + shapes + colours
         for region in regions { for word in region.split(separator: " ").map(String.init) where !words.contains(word) { words.append(word) } }
-        return words
+        return words + instructionWords
     }()
 
     /// Image codes the corpus uses (a background code per cell, then every shape, colour
@@ -27,6 +33,11 @@ public struct DefaultCorpus: Sendable {
     public static let imageCodesUsed = cells + shapes.count * colours.count * 4
     /// Cells per picture.
     public static let cells = 36
+    /// Most shapes a picture holds.
+    public static let maxShapes = 3
+    /// Tokens of the longest caption: `an image of`, then per shape `a C S at` and its
+    /// region (at most two words), joined by `and`.
+    public static let longestCaption = 3 + maxShapes * (4 + 2) + (maxShapes - 1)
 
     public let vocabulary: Vocabulary
     public let seed: UInt64
@@ -50,16 +61,17 @@ public struct DefaultCorpus: Sendable {
     /// Document `index` (deterministic in seed and index).
     public func document(_ index: Int) -> [Int32] {
         var generator = SplitMix64(seed: seed, name: "default-corpus/\(index)")
-        let shapeCount = 1 + generator.nextInt(below: 3)
+        let shapeCount = 1 + generator.nextInt(below: DefaultCorpus.maxShapes)
         var regions = Array(0..<9)
         for i in 0..<shapeCount { regions.swapAt(i, i + generator.nextInt(below: 9 - i)) }
         let items = (0..<shapeCount).map { k in
             let shape = generator.nextInt(below: DefaultCorpus.shapes.count)
             return Picture.Item(shape: shape, colour: generator.nextInt(below: DefaultCorpus.colours.count), region: regions[k])
         }
-        let picture = Picture(items: items)
+        // Captions name shapes in reading order, so a picture has one caption.
+        let picture = Picture(items: items.sorted { $0.region < $1.region })
         let caption = caption(of: picture), image = image(of: picture)
-        let captionFirst = generator.nextInt(below: 5) != 0
+        let captionFirst = generator.nextInt(below: 2) != 0
         return (captionFirst ? caption + [vocabulary.breakToken] + image : image + [vocabulary.breakToken] + caption) + [vocabulary.eos]
     }
 

@@ -55,8 +55,8 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("image-tokens"), help: "Image codes in one image (default: 36 on the built-in corpus, else 1024).")
     var imageTokens: Int?
 
-    @Option(name: .customLong("max-tokens"), help: "Text mode: the most text tokens before <eos>.")
-    var maxTokens: Int = 64
+    @Option(name: .customLong("max-tokens"), help: "Text mode: the most text tokens before <eos> (default: as many as seq_len leaves after the prompt, at most 64).")
+    var maxTokens: Int?
 
     @Flag(name: .long, help: "Print JSON with the token ids instead of text.")
     var json = false
@@ -79,7 +79,7 @@ struct Generate: ParsableCommand {
         if let imageTokens, imageTokens < 1 { throw ValidationError("--image-tokens must be positive, got \(imageTokens)") }
         if let out, !out.hasSuffix(".png") { throw ValidationError("--out must name a .png file, got '\(out)'") }
         guard retrieve >= 0 else { throw ValidationError("--retrieve must be 0 or more, got \(retrieve)") }
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
     }
 
     var settings: DecodingSettings {
@@ -108,7 +108,8 @@ struct Generate: ParsableCommand {
         let retrieved = try retrievedDocuments(for: tokens, config: resolved, vocabulary: vocabulary)
         let retrievedContext = retrieved.flatMap(\.tokens)
         let generationMode: GenerationMode = mode == "image"
-            ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : 1024)) : .text(maxTokens: maxTokens)
+            ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : 1024))
+            : .text(maxTokens: maxTokens ?? max(1, min(64, resolved.model.seqLen - retrievedContext.count - tokens.count - 1)))
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)

@@ -5,8 +5,9 @@ final class DefaultCorpusTests: XCTestCase {
     let vocabulary = Vocabulary(textVocabulary: 256, imageCodes: 256)
 
     /// The caption fully determines the picture: rebuilding the grid from the caption's
-    /// words gives the document's image codes exactly, for 2000 documents.
-    func testCaptionDeterminesTheImage() {
+    /// words gives the document's image codes exactly, for 2000 documents. Captions name
+    /// the shapes in reading order, and half the documents put the image first.
+    func testCaptionDeterminesTheImage() throws {
         let corpus = DefaultCorpus(vocabulary: vocabulary, seed: 3)
         var imageFirst = 0
         for index in 0..<2000 {
@@ -21,9 +22,11 @@ final class DefaultCorpusTests: XCTestCase {
             XCTAssertEqual(image.count, DefaultCorpus.cells)
             XCTAssertEqual(image.map { vocabulary.imageToken(Int($0) - vocabulary.textVocabulary) }, image)
             XCTAssertEqual(rebuild(caption), image.map { Int($0) - vocabulary.textVocabulary }, corpus.render(document))
+            let regions = try XCTUnwrap(corpus.picture(fromCaption: first ? parts[1] : parts[0])).items.map(\.region)
+            XCTAssertEqual(regions, regions.sorted(), "shapes in reading order: \(corpus.render(document))")
         }
-        XCTAssertGreaterThan(imageFirst, 250)
-        XCTAssertLessThan(imageFirst, 550)
+        XCTAssertGreaterThan(imageFirst, 900)  // half, within 4.5 standard deviations
+        XCTAssertLessThan(imageFirst, 1100)
     }
 
     /// Grid from caption words: "an image of a red circle at top left and a …".
