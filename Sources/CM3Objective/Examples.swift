@@ -7,10 +7,15 @@ public struct Example: Equatable, Sendable {
     public var retrieved: [RetrievedDocument]
     /// The tokens of each retrieved document, in the order of `retrieved`.
     public var retrievedTokens: [[Int32]]
+    /// The fine-tuning task whose template made `queryTokens` from the document (nil: the
+    /// document as it is).
+    public var task: String?
 
-    public init(query: Int, queryTokens: [Int32], retrieved: [RetrievedDocument] = [], retrievedTokens: [[Int32]] = []) {
+    public init(query: Int, queryTokens: [Int32], retrieved: [RetrievedDocument] = [], retrievedTokens: [[Int32]] = [],
+                task: String? = nil) {
         precondition(retrieved.count == retrievedTokens.count)
         self.query = query; self.queryTokens = queryTokens; self.retrieved = retrieved; self.retrievedTokens = retrievedTokens
+        self.task = task
     }
 
     /// `r1 r2 r3 query`.
@@ -64,6 +69,8 @@ public struct BlockPiece: Equatable, Codable, Sendable {
     /// The query document's index in the corpus, and what was retrieved for it.
     public var query: Int
     public var retrieved: [RetrievedDocument]
+    /// The fine-tuning task that templated the example, if any.
+    public var task: String?
     /// Spans CM3 masked in the whole example.
     public var spanCount: Int
     /// Where the piece lies in the block's tokens.

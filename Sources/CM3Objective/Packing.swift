@@ -121,7 +121,7 @@ public final class BlockStream {
             if examples.startsAtBlockBoundary && cursor.offset == 0 && !tokens.isEmpty { break }
             let masked = exampleAtCursor()
             let take = min(blockSize - tokens.count, masked.tokens.count - cursor.offset)
-            pieces.append(BlockPiece(query: masked.example.query, retrieved: masked.example.retrieved, spanCount: masked.spans.count,
+            pieces.append(BlockPiece(query: masked.example.query, retrieved: masked.example.retrieved, task: masked.example.task, spanCount: masked.spans.count,
                                      range: tokens.count..<(tokens.count + take), offset: cursor.offset, length: masked.tokens.count))
             tokens += masked.tokens[cursor.offset..<(cursor.offset + take)]
             cursor.offset += take

@@ -128,6 +128,12 @@ public enum Checkpoint {
         return try attributes.trainingState(path: path)
     }
 
+    /// Checks from metadata alone that `path` holds `model`'s tensors with their shapes (and
+    /// its activation): a mismatch is a `CheckpointError` naming the tensor.
+    public static func checkHoldsModel(path: String, model: ModelConfig) throws {
+        _ = try openMatching(path, model: model)
+    }
+
     /// Opens `path` and checks, from metadata alone, its attributes, that it holds every
     /// tensor of `model` with the right shape, and that it was trained with `model`'s
     /// activation (one recorded in no config, as before `model.activation` existed, is GELU).

@@ -14,6 +14,8 @@ public enum ConfigValueKind: Equatable, Sendable {
     case choice([String])
     /// A list of file paths, or one path.
     case paths
+    /// One file path.
+    case path
 
     /// The message for an integer under its minimum; sizes (minimum 1) read "must be positive".
     static func belowMinimum(_ value: Int, _ minimum: Int) -> String {
@@ -21,7 +23,7 @@ public enum ConfigValueKind: Equatable, Sendable {
     }
 
     /// The choices as a phrase: "linear or cosine", "a, b or c".
-    static func phrase(_ words: [String]) -> String {
+    public static func phrase(_ words: [String]) -> String {
         words.count < 2 ? words.joined() : words.dropLast().joined(separator: ", ") + " or " + words.last!
     }
 }
@@ -144,9 +146,22 @@ extension ConfigKey {
 
     static func paths(_ name: String, _ path: WritableKeyPath<TesseraConfig, [String]>, _ doc: String) -> ConfigKey {
         ConfigKey(name, .paths, .defaulted, doc, path, parse: { try paths($0) }, render: { list in
-            "[" + list.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ", ") + "]"
+            "[" + list.map(quoted).joined(separator: ", ") + "]"
         })
+    }
+
+    /// One path, unset unless given.
+    static func path(_ name: String, _ path: WritableKeyPath<TesseraConfig, String?>, _ doc: String) -> ConfigKey {
+        ConfigKey(name, .path, .optional, doc, path, parse: { input in
+            let text = try scalar(input)
+            guard !text.isEmpty else { throw ConfigProblem(message: "expected a path") }
+            return text
+        }, render: { $0.map(quoted) })
+    }
+
+    /// A path as a double-quoted YAML string.
+    private static func quoted(_ path: String) -> String {
+        "\"" + path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }
 

@@ -39,6 +39,8 @@ public enum ConfigKeys {
                  "End the job when a rank makes no progress (micro-batch, validation batch, checkpoint tensor) for this long (0: never)."),
         .boolean("train.activation_checkpointing", \.train.activationCheckpointing,
                  "Recompute each block's activations during backward instead of keeping them."),
+        .path("train.init_from", \.train.initFrom,
+              "A checkpoint whose weights a fresh run starts from (fine-tuning; `--init-from` sets it): any tp × dp layout, the optimizer, schedule and data starting fresh. A run with checkpoints of its own resumes from them instead."),
 
         .number("optim.peak_lr", \.optim.peakLr, in: 0...1, "Learning rate at the end of warmup."),
         .integer("optim.warmup", \.optim.warmup, minimum: 0, "Steps of linear warmup from 0."),
@@ -62,6 +64,8 @@ public enum ConfigKeys {
         .token("data.special_tokens.mask", \.data.mask, "Id of `<mask>`, standing in for a masked span."),
         .token("data.special_tokens.infill", \.data.infill, "Id of `<infill>`, opening each span at the end."),
         .boolean("data.retrieval", \.data.retrieval, "Prepend retrieved documents (CM3Leon §2.1)."),
+        .boolean("data.block_per_example", \.data.blockPerExample,
+                 "Start every example in a block of its own, padded (fairseq's `break_mode: eos`), instead of running examples on across blocks."),
         .boolean("data.synthetic", \.data.synthetic,
                  "Train on synthetic sequences (a random motif repeated) instead of a corpus, for smoke tests."),
         .integer("data.documents", \.data.documents, maximum: 1 << 24, "Default corpus: training documents."),
@@ -71,6 +75,12 @@ public enum ConfigKeys {
         .integer("data.cm3.max_spans", \.data.cm3.maxSpans, minimum: 0, maximum: 1 << 16,
                  "Most masked spans per block; at least `min_spans`, and 2·max_spans + 1 must fit in `seq_len`."),
         .number("data.cm3.mask_weight", \.data.cm3.maskWeight, in: 0...1, "Loss weight of targets that are `<mask>` in the source."),
+        .path("data.tasks", \.data.tasks,
+              "Fine-tuning task file (docs/fine-tuning.md): each example fills in a task's template with a document; unset: documents as they are."),
+        .number("data.task_sampling.upsample_limit", \.data.taskSampling.upsampleLimit, in: 1...1e6,
+                "A task is sampled at most this many times its natural share (CM3Leon E.1: 3)."),
+        .number("data.task_sampling.downsample_limit", \.data.taskSampling.downsampleLimit, in: 0...1,
+                "A task is sampled at least this many times its natural share (CM3Leon E.1: 0.3)."),
     ]
 
     /// The keys by name.

@@ -27,6 +27,7 @@ extension ConfigValueKind {
         case .boolean: return "true or false"
         case .choice(let words): return ConfigValueKind.phrase(words)
         case .paths: return "list of paths"
+        case .path: return "path"
         }
     }
 }

@@ -60,6 +60,9 @@ public struct TrainConfig: Equatable, Sendable {
     /// done) for this long ends the job (0: never). 30 minutes is several times the
     /// longest such unit measured at 760m on 8 ranks of this machine (a 242 s micro-batch).
     public var watchdogSeconds: Int = 1800
+    /// A checkpoint whose weights a fresh run starts from (fine-tuning); nil: random
+    /// initialisation.
+    public var initFrom: String? = nil
 
     public init() {}
 
@@ -128,6 +131,10 @@ public struct DataConfig: Equatable, Sendable {
     public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
     /// Prepend retrieved documents (CM3Leon §2.1).
     public var retrieval = false
+    /// Start every example in a block of its own, padded (fairseq's `break_mode: eos`),
+    /// instead of running examples on across blocks: positions then count from the
+    /// example's start. Retrieval examples always start a block.
+    public var blockPerExample = false
     /// Train on synthetic sequences (a random motif repeated, every weight 1) instead of a
     /// corpus: for smoke tests and checks that need tokens that rarely repeat.
     public var synthetic = false
@@ -135,6 +142,10 @@ public struct DataConfig: Equatable, Sendable {
     public var documents = 20_000
     public var validationDocuments = 1_000
     public var cm3 = CM3Settings()
+    /// A task file (docs/fine-tuning.md): training examples are its templates filled in
+    /// with documents, for supervised fine-tuning; nil: the documents as they are.
+    public var tasks: String? = nil
+    public var taskSampling = TaskSampling()
 
     public init() {}
 

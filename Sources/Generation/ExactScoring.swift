@@ -1,21 +1,35 @@
 import CM3Objective
 
-/// The generation tasks `launch eval --task` scores on the built-in corpus, where a caption
-/// determines its picture exactly.
-public enum GenerationTask: String, CaseIterable, Sendable {
-    case textToImage = "text-to-image"
-    case imageToText = "image-to-text"
+/// A task `launch eval --task` scores on the built-in corpus, where a caption determines its
+/// picture exactly: a template whose last field is generated from the rest.
+public struct GenerationTask: Equatable, Sendable {
+    public let name: String
+    public let template: TaskTemplate
+
+    public init(name: String, template: TaskTemplate) {
+        self.name = name
+        self.template = template
+    }
+
+    /// The pretraining directions: an image after its caption, a caption after its image.
+    public static func builtin(_ corpus: DefaultCorpus) -> [GenerationTask] {
+        // Both templates are fixed and valid for every vocabulary the corpus fits.
+        [GenerationTask(name: "text-to-image", template: try! TaskTemplate("{caption} <break> {image}", corpus: corpus)),
+         GenerationTask(name: "image-to-text", template: try! TaskTemplate("{image} <break> {caption}", corpus: corpus))]
+    }
 }
 
 /// How well one decoding setting did on one task.
 public struct TaskScore: Equatable, Sendable {
-    public var task: GenerationTask
+    public var task: String
     public var setting: String
+    /// Documents scored: those with every field the task's template reads.
     public var documents: Int
-    /// Text→image: images whose every cell is the caption's picture. Image→text: captions
-    /// that parse to the image's picture, whatever the order of its shapes.
+    /// An image: images whose every cell is the document's picture. A caption: captions that
+    /// parse to the document's picture, whatever the order of its shapes. Anything else: the
+    /// field's tokens exactly, then `<eos>`.
     public var exact: Double
-    /// Text→image only: the fraction of cells right.
+    /// Images only: the fraction of cells right.
     public var cellAccuracy: Double?
 }
 
@@ -29,32 +43,40 @@ public struct ExactScoring {
         self.corpus = corpus
     }
 
-    /// The score of `settings` (named `setting` in reports) on `documents` for `task`.
+    /// The score of `settings` (named `setting` in reports) on the `documents` that have
+    /// the fields `task` reads.
     public func score(_ task: GenerationTask, documents: [[Int32]], settings: DecodingSettings, setting: String) throws -> TaskScore {
-        let vocabulary = generator.vocabulary
-        let parts = documents.compactMap { corpus.parts(of: $0) }
-        precondition(parts.count == documents.count, "documents of the built-in corpus have a caption and an image")
-        switch task {
-        case .textToImage:
-            let prompts = parts.map { $0.caption + [vocabulary.breakToken] }
+        let template = task.template, eos = generator.vocabulary.eos
+        let fields = documents.map { TemplateFields.of($0, corpus: corpus, readsPictures: true) }.filter { fields in
+            template.fields.allSatisfy { fields[$0] != nil }
+        }
+        let prompts = fields.map { template.prompt($0)! }
+        let answers = fields.map { $0[template.answerField]! }
+        var exact = 0
+        var cellAccuracy: Double?
+        switch template.answerField {
+        case "image":
             let images = try generator.generate(prompts: prompts, mode: .image(codes: DefaultCorpus.cells), settings: settings)
-            var exact = 0, cells = 0
-            for (part, image) in zip(parts, images) {
-                let right = zip(image.prefix(DefaultCorpus.cells), part.image).filter { $0 == $1 }.count
+            var cells = 0
+            for (image, answer) in zip(images, answers) {
+                let right = zip(image.prefix(DefaultCorpus.cells), answer).filter { $0 == $1 }.count
                 cells += right
                 if right == DefaultCorpus.cells { exact += 1 }
             }
-            return TaskScore(task: task, setting: setting, documents: documents.count, exact: Double(exact) / Double(documents.count),
-                             cellAccuracy: Double(cells) / Double(documents.count * DefaultCorpus.cells))
-        case .imageToText:
-            let prompts = parts.map { $0.image + [vocabulary.breakToken] }
-            let captions = try generator.generate(prompts: prompts, mode: .text(maxTokens: 48), settings: settings)
-            let exact = zip(parts, captions).filter { part, caption in
-                guard let shown = corpus.picture(fromImage: part.image),
-                      let described = corpus.picture(fromCaption: caption.filter { $0 != vocabulary.eos }) else { return false }
+            cellAccuracy = Double(cells) / Double(max(1, answers.count * DefaultCorpus.cells))
+        case "caption":
+            let captions = try generator.generate(prompts: prompts, mode: .text(maxTokens: DefaultCorpus.longestCaption), settings: settings)
+            exact = zip(fields, captions).filter { fields, caption in
+                guard let shown = fields["image"].flatMap(corpus.picture(fromImage:)),
+                      let described = corpus.picture(fromCaption: caption.filter { $0 != eos }) else { return false }
                 return described.sameContents(as: shown)
             }.count
-            return TaskScore(task: task, setting: setting, documents: documents.count, exact: Double(exact) / Double(documents.count))
+        default:
+            let longest = answers.map(\.count).max() ?? 0
+            let texts = try generator.generate(prompts: prompts, mode: .text(maxTokens: longest + 1), settings: settings)
+            exact = zip(texts, answers).filter { text, answer in text == answer + [eos] }.count
         }
+        return TaskScore(task: task.name, setting: setting, documents: fields.count,
+                         exact: Double(exact) / Double(max(1, fields.count)), cellAccuracy: cellAccuracy)
     }
 }

@@ -40,6 +40,8 @@ final class TrainingRun {
         watchdog = Watchdog(seconds: train.watchdogSeconds, rank: context.worldRank) { context.abortJob(code: 3) }
         watchdog.beat("reading the data")
         trainingStep = Self.freshModel(loop.config, context: context)
+        // A checkpoint of another model is refused before the run directory is touched.
+        if let path = train.initFrom { try context.agreeing { try Checkpoint.checkHoldsModel(path: path, model: model) } }
         // Shards are read on every rank; one that fails must not leave the others waiting.
         (pipeline, validationBatches) = try context.agreeing {
             let pipeline = try DataPipeline(config: loop.config, dpRank: context.dpRank, dp: context.dp)
@@ -66,10 +68,17 @@ final class TrainingRun {
     /// checksum as it goes; a damaged file is named in a warning and an older one is tried.
     /// When checkpoints exist and none loads, the run stops before touching any file.
     /// Rank 0 lists the candidates and every rank tries the same files in the same order.
+    /// A run that finds no checkpoint of its own starts from `train.init_from`'s weights, if
+    /// given.
     func resume() throws {
+        if try resumeFromCheckpoint() { return }
+        try initialiseFromPretrained()
+    }
+
+    private func resumeFromCheckpoint() throws -> Bool {
         let candidates: [String]
         switch loop.resume {
-        case .none: return
+        case .none: return false
         case .path(let path): candidates = [path]
         case .auto:
             let listed = context.isLeader ? loop.runDirectory?.checkpoints().map(\.path) ?? [] : []
@@ -82,13 +91,28 @@ final class TrainingRun {
                 try keepGlobalBatch(of: path)
                 pipeline.stream.restore(state.cursor)
                 if context.isLeader { loop.log("resumed from \(path) at step \(state.step)") }
-                return
+                return true
             }
         }
         // Starting over would overwrite the run's history: only `--resume none` may do that.
         if let newest = candidates.first {
             let error = ResumeError(directory: (newest as NSString).deletingLastPathComponent, tried: candidates.count)
             throw CollectiveFailure(error, reports: context.isLeader)
+        }
+        return false
+    }
+
+    /// Loads the weights of `train.init_from` (under any layout: each rank keeps its part);
+    /// its optimizer moments, step, schedule and data cursor are not read, so fine-tuning
+    /// starts fresh. The config written to the run directory names the checkpoint.
+    private func initialiseFromPretrained() throws {
+        guard let path = config.train.initFrom else { return }
+        watchdog.beat("loading weights from \(path)")
+        let source = try context.agreeing {
+            try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters).state
+        }
+        if context.isLeader {
+            loop.log("initialised the weights from \(path) (step \(source.step) of its run); the optimizer, schedule and data start fresh")
         }
     }
 

@@ -17,6 +17,11 @@ public final class DataPipeline {
     public let stream: BlockStream
     /// Whether the documents come from the built-in default corpus.
     public let isDefaultCorpus: Bool
+    /// The fine-tuning tasks of `data.tasks`, if any.
+    public let tasks: [FineTuningTask]?
+    /// Held-out examples, each starting a block of its own: documents, or with tasks the
+    /// held-out documents templated.
+    let validationExamples: ExampleBuilder
     let dpRank: Int, dp: Int
 
     public init(config: TesseraConfig, dpRank: Int = 0, dp: Int = 1) throws {
@@ -30,10 +35,21 @@ public final class DataPipeline {
         isDefaultCorpus = data.train.isEmpty
         training = try DataPipeline.trainingDataset(config)
         validation = try DataPipeline.validationDataset(config)
-        // With retrieval, `r1 r2 r3 query` examples; otherwise lone documents.
-        let examples: ExampleBuilder = data.retrieval
-            ? DataPipeline.retrievalExamples(training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
-            : PlainExamples(documents: training.documents)
+        tasks = try DataPipeline.fineTuningTasks(config)
+        // Fine-tuning: templated examples; with retrieval, `r1 r2 r3 query`; otherwise lone documents.
+        let examples: ExampleBuilder
+        if let tasks {
+            examples = try DataPipeline.templatedExamples(tasks, training, config: config, oneExamplePerBlock: data.blockPerExample)
+        } else if data.retrieval {
+            examples = DataPipeline.retrievalExamples(training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
+        } else {
+            examples = PlainExamples(documents: training.documents, oneDocumentPerBlock: data.blockPerExample)
+        }
+        if let tasks, validation.documents.count > 0 {
+            validationExamples = try DataPipeline.templatedExamples(tasks, validation, config: config, oneExamplePerBlock: true)
+        } else {
+            validationExamples = PlainExamples(documents: validation.documents, oneDocumentPerBlock: true)
+        }
         stream = DataPipeline.blockStream(training, examples: examples, data: data, vocabulary: vocabulary, seqLen: seqLen,
                                           seed: seed, dpRank: dpRank, dp: dp)
     }
@@ -61,6 +77,28 @@ public final class DataPipeline {
         guard data.train.isEmpty else { return Dataset(documents: FlatDocuments(documents: []), sources: []) }
         let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(config.train.seed))
         return Dataset(documents: FlatDocuments(documents: (data.documents..<(data.documents + data.validationDocuments)).map(corpus.document)))
+    }
+
+    /// The tasks of the config's task file, or nil without one.
+    public static func fineTuningTasks(_ config: TesseraConfig) throws -> [FineTuningTask]? {
+        guard let path = config.data.tasks else { return nil }
+        if config.data.retrieval {
+            throw ConfigError(file: config.source, key: "data.tasks", message: "fine-tuning tasks do not combine with data.retrieval: set it to false")
+        }
+        return try TaskFile.load(path: path, corpus: DefaultCorpus(vocabulary: try checkedVocabulary(config)))
+    }
+
+    /// Examples that fill in `tasks`' templates with `dataset`'s documents.
+    public static func templatedExamples(_ tasks: [FineTuningTask], _ dataset: Dataset, config: TesseraConfig,
+                                         oneExamplePerBlock: Bool) throws -> TemplatedExamples {
+        do {
+            return try TemplatedExamples(tasks: tasks, sampling: config.data.taskSampling, documents: dataset.documents,
+                                         corpus: DefaultCorpus(vocabulary: try checkedVocabulary(config)),
+                                         readsPictures: config.data.train.isEmpty, seed: UInt64(config.train.seed),
+                                         oneExamplePerBlock: oneExamplePerBlock)
+        } catch let empty as TemplatedExamples.EmptyTask {
+            throw ConfigError(file: config.data.tasks ?? config.source, key: "", message: empty.description)
+        }
     }
 
     /// The config's vocabulary, checked, and checked against the default corpus if it is used.
@@ -110,13 +148,12 @@ public final class DataPipeline {
 
     /// The first `count` validation batches of this rank (a fresh, deterministic stream over
     /// the held-out documents: every evaluation sees the same blocks). Each held-out
-    /// document starts a block of its own, without retrieval: the zero-shot setting, scored
+    /// document (templated, when fine-tuning) starts a block of its own, without retrieval: the zero-shot setting, scored
     /// alike whether training used retrieval or not, and with no unrelated document before
     /// it that a model trained on `r1 r2 r3 query` would take for retrieved context.
     public func validationBatches(microBatch: Int, count: Int) -> [TokenBatch] {
         guard validation.documents.count > 0 else { return [] }
-        let examples = PlainExamples(documents: validation.documents, oneDocumentPerBlock: true)
-        let stream = DataPipeline.blockStream(validation, examples: examples, data: settings, vocabulary: vocabulary, seqLen: seqLen,
+        let stream = DataPipeline.blockStream(validation, examples: validationExamples, data: settings, vocabulary: vocabulary, seqLen: seqLen,
                                               seed: seed &+ 1, dpRank: dpRank, dp: dp)
         return (0..<count).map { _ in TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
     }

@@ -96,6 +96,9 @@ struct InspectData: ParsableCommand {
     @Option(name: .long, help: "Blocks to show.")
     var count: Int = 4
 
+    @Option(name: .customLong("set"), help: "Override a config value, e.g. --set data.tasks=configs/tasks/shapes.yaml (repeatable).")
+    var overrides: [String] = []
+
     @Flag(name: .long, help: "JSON lines with token ids and loss weights instead of text.")
     var json = false
 
@@ -104,7 +107,7 @@ struct InspectData: ParsableCommand {
     }
 
     func run() throws {
-        let resolved = try loadConfig(config)
+        let resolved = try loadConfig(config, set: overrides)
         let pipeline = try withReportedErrors { try DataPipeline(config: resolved) }
         let corpus = DefaultCorpus(vocabulary: pipeline.vocabulary)
         var padding = 0, total = 0
@@ -120,7 +123,8 @@ struct InspectData: ParsableCommand {
                 for piece in block.pieces {
                     let source = pipeline.training.source(of: piece.query)
                     let retrieved = piece.retrieved.map { String(format: "%d (%@, relevance %.2f)", $0.document, $0.modality.rawValue, $0.relevance) }
-                    print("  query \(piece.query) (\(source.name) #\(source.index))" + (retrieved.isEmpty ? "" : " after " + retrieved.joined(separator: ", ")))
+                    print((piece.task.map { "  task \($0): document" } ?? "  query") + " \(piece.query) (\(source.name) #\(source.index))"
+                          + (retrieved.isEmpty ? "" : " after " + retrieved.joined(separator: ", ")))
                 }
                 print(pipeline.isDefaultCorpus ? corpus.render(block.tokens) : corpus.renderIds(block.tokens))
                 print("")
@@ -138,6 +142,8 @@ struct InspectData: ParsableCommand {
 struct InspectedBlock: Encodable {
     struct Piece: Encodable {
         let query: Int
+        /// The fine-tuning task that templated the document, if any.
+        let task: String?
         let source: String
         let sourceIndex: Int
         let retrieved: [RetrievedDocument]
@@ -159,7 +165,7 @@ struct InspectedBlock: Encodable {
         padding = block.padding
         examples = block.pieces.map { piece in
             let source = dataset.source(of: piece.query)
-            return Piece(query: piece.query, source: source.name, sourceIndex: source.index, retrieved: piece.retrieved,
+            return Piece(query: piece.query, task: piece.task, source: source.name, sourceIndex: source.index, retrieved: piece.retrieved,
                          spans: piece.spanCount, start: piece.range.lowerBound, end: piece.range.upperBound,
                          startsExample: piece.startsExample, endsExample: piece.endsExample)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CM3Objective
+import Configuration
 import Checkpointing
 import Foundation
 import Generation
@@ -25,7 +26,7 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Validation micro-batches per rank (default: train.eval_batches).")
     var batches: Int?
 
-    @Option(name: .long, help: "text-to-image or image-to-text: score generation instead of loss.")
+    @Option(name: .long, help: "text-to-image, image-to-text or a task of the config's data.tasks: score generation instead of loss.")
     var task: String?
 
     @Option(name: .long, help: "With --task: held-out documents to score.")
@@ -41,20 +42,13 @@ struct Eval: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let task, GenerationTask(rawValue: task) == nil {
-            throw ValidationError("--task must be \(GenerationTask.allCases.map(\.rawValue).joined(separator: " or ")), got '\(task)'")
-        }
         guard documents > 0 else { throw ValidationError("--documents must be positive, got \(documents)") }
         guard cdK > 0 else { throw ValidationError("--cd-k must be positive, got \(cdK)") }
     }
 
     func run() throws {
         let resolved = try options.load()
-        let task = task.flatMap(GenerationTask.init(rawValue:))
-        if task != nil && !resolved.data.train.isEmpty {
-            report("--task scores the built-in corpus, whose captions determine their pictures; \(options.config) names shards")
-            throw ExitCode(2)
-        }
+        let task = try self.task.map { try generationTask(named: $0, resolved) }
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 // Parameters only: evaluation needs no optimizer state.
@@ -79,6 +73,22 @@ struct Eval: ParsableCommand {
         }
     }
 
+    /// The built-in task or the config's fine-tuning task called `name`.
+    func generationTask(named name: String, _ resolved: TesseraConfig) throws -> GenerationTask {
+        guard resolved.data.train.isEmpty else {
+            report("--task scores the built-in corpus, whose captions determine their pictures; \(options.config) names shards")
+            throw ExitCode(2)
+        }
+        let corpus = DefaultCorpus(vocabulary: resolved.data.vocabulary(vocabSize: resolved.model.vocabSize))
+        let fineTuning = try withReportedErrors { try DataPipeline.fineTuningTasks(resolved) ?? [] }
+        let tasks = GenerationTask.builtin(corpus) + fineTuning.map { GenerationTask(name: $0.name, template: $0.template) }
+        guard let task = tasks.first(where: { $0.name == name }) else {
+            report("--task must be \(ConfigValueKind.phrase(tasks.map(\.name))) (the built-in tasks and those of data.tasks), got '\(name)'")
+            throw ExitCode(2)
+        }
+        return task
+    }
+
     /// Greedy decoding with each guidance the paper compares.
     func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, vocabulary: Vocabulary) throws -> [TaskScore] {
         let scoring = ExactScoring(generator: Generator(decoder: decoder, vocabulary: vocabulary), corpus: DefaultCorpus(vocabulary: vocabulary))
@@ -95,11 +105,11 @@ struct Eval: ParsableCommand {
         if json {
             for score in scores {
                 let cells = score.cellAccuracy.map { String(format: ",\"cell_accuracy\":%.4f", $0) } ?? ""
-                print("{\"checkpoint\":\(jsonString(checkpoint)),\"step\":\(step),\"task\":\"\(score.task.rawValue)\",\"setting\":\(jsonString(score.setting)),\"documents\":\(score.documents)," + String(format: "\"exact\":%.4f", score.exact) + cells + "}")
+                print("{\"checkpoint\":\(jsonString(checkpoint)),\"step\":\(step),\"task\":\(jsonString(score.task)),\"setting\":\(jsonString(score.setting)),\"documents\":\(score.documents)," + String(format: "\"exact\":%.4f", score.exact) + cells + "}")
             }
             return
         }
-        print("\(scores.first?.task.rawValue ?? ""), \(scores.first?.documents ?? 0) held-out documents, checkpoint step \(step), greedy:")
+        print("\(scores.first?.task ?? ""), \(scores.first?.documents ?? 0) held-out documents, checkpoint step \(step), greedy:")
         print("| decoding | exact |" + (scores.first?.cellAccuracy != nil ? " cells right |" : ""))
         print("|---|---|" + (scores.first?.cellAccuracy != nil ? "---|" : ""))
         for score in scores {

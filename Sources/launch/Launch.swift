@@ -102,12 +102,16 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Save and stop after this many steps of this invocation.")
     var stopAfter: Int?
 
+    @Option(name: .long, help: "Start a fresh run from this checkpoint's weights (fine-tuning; sets train.init_from). A run with checkpoints of its own resumes from them instead.")
+    var initFrom: String?
+
     func validate() throws {
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be positive, got \(stopAfter)") }
     }
 
     func run() throws {
-        let resolved = try options.load()
+        var resolved = try options.load()
+        if let initFrom { resolved.train.initFrom = initFrom }
         let name = ((options.config as NSString).lastPathComponent as NSString).deletingPathExtension
         StopSignal.install()
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in

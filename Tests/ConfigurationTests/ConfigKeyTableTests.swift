@@ -38,7 +38,7 @@ final class ConfigKeyTableTests: XCTestCase {
             "train.micro_batch": "3", "train.accumulation": "5", "train.steps": "7", "train.total_tokens": "123456",
             "train.seed": "9", "train.fixed_batch": "true", "train.log_interval": "2", "train.eval_interval": "11",
             "train.eval_batches": "6", "train.save_interval": "13", "train.keep_checkpoints": "4",
-            "train.activation_checkpointing": "yes", "train.watchdog_seconds": "120",
+            "train.activation_checkpointing": "yes", "train.watchdog_seconds": "120", "train.init_from": "runs/x/step \"1\".h5",
             "optim.peak_lr": "2.5e-4", "optim.warmup": "17", "optim.decay": "cosine", "optim.final_lr_fraction": "0.2",
             "optim.clip_norm": "0.5", "optim.beta1": "0.8", "optim.beta2": "0.99", "optim.eps": "1e-6",
             "optim.weight_decay": "0.05", "parallel.tp": "2",
@@ -47,6 +47,8 @@ final class ConfigKeyTableTests: XCTestCase {
             "data.special_tokens.mask": "13", "data.special_tokens.infill": "14", "data.retrieval": "true",
             "data.synthetic": "true", "data.documents": "30", "data.validation_documents": "7",
             "data.cm3.lambda": "2.5", "data.cm3.min_spans": "2", "data.cm3.max_spans": "5", "data.cm3.mask_weight": "0.25",
+            "data.block_per_example": "true", "data.tasks": "tasks.yaml", "data.task_sampling.upsample_limit": "4",
+            "data.task_sampling.downsample_limit": "0.25",
         ]
         // `accumulation` and `batch_tokens` exclude each other: set one, then the other.
         let withBatchTokens = overrides.merging(["train.batch_tokens": "1920"]) { $1 }.filter { $0.key != "train.accumulation" }

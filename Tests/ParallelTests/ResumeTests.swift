@@ -28,16 +28,7 @@ final class ResumeTests: XCTestCase {
         return result
     }
 
-    /// Training losses from metrics.jsonl, by step, as written (17 significant digits).
-    func losses(_ name: String) throws -> [Int: String] {
-        let text = try String(contentsOfFile: run(name) + "/metrics.jsonl", encoding: .utf8)
-        var result: [Int: String] = [:]
-        for line in text.split(separator: "\n") where line.contains("\"loss\"") {
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            result[object["step"] as! Int] = "\(object["loss"]!)"
-        }
-        return result
-    }
+    func losses(_ name: String) throws -> [Int: String] { try trainingLosses(inRun: run(name)) }
 
     /// 40 steps straight and 20 + stop + resume 20 give the same loss at every step, bit for
     /// bit, on tp 2 × dp 2; the step-20 checkpoint resumed as tp 1 × dp 4 and as tp 4 × dp 1

@@ -123,3 +123,15 @@ public enum MPI {
         }.sorted()
     }
 }
+
+/// Training losses from a run directory's metrics.jsonl, by step, as written (17
+/// significant digits), for bit-for-bit comparisons of runs.
+public func trainingLosses(inRun run: String) throws -> [Int: String] {
+    let text = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
+    var result: [Int: String] = [:]
+    for line in text.split(separator: "\n") where line.contains("\"loss\"") {
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        result[object["step"] as! Int] = "\(object["loss"]!)"
+    }
+    return result
+}

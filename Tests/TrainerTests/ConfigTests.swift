@@ -1,3 +1,4 @@
+import CM3Objective
 import Configuration
 import Model
 import TestSupport
@@ -101,6 +102,27 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// Table 4's fine-tuning runs: the pretrained model of each size, seq 4096, a 2M-token
+    /// batch (512 × 4096), 30B tokens, LR 5e-5 after 150 warm-up steps, the 3/0.3 sampling
+    /// limits, task templates instead of retrieval, and the pretraining run's last step.
+    func testFineTuningConfigsHoldTable4() throws {
+        for (name, pretraining) in [("760m", 226_498), ("7b", 286_103)] {
+            let config = try TesseraConfig.load(path: ProjectPaths.config("sft-\(name)"))
+            let pretrained = try TesseraConfig.load(path: ProjectPaths.config(name))
+            XCTAssertEqual(config.model, pretrained.model, name)
+            XCTAssertEqual(config.model.seqLen, 4096)
+            XCTAssertEqual(config.train.batchTokens, 2_097_152, name)
+            XCTAssertEqual(config.train.totalTokens, 3e10, name)
+            XCTAssertEqual(try config.train.totalSteps(seqLen: 4096, dp: 1), 14_306, name)  // ⌈3e10 / 2,097,152⌉
+            XCTAssertEqual(config.optim.peakLr, 5e-5, name)
+            XCTAssertEqual(config.optim.warmup, 150, name)
+            XCTAssertEqual(config.data.taskSampling, TaskSampling(upsampleLimit: 3, downsampleLimit: 0.3), name)
+            XCTAssertEqual(config.data.tasks, "configs/tasks/shapes.yaml", name)
+            XCTAssertFalse(config.data.retrieval, name)
+            XCTAssertEqual(config.train.initFrom, String(format: "runs/%@/checkpoints/step-%08d.h5", name, pretraining), name)
+        }
+    }
+
     func testMissingModelSectionAndBrokenYaml() {
         XCTAssertThrowsError(try TesseraConfig.parse("train:\n  steps: 3\n", source: "a.yaml")) {
             XCTAssertEqual("\($0)", "a.yaml: model: missing")
@@ -131,7 +153,7 @@ final class ConfigTests: XCTestCase {
 final class ConfigYAMLTests: XCTestCase {
     /// The resolved YAML reads back to the same config, for every shipped config.
     func testResolvedYAMLRoundTrips() throws {
-        for name in ["tiny", "350m", "760m", "7b"] {
+        for name in ["tiny", "350m", "760m", "7b", "sft-760m", "sft-draw"] {
             var config = try TesseraConfig.load(path: ProjectPaths.config(name), overrides: ["optim.peak_lr": "3e-4"])
             let again = try TesseraConfig.parse(config.yaml, source: "resolved.yaml")
             config.source = "resolved.yaml"
