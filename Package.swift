@@ -43,8 +43,9 @@ let package = Package(
             "Model", "TrainingData", "Checkpointing", "Configuration", "Parallel", "Optim", "Autograd", "CM3Objective", "Diagnostics",
         ]),
         .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Diagnostics", "Randomness"]),
+        .target(name: "Export", dependencies: ["Model", "Configuration", "CM3Objective"]),
         .executableTarget(name: "launch", dependencies: [
-            "Trainer", "Generation", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
+            "Trainer", "Generation", "Export", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
             "CM3Objective", "Diagnostics", "Randomness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

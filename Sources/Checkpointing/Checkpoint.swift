@@ -128,6 +128,14 @@ public enum Checkpoint {
         return try attributes.trainingState(path: path)
     }
 
+    /// The resolved config a checkpoint was trained with, as its attributes store it.
+    public static func storedConfig(path: String) throws -> TesseraConfig {
+        let file: HDF5File
+        do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
+        let attributes = try CheckpointAttributes(reading: file, path: path)
+        return try TesseraConfig.parse(attributes.config, source: "\(path) (its stored config)")
+    }
+
     /// Checks from metadata alone that `path` holds `model`'s tensors with their shapes (and
     /// its activation): a mismatch is a `CheckpointError` naming the tensor.
     public static func checkHoldsModel(path: String, model: ModelConfig) throws {

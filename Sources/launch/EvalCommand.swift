@@ -41,6 +41,9 @@ struct Eval: ParsableCommand {
     @Flag(name: .long, help: "With --task: print JSON lines instead of a table.")
     var json = false
 
+    @Option(name: .long, help: "Without --task: also write the validation blocks scored, one JSON line each ({\"tokens\": [seq+1 ids], \"weights\": [seq loss weights]}), for an outside model to score the same blocks.")
+    var blocks: String?
+
     func validate() throws {
         guard documents > 0 else { throw ValidationError("--documents must be positive, got \(documents)") }
         guard cdK > 0 else { throw ValidationError("--cd-k must be positive, got \(cdK)") }
@@ -66,8 +69,9 @@ struct Eval: ParsableCommand {
                 let pipeline = try context.agreeing { try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp) }
                 let validation = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
                 let loss = try decoder.validationLoss(validation, context: context)
+                if let blocks, context.isLeader { try writeAtomically(Data(validation.flatMap(\.blockLines).joined().utf8), to: blocks) }
                 if context.isLeader {
-                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.6f,\"val_ppl\":%.6f}", state.step, loss, exp(loss)))
+                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.9f,\"val_ppl\":%.9f}", state.step, loss, exp(loss)))
                 }
             }
         }
@@ -115,6 +119,18 @@ struct Eval: ParsableCommand {
         for score in scores {
             print("| \(score.setting) | " + String(format: "%.1f%%", 100 * score.exact) + " |"
                         + (score.cellAccuracy.map { String(format: " %.1f%% |", 100 * $0) } ?? ""))
+        }
+    }
+}
+
+extension TokenBatch {
+    /// Each sequence as a JSON line: its tokens (inputs, then the last target) and the loss
+    /// weight of each target.
+    var blockLines: [String] {
+        (0..<microBatch).map { row in
+            let range = (row * seqLen)..<((row + 1) * seqLen)
+            let tokens = Array(inputs[range]) + [targets[range.upperBound - 1]]
+            return "{\"tokens\":[\(tokens.map(String.init).joined(separator: ","))],\"weights\":[\(weights[range].map { "\($0)" }.joined(separator: ","))]}\n"
         }
     }
 }

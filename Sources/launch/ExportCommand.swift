@@ -1,0 +1,49 @@
+import ArgumentParser
+import Checkpointing
+import Configuration
+import Export
+import Foundation
+import Model
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a checkpoint as a Hugging Face OPT model directory.",
+        discussion: """
+        Writes config.json and model.safetensors to --out, which `transformers` loads with \
+        OPTForCausalLM.from_pretrained(DIR). The model is the checkpoint's own stored config \
+        unless --config names one. scripts/check_export.py checks the exported model's loss \
+        against `launch eval`.
+        """)
+
+    @Option(name: .long, help: "Checkpoint file.")
+    var checkpoint: String
+
+    @Option(name: .long, help: "Output directory (created if missing).")
+    var out: String
+
+    @Option(name: .long, help: "Config to read the model from (default: the one the checkpoint stores).")
+    var config: String?
+
+    func run() throws {
+        try withReportedErrors {
+            let resolved = try config.map { try loadConfig($0) } ?? Checkpoint.storedConfig(path: checkpoint)
+            let decoder = CM3LeonDecoder(config: resolved.model, seed: 0)
+            _ = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters)
+            let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            } catch {
+                throw OutputError(path: out)
+            }
+            var weights = SafeTensorsWriter()
+            weights.entries = OPTExport.tensors(decoder.parameters)
+            weights.metadata = ["format": "pt", "source": checkpoint]
+            let configJSON = try JSONSerialization.data(withJSONObject: OPTExport.config(resolved.model, vocabulary: vocabulary),
+                                                        options: [.prettyPrinted, .sortedKeys])
+            try writeAtomically(try weights.encoded(), to: out + "/model.safetensors")
+            try writeAtomically(configJSON, to: out + "/config.json")
+            print("wrote \(out)/config.json and \(out)/model.safetensors (\(resolved.model.parameterTable.parameterCount) parameters, OPTForCausalLM)")
+        }
+    }
+}
