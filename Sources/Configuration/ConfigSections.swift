@@ -131,6 +131,11 @@ public struct DataConfig: Equatable, Sendable {
     public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
     /// Prepend retrieved documents (CM3Leon §2.1).
     public var retrieval = false
+    /// A Hugging Face tokenizer.json (byte-level BPE) for text: JSONL text segments are
+    /// encoded with it, and generated text is printed through it. nil: token ids only.
+    public var tokenizer: String? = nil
+    /// Codes per image (CM3Leon: 1024, a 32 × 32 grid); JSONL images must have this many.
+    public var imageTokens = 1024
     /// Start every example in a block of its own, padded (fairseq's `break_mode: eos`),
     /// instead of running examples on across blocks: positions then count from the
     /// example's start. Retrieval examples always start a block.

@@ -2,7 +2,8 @@ import CM3Objective
 import Foundation
 
 /// Documents given as JSON lines (`launch prepare --from-jsonl`): each line a JSON array of
-/// token ids or `{"tokens": [...]}`, optionally with `"text_embedding"` and
+/// token ids or `{"tokens": [...]}`, or interleaved text and image segments
+/// (JSONLSegments.swift), optionally with `"text_embedding"` and
 /// `"image_embedding"` (e.g. CLIP ViT-B/32 vectors computed elsewhere). Every id and vector
 /// is checked before anything is written, and a problem is a `DataError` naming the file
 /// and the line.
@@ -14,7 +15,7 @@ public enum JSONLDocuments {
     /// Embeddings are all or nothing: when the first document has them, every document
     /// needs `text_embedding` if it has text tokens and `image_embedding` if it has image
     /// tokens (and no other), all of one dimension and none zero; each is L2-normalised here.
-    public static func read(_ path: String, vocabulary: Vocabulary,
+    public static func read(_ path: String, vocabulary: Vocabulary, segments rules: SegmentRules,
                             progress: (String) -> Void) throws -> (documents: [[Int32]], embeddings: [DocumentEmbedding]?) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError(path: path, message: "cannot read the file")
@@ -28,7 +29,11 @@ public enum JSONLDocuments {
             guard line.contains(where: { !isWhitespace($0) }) else { continue }
             do {
                 let parsed = try Line.parse(Data(line))
-                let document = try self.document(parsed.items, vocabulary: vocabulary)
+                let document: [Int32]
+                switch parsed.content {
+                case .ids(let items): document = try self.document(items, vocabulary: vocabulary)
+                case .segments(let segments): document = try self.document(segments, vocabulary: vocabulary, rules: rules)
+                }
                 let given = parsed.text != nil || parsed.image != nil
                 if firstLine == nil { (firstLine, withEmbeddings) = (number + 1, given) }
                 if withEmbeddings {
@@ -107,13 +112,17 @@ public enum JSONLDocuments {
         let message: String
     }
 
-    /// A line: a bare array, or an object whose `tokens` is the array, with optional
-    /// embeddings (other keys ignored).
+    /// A line: a bare array of ids or of segments, or an object whose `tokens` or `segments`
+    /// is that array, with optional embeddings (other keys ignored).
     struct Line: Decodable {
-        let items: [Item]
+        enum Content {
+            case ids([Item])
+            case segments([Segment])
+        }
+        let content: Content
         var text: [Float]?, image: [Float]?
 
-        private enum Keys: String, CodingKey { case tokens, text_embedding, image_embedding }
+        private enum Keys: String, CodingKey { case tokens, segments, text_embedding, image_embedding }
 
         static func parse(_ line: Data) throws -> Line {
             do {
@@ -121,22 +130,40 @@ public enum JSONLDocuments {
             } catch let problem as LineProblem {
                 throw problem
             } catch {
-                throw LineProblem(message: "expected a JSON array of token ids or {\"tokens\": [...]}")
+                throw LineProblem(message: "expected a JSON array of token ids or of segments, or {\"tokens\": [...]} or {\"segments\": [...]}")
             }
         }
 
         init(from decoder: Decoder) throws {
-            if let array = try? decoder.singleValueContainer().decode([Item].self) {
-                items = array
+            if let content = try Line.content(decoder.singleValueContainer()) {
+                self.content = content
                 return
             }
             let object = try decoder.container(keyedBy: Keys.self)
-            items = try object.decode([Item].self, forKey: .tokens)
+            if object.contains(.segments) {
+                guard let content = try Line.content(object.superDecoder(forKey: .segments).singleValueContainer()),
+                      case .segments = content else { throw LineProblem(message: "\"segments\" must be a list of segments") }
+                self.content = content
+            } else {
+                content = .ids(try object.decode([Item].self, forKey: .tokens))
+            }
             for key in [Keys.text_embedding, .image_embedding] where object.contains(key) {
                 guard let vector = try? object.decode([Float].self, forKey: key), vector.allSatisfy(\.isFinite) else {
                     throw LineProblem(message: "\(key.rawValue) must be a list of finite numbers")
                 }
                 if key == .text_embedding { text = vector } else { image = vector }
+            }
+        }
+
+        /// An array of segments (objects), or of ids; nil when the value is no array. A
+        /// malformed segment is a `LineProblem`.
+        private static func content(_ value: SingleValueDecodingContainer) throws -> Content? {
+            do {
+                return .segments(try value.decode([Segment].self))
+            } catch let problem as LineProblem {
+                throw problem
+            } catch {
+                return (try? value.decode([Item].self)).map(Content.ids)
             }
         }
     }

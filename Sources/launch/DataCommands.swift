@@ -10,6 +10,8 @@ struct Prepare: ParsableCommand {
         abstract: "Write dataset shards: the built-in default corpus, or documents from a JSONL file.",
         discussion: """
         With --from-jsonl, each line is a JSON array of token ids or an object {"tokens": [...]}, \
+        or interleaved segments [{"text": "..."}, {"image": [codes]}] (or {"segments": [...]}), \
+        text encoded with the config's data.tokenizer and images of data.image_tokens codes; \
         optionally with "text_embedding" and "image_embedding" (lists of numbers, e.g. CLIP \
         ViT-B/32); the ids must fit the config's vocabulary. Shards are named train-00000.h5, … and \
         validation-00000.h5, … (see docs/data-format.md).
@@ -23,6 +25,9 @@ struct Prepare: ParsableCommand {
 
     @Option(name: .long, help: "Convert this JSONL file instead of generating the default corpus.")
     var fromJsonl: String?
+
+    @Option(name: .customLong("set"), help: "Override a config value, e.g. --set data.image_tokens=36 (repeatable).")
+    var overrides: [String] = []
 
     @Option(name: .long, help: "Default corpus: training documents (default: the config's data.documents).")
     var documents: Int?
@@ -47,7 +52,7 @@ struct Prepare: ParsableCommand {
     }
 
     func run() throws {
-        let resolved = try loadConfig(config)
+        let resolved = try loadConfig(config, set: overrides)
         let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
         try withReportedErrors {
             let progress: (String) -> Void = { print($0); fflush(stdout) }
@@ -55,7 +60,12 @@ struct Prepare: ParsableCommand {
             // leaves nothing on disk.
             var sets: [(prefix: String, documents: [[Int32]], embeddings: [DocumentEmbedding]?)]
             if let fromJsonl {
-                let read = try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, progress: progress)
+                let started = Date()
+                let rules = JSONLDocuments.SegmentRules(encode: nil, imageTokens: resolved.data.imageTokens)
+                let read = try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, segments: rules, progress: progress)
+                let seconds = Date().timeIntervalSince(started), tokens = read.documents.reduce(0) { $0 + $1.count }
+                progress(String(format: "read %d documents, %d tokens in %.1f s: %.0f documents/s, %.0f tokens/s",
+                                read.documents.count, tokens, seconds, Double(read.documents.count) / seconds, Double(tokens) / seconds))
                 sets = [("train", read.documents, read.embeddings)]
             } else {
                 let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(resolved.train.seed))

@@ -52,7 +52,7 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Random seed of the samples.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("image-tokens"), help: "Image codes in one image (default: 36 on the built-in corpus, else 1024).")
+    @Option(name: .customLong("image-tokens"), help: "Image codes in one image (default: 36 on the built-in corpus, else data.image_tokens).")
     var imageTokens: Int?
 
     @Option(name: .customLong("max-tokens"), help: "Text mode: the most text tokens before <eos> (default: as many as seq_len leaves after the prompt, at most 64).")
@@ -108,7 +108,7 @@ struct Generate: ParsableCommand {
         let retrieved = try retrievedDocuments(for: tokens, config: resolved, vocabulary: vocabulary)
         let retrievedContext = retrieved.flatMap(\.tokens)
         let generationMode: GenerationMode = mode == "image"
-            ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : 1024))
+            ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : resolved.data.imageTokens))
             : .text(maxTokens: maxTokens ?? max(1, min(64, resolved.model.seqLen - retrievedContext.count - tokens.count - 1)))
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {

@@ -71,6 +71,40 @@ final class DataCommandTests: XCTestCase {
         XCTAssertTrue(crlf.stdout.contains("train shard 1/1: 2 documents, 9 tokens"), crlf.stdout)
     }
 
+    /// Interleaved segments: image codes offset past the text vocabulary, `<break>` between
+    /// segments (not between two texts); a wrong image length, a code out of range, a text
+    /// segment without a tokenizer or a malformed segment is one line naming the file, line
+    /// and segment, and nothing is written.
+    func testPrepareReadsImageSegmentsAndRefusesBadOnes() throws {
+        let directory = try makeTemporaryDirectory("tessera-cli")
+        let jsonl = directory.appendingPathComponent("segments.jsonl").path
+        let out = directory.appendingPathComponent("out").path
+        func prepare(_ text: String) throws -> ProcessResult {
+            try text.write(toFile: jsonl, atomically: true, encoding: .utf8)
+            return try runProcess(ProjectPaths.launch, ["prepare", "--from-jsonl", jsonl, "--out", out, "--config", ProjectPaths.config("tiny"),
+                                                        "--set", "data.image_tokens=3"])
+        }
+        let good = try prepare("[{\"image\": [0, 1, 255]}, {\"image\": [7, 7, 7]}]\n{\"segments\": [{\"image\": [2, 3, 4]}], \"source\": \"ignored\"}\n")
+        XCTAssertEqual(good.status, 0, good.stderr)
+        XCTAssertTrue(good.stdout.contains("documents/s"), good.stdout)
+        XCTAssertEqual(try HDF5File.open(out + "/train-00000.h5").readInt32("tokens"), [256, 257, 511, 2, 263, 263, 263, 1, 258, 259, 260, 1])
+        try FileManager.default.removeItem(atPath: out)
+        let cases = [
+            ("[{\"image\": [1, 2]}]\n", "line 1: segment 1.image has 2 codes, but data.image_tokens is 3"),
+            ("[{\"image\": [1, 2, 3]}]\n[{\"image\": [1, 256, 3]}]\n", "line 2: segment 1.image: code 256 (item 2) is outside 0..<256"),
+            ("[{\"image\": [1, 2, 3]}, {\"text\": \"a red circle\"}]\n",
+             "line 1: segment 2 is text, but the config names no data.tokenizer to encode it"),
+            ("[{\"image\": [1, 2, 3], \"text\": \"both\"}]\n", "line 1: each segment is {\"text\": \"...\"} or {\"image\": [codes]}"),
+            ("[{\"image\": \"abc\"}]\n", "line 1: an image segment's \"image\" must be a list of codes"),
+        ]
+        for (text, message) in cases {
+            let result = try prepare(text)
+            XCTAssertEqual(result.status, 2, text)
+            XCTAssertEqual(result.stderr, "error: \(jsonl): \(message)\n")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(out) created for \(String(reflecting: text))")
+        }
+    }
+
     /// JSONL embeddings of any length are stored L2-normalised, one row per document, with a
     /// zero row for the part a document lacks (tiny: ids 256-511 are image codes).
     func testPrepareStoresNormalisedJSONLEmbeddings() throws {
