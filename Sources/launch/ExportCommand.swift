@@ -10,7 +10,8 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write a checkpoint as a Hugging Face OPT model directory.",
         discussion: """
-        Writes config.json and model.safetensors to --out, which `transformers` loads with \
+        Writes config.json, model.safetensors and, when the config names one, tokenizer.json to \
+        --out, which `transformers` loads with \
         OPTForCausalLM.from_pretrained(DIR). The model is the checkpoint's own stored config \
         unless --config names one. scripts/check_export.py checks the exported model's loss \
         against `launch eval`.
@@ -43,7 +44,16 @@ struct ExportCommand: ParsableCommand {
                                                         options: [.prettyPrinted, .sortedKeys])
             try writeAtomically(try weights.encoded(), to: out + "/model.safetensors")
             try writeAtomically(configJSON, to: out + "/config.json")
-            print("wrote \(out)/config.json and \(out)/model.safetensors (\(resolved.model.parameterTable.parameterCount) parameters, OPTForCausalLM)")
+            var written = ["config.json", "model.safetensors"]
+            // The tokenizer travels with the model, so the directory loads as a whole.
+            if let tokenizer = resolved.data.tokenizer {
+                guard let data = FileManager.default.contents(atPath: tokenizer) else {
+                    throw ConfigError(file: resolved.source, key: "data.tokenizer", message: "\(tokenizer) cannot be read")
+                }
+                try writeAtomically(data, to: out + "/tokenizer.json")
+                written.append("tokenizer.json")
+            }
+            print("wrote \(written.map { "\(out)/\($0)" }.joined(separator: ", ")) (\(resolved.model.parameterTable.parameterCount) parameters, OPTForCausalLM)")
         }
     }
 }
