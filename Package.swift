@@ -44,8 +44,9 @@ let package = Package(
         ]),
         .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Diagnostics", "Randomness"]),
         .target(name: "Export", dependencies: ["Model", "Configuration", "CM3Objective"]),
+        .target(name: "Tokenizer", dependencies: ["Diagnostics"]),
         .executableTarget(name: "launch", dependencies: [
-            "Trainer", "Generation", "Export", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
+            "Trainer", "Generation", "Export", "Tokenizer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
             "CM3Objective", "Diagnostics", "Randomness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -60,6 +61,7 @@ let package = Package(
             "Generation", "Model", "Configuration", "Autograd", "CM3Objective", "Randomness", "TestSupport",
         ]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "HDF5", "TestSupport"]),
         .testTarget(name: "ParallelTests", dependencies: [

@@ -16,7 +16,7 @@ struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
         abstract: "Pretrain CM3Leon-style multimodal decoders.",
-        subcommands: [Train.self, Generate.self, Eval.self, Plan.self, Bench.self, BenchGenerate.self, Trace.self, Prepare.self, InspectData.self, BenchData.self, ExportCommand.self, OpenBLAS.self, ConfigKeysCommand.self],
+        subcommands: [Train.self, Generate.self, Eval.self, Plan.self, Bench.self, BenchGenerate.self, Trace.self, Prepare.self, InspectData.self, BenchData.self, Tokenize.self, ExportCommand.self, OpenBLAS.self, ConfigKeysCommand.self],
         defaultSubcommand: Train.self)
 
     static func main() {
