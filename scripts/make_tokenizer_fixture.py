@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write the tokenizer test fixture with Hugging Face `tokenizers` (pip install tokenizers):
 a small byte-level BPE tokenizer.json trained on varied text, test lines, and the ids the
-library gives each line (add_special_tokens=False). Tests/TokenizerTests compares the Swift
+library gives each line (add_special_tokens=False); and tessera-600.json, a 600-token
+tokenizer with Tessera's special tokens first, for the data.tokenizer tests. Tests/TokenizerTests compares the Swift
 encoder with these ids, so the suite itself needs no Python.
 
     scripts/make_tokenizer_fixture.py [--out Tests/Fixtures/tokenizer]
@@ -74,6 +75,14 @@ def main():
         for text in lines:
             handle.write(json.dumps({"text": text, "ids": tokenizer.encode(text, add_special_tokens=False).ids}, ensure_ascii=False) + "\n")
     print(f"wrote {args.out}: vocabulary {tokenizer.get_vocab_size()}, {len(lines)} lines")
+    # A tokenizer with Tessera's special tokens first (as scripts/train_tokenizer.py makes
+    # them), small enough for a 768-id text vocabulary: for the data.tokenizer tests.
+    tessera = Tokenizer(models.BPE())
+    tessera.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tessera.decoder = decoders.ByteLevel()
+    tessera.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=600, special_tokens=["<pad>", "<eos>", "<break>", "<mask>", "<infill>"],
+                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tessera.save(os.path.join(args.out, "tessera-600.json"))
 
 
 if __name__ == "__main__":

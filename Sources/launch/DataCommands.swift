@@ -61,7 +61,8 @@ struct Prepare: ParsableCommand {
             var sets: [(prefix: String, documents: [[Int32]], embeddings: [DocumentEmbedding]?)]
             if let fromJsonl {
                 let started = Date()
-                let rules = JSONLDocuments.SegmentRules(encode: nil, imageTokens: resolved.data.imageTokens)
+                let tokenizer = try resolved.data.tokenizer.map { try TokenText.load($0, config: resolved) }
+                let rules = JSONLDocuments.SegmentRules(encode: tokenizer.map { tokenizer in { tokenizer.encode($0) } }, imageTokens: resolved.data.imageTokens)
                 let read = try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, segments: rules, progress: progress)
                 let seconds = Date().timeIntervalSince(started), tokens = read.documents.reduce(0) { $0 + $1.count }
                 progress(String(format: "read %d documents, %d tokens in %.1f s: %.0f documents/s, %.0f tokens/s",
@@ -119,7 +120,7 @@ struct InspectData: ParsableCommand {
     func run() throws {
         let resolved = try loadConfig(config, set: overrides)
         let pipeline = try withReportedErrors { try DataPipeline(config: resolved) }
-        let corpus = DefaultCorpus(vocabulary: pipeline.vocabulary)
+        let text = try withReportedErrors { try TokenText(resolved) }
         var padding = 0, total = 0
         for _ in 0..<count {
             let block = pipeline.stream.next()
@@ -136,7 +137,7 @@ struct InspectData: ParsableCommand {
                     print((piece.task.map { "  task \($0): document" } ?? "  query") + " \(piece.query) (\(source.name) #\(source.index))"
                           + (retrieved.isEmpty ? "" : " after " + retrieved.joined(separator: ", ")))
                 }
-                print(pipeline.isDefaultCorpus ? corpus.render(block.tokens) : corpus.renderIds(block.tokens))
+                print(text.render(block.tokens))
                 print("")
             }
         }

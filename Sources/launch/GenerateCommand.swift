@@ -97,9 +97,10 @@ struct Generate: ParsableCommand {
             report("--out draws pictures of the built-in corpus; \(options.config) names shards")
             throw ExitCode(2)
         }
+        let text = try withReportedErrors { try TokenText(resolved) }
         var tokens: [Int32] = []
         do {
-            tokens = try corpus.parse(prompt, words: builtin)
+            tokens = try text.parse(prompt)
         } catch let error as DefaultCorpus.UnknownToken {
             report("--prompt: \(error)")
             throw ExitCode(2)
@@ -117,7 +118,7 @@ struct Generate: ParsableCommand {
                 let generator = Generator(decoder: decoder, vocabulary: vocabulary)
                 let outputs = try context.agreeing { try generator.generate(prompt: retrievedContext + tokens, mode: generationMode, settings: settings) }
                 guard context.isLeader else { return }
-                let render: ([Int32]) -> String = { builtin ? corpus.render($0) : corpus.renderIds($0) }
+                let render = text.render
                 for document in retrieved where !json { print("retrieved \(document.index): \(render(document.tokens))") }
                 if json {
                     let lines = outputs.map { "{\"tokens\":[\($0.map(String.init).joined(separator: ","))],\"text\":\(jsonString(render($0)))}" }

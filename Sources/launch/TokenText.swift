@@ -1,0 +1,65 @@
+import CM3Objective
+import Configuration
+import Foundation
+import Tokenizer
+
+/// How tokens read as text for a config: words of the built-in corpus, text through the
+/// config's `data.tokenizer`, or ids; special tokens by name and image codes as `img:K`
+/// either way.
+struct TokenText {
+    let corpus: DefaultCorpus
+    let builtin: Bool
+    let tokenizer: ByteLevelBPETokenizer?
+
+    /// Loads `data.tokenizer` when the config names one; a tokenizer whose ids run past the
+    /// text vocabulary is refused.
+    init(_ config: TesseraConfig) throws {
+        let vocabulary = config.data.vocabulary(vocabSize: config.model.vocabSize)
+        corpus = DefaultCorpus(vocabulary: vocabulary)
+        builtin = config.data.train.isEmpty
+        tokenizer = try config.data.tokenizer.map { try TokenText.load($0, config: config) }
+    }
+
+    static func load(_ path: String, config: TesseraConfig) throws -> ByteLevelBPETokenizer {
+        let tokenizer = try ByteLevelBPETokenizer(contentsOf: path)
+        let textVocabulary = config.data.vocabulary(vocabSize: config.model.vocabSize).textVocabulary
+        guard tokenizer.vocabularySize <= textVocabulary else {
+            throw ConfigError(file: config.source, key: "data.tokenizer",
+                              message: "\(path) has \(tokenizer.vocabularySize) tokens, more than data.text_vocab \(textVocabulary)")
+        }
+        return tokenizer
+    }
+
+    /// `tokens` for people: runs of text decoded (or as words or `#id`), the rest by name.
+    func render(_ tokens: [Int32]) -> String {
+        guard let tokenizer else { return builtin ? corpus.render(tokens) : corpus.renderIds(tokens) }
+        var pieces: [String] = [], run: [Int32] = []
+        let vocabulary = corpus.vocabulary
+        func flush() { if !run.isEmpty { pieces.append(tokenizer.decode(run)); run = [] } }
+        for token in tokens {
+            if vocabulary.specialName(token) == nil && !vocabulary.isImage(token) { run.append(token); continue }
+            flush()
+            pieces.append(corpus.renderIds([token]))
+        }
+        flush()
+        return pieces.joined(separator: " ")
+    }
+
+    /// A prompt: with a tokenizer, special token names and `img:K` items are taken as they
+    /// are and the text between them is encoded; otherwise words of the built-in corpus (or
+    /// ids), as `DefaultCorpus.parse` reads them.
+    func parse(_ prompt: String) throws -> [Int32] {
+        guard let tokenizer else { return try corpus.parse(prompt, words: builtin) }
+        var tokens: [Int32] = [], words: [Substring] = []
+        func flush() { if !words.isEmpty { tokens += tokenizer.encode(words.joined(separator: " ")); words = [] } }
+        for item in prompt.split(whereSeparator: \.isWhitespace) {
+            let isCode = item.hasPrefix("img:") && Int(item.dropFirst(4)) != nil
+            let isSpecial = corpus.vocabulary.specials.contains { corpus.vocabulary.specialName($0) == String(item) }
+            guard isCode || isSpecial else { words.append(item); continue }
+            flush()
+            tokens += try corpus.parse(String(item), words: false)
+        }
+        flush()
+        return tokens
+    }
+}
