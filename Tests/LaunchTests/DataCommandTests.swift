@@ -89,6 +89,11 @@ final class DataCommandTests: XCTestCase {
         XCTAssertTrue(good.stdout.contains("documents/s"), good.stdout)
         XCTAssertEqual(try HDF5File.open(out + "/train-00000.h5").readInt32("tokens"), [256, 257, 511, 2, 263, 263, 263, 1, 258, 259, 260, 1])
         try FileManager.default.removeItem(atPath: out)
+        // Segments take embeddings as token lists do.
+        let embedded = try prepare("{\"segments\": [{\"image\": [2, 3, 4]}], \"image_embedding\": [0, 2]}\n")
+        XCTAssertEqual(embedded.status, 0, embedded.stderr)
+        XCTAssertEqual(try HDF5File.open(out + "/train-00000.h5").readFloats("image_embeddings"), [0, 1])
+        try FileManager.default.removeItem(atPath: out)
         let cases = [
             ("[{\"image\": [1, 2]}]\n", "line 1: segment 1.image has 2 codes, but data.image_tokens is 3"),
             ("[{\"image\": [1, 2, 3]}]\n[{\"image\": [1, 256, 3]}]\n", "line 2: segment 1.image: code 256 (item 2) is outside 0..<256"),
