@@ -23,7 +23,7 @@ extension Tape {
         // [batch, heads, seq]: log Σ exp(scores) of each query row, all backward needs.
         let logSumExp = BufferPool.shared.allocate(max(batch * heads * seq, 1))
         // Heads run in parallel, one BLAS thread each; every worker has its own scratch.
-        ParallelLoops.forEachWorker { worker, workers in
+        StepProfile.measure(.attention) { ParallelLoops.forEachWorker { worker, workers in
             let scores = BufferPool.shared.allocate(blockSize * seq)  // [block, keys]
             defer { BufferPool.shared.release(scores) }
             for pair in stride(from: worker, to: batch * heads, by: workers) {
@@ -32,7 +32,7 @@ extension Tape {
                                  out: output.pointer + offset, logSumExp: logSumExp.pointer + pair * seq,
                                  scores: scores.pointer)
             }
-        }
+        } }
         guard output.requiresGrad else { BufferPool.shared.release(logSumExp); return output }
         record {
             defer { BufferPool.shared.release(logSumExp) }
@@ -40,7 +40,7 @@ extension Tape {
             let gradK = k.requiresGrad ? k.gradPointer : nil
             let gradV = v.requiresGrad ? v.gradPointer : nil
             let gradOut = output.gradPointer
-            ParallelLoops.forEachWorker { worker, workers in
+            StepProfile.measure(.attention) { ParallelLoops.forEachWorker { worker, workers in
                 let probabilities = BufferPool.shared.allocate(blockSize * seq)
                 let gradScores = BufferPool.shared.allocate(blockSize * seq)
                 defer { BufferPool.shared.release(probabilities); BufferPool.shared.release(gradScores) }
@@ -53,7 +53,7 @@ extension Tape {
                         gradV: gradV.map { $0 + offset }, logSumExp: logSumExp.pointer + pair * seq,
                         probabilities: probabilities.pointer, gradScores: gradScores.pointer)
                 }
-            }
+            } }
         }
         return output
     }

@@ -16,21 +16,23 @@ public func sgemm(
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    if m == 1 && !transposeA {
-        // One row (a decoding step): sgemm would pack all of B for a single product, which
-        // for an LM head is a copy of the whole vocabulary table; sgemv streams it once.
-        // c [n] = alpha · op(B) a + beta · c, with B [n, k] when transposed, else [k, n].
-        cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k), Int32(transposeB ? k : n),
-                    alpha, b, Int32(ldb), a, 1, beta, c, 1)
-        return
+    StepProfile.measure(.matrixProducts) {
+        if m == 1 && !transposeA {
+            // One row (a decoding step): sgemm would pack all of B for a single product, which
+            // for an LM head is a copy of the whole vocabulary table; sgemv streams it once.
+            // c [n] = alpha · op(B) a + beta · c, with B [n, k] when transposed, else [k, n].
+            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k), Int32(transposeB ? k : n),
+                        alpha, b, Int32(ldb), a, 1, beta, c, 1)
+            return
+        }
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb),
+            beta, c, Int32(ldc))
     }
-    cblas_sgemm(
-        CblasRowMajor,
-        transposeA ? CblasTrans : CblasNoTrans,
-        transposeB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k),
-        alpha, a, Int32(lda), b, Int32(ldb),
-        beta, c, Int32(ldc))
 }
 
 /// Facts about the BLAS library this process loaded.

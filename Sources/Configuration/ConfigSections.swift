@@ -48,6 +48,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var logInterval: Int = 1
     /// Validation every this many steps (0: never).
     public var evalInterval: Int = 0
+    /// Validate once before the first step of a fresh run (the zero point of the curve).
+    public var validateAtStart = true
     /// Micro-batches per rank in each validation.
     public var evalBatches: Int = 4
     /// A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT).

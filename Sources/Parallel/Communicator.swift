@@ -150,8 +150,9 @@ public final class Communicator: ReductionGroup {
         bytesSent = 0
     }
 
-    func check(_ code: Int32, _ operation: String) throws {
-        try Communicator.check(code, rank: rank, operation)
+    /// Runs an MPI call (timed as communication for `launch bench`) and throws its error.
+    func check(_ call: @autoclosure () -> Int32, _ operation: String) throws {
+        try Communicator.check(StepProfile.measure(.communication, call), rank: rank, operation)
     }
 
     static func check(_ code: Int32, rank: Int, _ operation: String) throws {

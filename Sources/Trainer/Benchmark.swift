@@ -24,8 +24,8 @@ public struct BenchmarkShape: Sendable {
 public struct BenchmarkResult: Sendable {
     public let shape: String
     public let tokensPerStep: Int
-    /// Best (fastest) step time over the measured steps.
-    public let secondsPerStep: Double
+    /// Each timed step's seconds (the warm-up step excluded).
+    public let stepSeconds: [Double]
     public let flopsPerToken: Double
     public let sgemmGflops: Double
     public let peakResidentBytes: Int
@@ -35,11 +35,23 @@ public struct BenchmarkResult: Sendable {
 
     /// Processes that shared the work.
     public let ranks: Int
+    /// Where the timed steps' time went, per step on average (rank 0).
+    public let breakdown: StepBreakdown
 
-    public var tokensPerSecond: Double { Double(tokensPerStep) / secondsPerStep }
-    /// Model FLOP/s per rank, comparable with that rank's sgemm rate.
-    public var achievedGflops: Double { tokensPerSecond * flopsPerToken / 1e9 / Double(ranks) }
+    /// The fastest step.
+    public var bestSeconds: Double { stepSeconds.min() ?? .nan }
+    /// The median step (the mean of the middle two for an even count).
+    public var medianSeconds: Double {
+        let sorted = stepSeconds.sorted(), middle = sorted.count / 2
+        return sorted.isEmpty ? .nan : sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+    public var bestTokensPerSecond: Double { Double(tokensPerStep) / bestSeconds }
+    public var medianTokensPerSecond: Double { Double(tokensPerStep) / medianSeconds }
+    /// Model FLOP/s per rank at the median step, comparable with that rank's sgemm rate.
+    public var achievedGflops: Double { medianTokensPerSecond * flopsPerToken / 1e9 / Double(ranks) }
     public var fractionOfSgemm: Double { achievedGflops / sgemmGflops }
+    /// The same at the best step.
+    public var bestFractionOfSgemm: Double { bestTokensPerSecond * flopsPerToken / 1e9 / Double(ranks) / sgemmGflops }
 }
 
 /// Times full training steps (forward, backward, AdamW) of a shape, and `cblas_sgemm` on a
@@ -53,20 +65,27 @@ public enum Benchmark {
         log(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmBefore) + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
         let trainingStep = TrainingStep(model: shape.model, seed: 0, context: context)
         let data = SyntheticTokens(vocabSize: shape.model.vocabSize, seqLen: shape.model.seqLen, seed: 0)
-        var best = Double.infinity
+        var seconds: [Double] = []
+        var breakdown = StepBreakdown()
+        StepProfile.isEnabled = true
+        defer { StepProfile.isEnabled = false }
         var bytes = (tensorParallel: 0, dataParallel: 0)
         for step in 0...steps {  // step 0 warms caches and allocations; not timed
             let first = (step * context.dp + context.dpRank) * shape.microBatch
             let batch = data.batch(first ..< first + shape.microBatch)
             context.resetCounters()
             try context.grid?.world.barrier()
+            StepProfile.reset()
             let start = Date()
             // Without `shouldContinue` a step is never abandoned.
             guard let loss = try trainingStep.run([batch], lr: 1e-4) else { preconditionFailure("benchmark step abandoned") }
-            let seconds = Date().timeIntervalSince(start)
+            let elapsed = Date().timeIntervalSince(start)
             bytes = context.bytesSent
-            log(String(format: "step %d: %.3f s, loss %.4f", step, seconds, loss) + (step == 0 ? " (warm-up)" : ""))
-            if step > 0 { best = min(best, seconds) }
+            log(String(format: "step %d: %.3f s, loss %.4f", step, elapsed, loss) + (step == 0 ? " (warm-up)" : ""))
+            if step > 0 {
+                seconds.append(elapsed)
+                breakdown.add(step: elapsed)
+            }
         }
         // The machine's sgemm rate drifts (shared host, clocks); comparing against the better
         // of two measurements keeps the reported fraction conservative.
@@ -74,9 +93,10 @@ public enum Benchmark {
         log(String(format: "sgemm 2048³ again: %.1f GFLOP/s", sgemmAfter))
         let sgemmRate = max(sgemmBefore, sgemmAfter)
         return BenchmarkResult(shape: shape.name, tokensPerStep: shape.microBatch * context.dp * shape.model.seqLen,
-                               secondsPerStep: best, flopsPerToken: shape.model.parameterTable.trainingFlopsPerToken,
+                               stepSeconds: seconds, flopsPerToken: shape.model.parameterTable.trainingFlopsPerToken,
                                sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes(),
-                               tensorParallelBytesPerStep: bytes.tensorParallel, dataParallelBytesPerStep: bytes.dataParallel, ranks: context.worldSize)
+                               tensorParallelBytesPerStep: bytes.tensorParallel, dataParallelBytesPerStep: bytes.dataParallel, ranks: context.worldSize,
+                               breakdown: breakdown.mean)
     }
 
     /// Best of ten `n×n×n` products, in GFLOP/s.
@@ -100,5 +120,47 @@ public enum Benchmark {
             return kilobytes * 1024
         }
         return 0
+    }
+}
+
+/// A training step's time by kind of work, from `StepProfile`: what `launch bench` prints.
+public struct StepBreakdown: Sendable {
+    public var step = 0.0, matrixProducts = 0.0, attention = 0.0, communication = 0.0, optimizer = 0.0
+    /// Forward and backward less the products, attention and communication inside them:
+    /// norms, activations, embedding, loss, residual adds and the tape.
+    public var otherOps = 0.0
+    var steps = 0
+
+    /// Adds the step just timed (`StepProfile` holds its regions).
+    mutating func add(step seconds: Double) {
+        let products = StepProfile.seconds(.matrixProducts), attention = StepProfile.seconds(.attention)
+        let communication = StepProfile.seconds(.communication)
+        step += seconds
+        matrixProducts += products
+        self.attention += attention
+        self.communication += communication
+        optimizer += StepProfile.seconds(.optimizer)
+        // Communication in forward and backward (tp collectives) is inside their wall time;
+        // what the optimizer's clipping sends is inside the optimizer's.
+        otherOps += max(0, StepProfile.forwardBackwardSeconds - products - attention - communication)
+        steps += 1
+    }
+
+    /// Per step.
+    var mean: StepBreakdown {
+        let n = Double(max(steps, 1))
+        return StepBreakdown(step: step / n, matrixProducts: matrixProducts / n, attention: attention / n,
+                             communication: communication / n, optimizer: optimizer / n, otherOps: otherOps / n, steps: steps)
+    }
+
+    /// The step's time that no category holds (data, zeroing gradients, Swift overhead).
+    public var unaccounted: Double { step - matrixProducts - attention - communication - optimizer - otherOps }
+
+    /// The breakdown as lines: seconds and share of the step.
+    public var lines: [String] {
+        [("matrix products (cblas_sgemm)", matrixProducts), ("attention (scores, softmax, products)", attention),
+         ("other forward and backward ops (norms, activation, embedding, loss, tape)", otherOps),
+         ("optimizer (clipping, AdamW)", optimizer), ("communication and waiting", communication), ("unaccounted", unaccounted)]
+            .map { "  " + $0.0.padding(toLength: 76, withPad: " ", startingAt: 0) + String(format: "%8.4f s %5.1f%%", $0.1, 100 * $0.1 / max(step, 1e-12)) }
     }
 }

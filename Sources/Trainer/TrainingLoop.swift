@@ -47,7 +47,7 @@ public struct TrainingLoop {
         try run.claimRunDirectory()
         try run.resume()
         try run.announce()
-        if run.state.step == 0 { try run.validate() }
+        if run.state.step == 0 && config.train.validateAtStart { try run.validate() }
         var records: [StepRecord] = []
         while run.state.step < run.totalSteps {
             // nil: a stop request abandoned the step part-way.

@@ -55,11 +55,14 @@ public final class TrainingStep {
                 return nil
             }
             reducer?.isEnabled = index == microBatches.count - 1
-            let tape = Tape()
-            let loss = decoder.loss(batch, tape: tape, normalizer: normalizer, checkpointBlocks: checkpointBlocks,
-                                    stash: distributedActivations?.stash,
-                                    gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
-            tape.backward(from: loss)
+            let loss = StepProfile.measureForwardBackward { () -> Tensor in
+                let tape = Tape()
+                let loss = decoder.loss(batch, tape: tape, normalizer: normalizer, checkpointBlocks: checkpointBlocks,
+                                        stash: distributedActivations?.stash,
+                                        gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
+                tape.backward(from: loss)
+                return loss
+            }
             localLoss += Double(loss.scalar)
             onMicroBatch?(index + 1, microBatches.count)
         }
@@ -69,13 +72,15 @@ public final class TrainingStep {
         // Sharded parameters' squares are summed over tp; replicated ones are counted once.
         let sharded = decoder.parameters.filter { $0.sharding != .replicated }.map(\.tensor)
         let replicated = decoder.parameters.filter { $0.sharding == .replicated }.map(\.tensor)
-        if let clipping {
-            gradientNorm = try clipping.clip(sharded: sharded, replicated: replicated) { try context.sumOverTensorParallel($0) }
-        } else {
-            gradientNorm = try (context.sumOverTensorParallel(GradientClipping.sumOfSquares(sharded))
-                                + GradientClipping.sumOfSquares(replicated)).squareRoot()
+        try StepProfile.measure(.optimizer) {
+            if let clipping {
+                gradientNorm = try clipping.clip(sharded: sharded, replicated: replicated) { try context.sumOverTensorParallel($0) }
+            } else {
+                gradientNorm = try (context.sumOverTensorParallel(GradientClipping.sumOfSquares(sharded))
+                                    + GradientClipping.sumOfSquares(replicated)).squareRoot()
+            }
+            optimizer.step(lr: lr)
         }
-        optimizer.step(lr: lr)
         return globalLoss
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autograd
 import Foundation
 import Trainer
 
@@ -11,13 +12,16 @@ struct Bench: ParsableCommand {
     var shape: String = "tiny"
 
     @Option(name: .long, help: "Timed steps after one warm-up step.")
-    var steps: Int = 2
+    var steps: Int = 5
 
     @Option(name: .long, help: "Tensor-parallel size (under mpirun).")
     var tp: Int = 1
 
     @Option(name: .long, help: "Data-parallel size: must equal ranks / tp when given.")
     var dp: Int?
+
+    @Flag(name: .long, help: "Also print the result as one JSON line (per-step seconds, median and best tokens/s, peak memory).")
+    var json = false
 
     func validate() throws {
         _ = try benchmarkShape(shape)
@@ -36,10 +40,18 @@ struct Bench: ParsableCommand {
             let log: (String) -> Void = context.isLeader ? { print($0); fflush(stdout) } : { _ in }
             let result = try Benchmark.run(chosen, steps: steps, context: context, log: log)
             log("shape \(result.shape), tp \(context.tp) × dp \(context.dp): " + String(
-                format: "%d tokens/step, %.3f s/step, %.0f tokens/s, %.1f GFLOP/s per rank achieved = %.0f%% of sgemm %.1f GFLOP/s, peak RSS %.2f GiB",
-                result.tokensPerStep, result.secondsPerStep, result.tokensPerSecond,
-                result.achievedGflops, 100 * result.fractionOfSgemm, result.sgemmGflops,
-                Double(result.peakResidentBytes) / 1_073_741_824))
+                format: "%d tokens/step; median %.3f s/step = %.0f tokens/s = %.0f%% of sgemm %.1f GFLOP/s; best %.3f s/step = %.0f tokens/s = %.0f%%; peak RSS %.2f GiB",
+                result.tokensPerStep, result.medianSeconds, result.medianTokensPerSecond, 100 * result.fractionOfSgemm, result.sgemmGflops,
+                result.bestSeconds, result.bestTokensPerSecond, 100 * result.bestFractionOfSgemm, Double(result.peakResidentBytes) / 1_073_741_824))
+            log(String(format: "where a step goes (rank 0, mean of %d timed steps, %.4f s):", result.stepSeconds.count, result.breakdown.step))
+            result.breakdown.lines.forEach(log)
+            if json {
+                let seconds = result.stepSeconds.map { String(format: "%.6f", $0) }.joined(separator: ",")
+                log("{\"engine\":\"Tessera\",\"shape\":\"\(result.shape)\",\"tp\":\(context.tp),\"dp\":\(context.dp),\"tokens_per_step\":\(result.tokensPerStep),\"flops_per_token\":\(result.flopsPerToken),\"seconds\":[\(seconds)],"
+                    + String(format: "\"median_tokens_per_s\":%.3f,\"best_tokens_per_s\":%.3f,\"sgemm_gflops\":%.3f,\"median_fraction_of_sgemm\":%.4f,\"best_fraction_of_sgemm\":%.4f,",
+                             result.medianTokensPerSecond, result.bestTokensPerSecond, result.sgemmGflops, result.fractionOfSgemm, result.bestFractionOfSgemm)
+                    + "\"peak_rss_bytes\":\(result.peakResidentBytes),\"kernel\":\"\(BLASRuntime.coreName)\"}")
+            }
             log("collectives per step, rank 0: tensor-parallel \(result.tensorParallelBytesPerStep) bytes sent, data-parallel \(result.dataParallelBytesPerStep) bytes sent")
         }
     }

@@ -36,7 +36,7 @@ final class ConfigKeyTableTests: XCTestCase {
             "model.vocab_size": "1000", "model.d_model": "48", "model.layers": "3", "model.heads": "6",
             "model.ffn": "96", "model.activation": "relu", "model.seq_len": "80",
             "train.micro_batch": "3", "train.accumulation": "5", "train.steps": "7", "train.total_tokens": "123456",
-            "train.seed": "9", "train.fixed_batch": "true", "train.log_interval": "2", "train.eval_interval": "11",
+            "train.seed": "9", "train.fixed_batch": "true", "train.log_interval": "2", "train.eval_interval": "11", "train.validate_at_start": "false",
             "train.eval_batches": "6", "train.save_interval": "13", "train.keep_checkpoints": "4",
             "train.activation_checkpointing": "yes", "train.watchdog_seconds": "120", "train.init_from": "runs/x/step \"1\".h5",
             "optim.peak_lr": "2.5e-4", "optim.warmup": "17", "optim.decay": "cosine", "optim.final_lr_fraction": "0.2",

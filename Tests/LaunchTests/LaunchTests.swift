@@ -35,6 +35,20 @@ final class LaunchTests: XCTestCase {
         }
     }
 
+    /// `train.validate_at_start` (default true) decides whether step 0 is validated; the
+    /// interval's validations run either way.
+    func testValidationAtStartIsASetting() throws {
+        let directory = try makeTemporaryDirectory("tessera-validate")
+        for (setting, expected) in [("true", true), ("false", false)] {
+            let run = directory.appendingPathComponent(setting).path
+            let result = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", run, "--set", "train.steps=2",
+                                                              "--set", "train.eval_interval=2", "--set", "train.validate_at_start=\(setting)"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(result.stdout.contains("validation at step 0 |"), expected, result.stdout)
+            XCTAssertTrue(result.stdout.contains("validation at step 2 |"), result.stdout)
+        }
+    }
+
     /// A bad config exits with status 2 and exactly one line naming the file and key: never
     /// a trap, whether the value would overflow a size product, repeat a key or leave no
     /// room for the masking reserve.

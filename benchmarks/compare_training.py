@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Training speed of Tessera (`launch bench`) against the same model in PyTorch
+(benchmarks/train_reference.py), interleaved in one run on the same shapes, threads and CPU.
+
+    pip install torch
+    benchmarks/compare_training.py [--shapes tiny,small,350m-slice] [--steps 5] [--rounds 2]
+
+Each round runs PyTorch, then Tessera, for every shape; a shape's steps from all rounds are
+pooled. Prints one markdown table: median and best tokens/s for both, the ratios (median
+against median, best against best), peak memory, and Tessera's share of the same-run
+sgemm rate, with the CPU and the OpenBLAS kernel named.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def last_json(text):
+    return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shapes", default="tiny,small,350m-slice")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--launch", default=".build/release/launch")
+    args = parser.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    shapes = args.shapes.split(",")
+    runs = {shape: {"torch": [], "tessera": []} for shape in shapes}
+    for round_index in range(args.rounds):
+        for shape in shapes:
+            print(f"round {round_index + 1}/{args.rounds}, {shape}: PyTorch …", file=sys.stderr, flush=True)
+            torch_run = subprocess.run([sys.executable, os.path.join(here, "train_reference.py"), "--shape", shape,
+                                        "--steps", str(args.steps), "--threads", str(args.threads)],
+                                       check=True, capture_output=True, text=True)
+            runs[shape]["torch"].append(last_json(torch_run.stdout))
+            print(f"round {round_index + 1}/{args.rounds}, {shape}: Tessera …", file=sys.stderr, flush=True)
+            tessera_run = subprocess.run([args.launch, "bench", "--shape", shape, "--steps", str(args.steps), "--json"],
+                                         check=True, capture_output=True, text=True)
+            runs[shape]["tessera"].append(last_json(tessera_run.stdout))
+
+    torch_version = runs[shapes[0]]["torch"][0]["engine"]
+    kernel = runs[shapes[0]]["tessera"][0]["kernel"]
+    print(f"{cpu_name()}, {os.cpu_count()} cores; {torch_version} with {args.threads} threads "
+          f"(fused AdamW: {runs[shapes[0]]['torch'][0]['fused_adamw']}); Tessera with OpenBLAS {kernel} kernels; "
+          f"{args.rounds} interleaved rounds of {args.steps} timed steps after a warm-up step")
+    print()
+    print("| shape | PyTorch tok/s, median / best | Tessera tok/s, median / best | ratio, median / best | peak memory, PyTorch / Tessera | Tessera % of same-run sgemm, median / best |")
+    print("|---|---|---|---|---|---|")
+    for shape in shapes:
+        row = {}
+        for engine in ("torch", "tessera"):
+            results = runs[shape][engine]
+            tokens = results[0]["tokens_per_step"]
+            seconds = [s for result in results for s in result["seconds"]]
+            row[engine] = (tokens / statistics.median(seconds), tokens / min(seconds), max(r["peak_rss_bytes"] for r in results) / 2**30)
+        tessera = runs[shape]["tessera"]
+        sgemm = max(r["sgemm_gflops"] for r in tessera)  # the better rate, as `launch bench` reports it
+        gflop_per_token = tessera[0]["flops_per_token"] / 1e9
+        median_share, best_share = row["tessera"][0] * gflop_per_token / sgemm, row["tessera"][1] * gflop_per_token / sgemm
+        (tm, tb, tmem), (sm, sb, smem) = row["torch"], row["tessera"]
+        print(f"| {shape} | {tm:.0f} / {tb:.0f} | {sm:.0f} / {sb:.0f} | **{sm / tm:.2f}× / {sb / tb:.2f}×** | "
+              f"{tmem:.2f} / {smem:.2f} GiB | {100 * median_share:.0f}% / {100 * best_share:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()
