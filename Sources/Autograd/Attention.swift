@@ -19,7 +19,7 @@ extension Tape {
         precondition(q.rows % batch == 0, "attention: \(q.rows) rows not divisible by batch \(batch)")
         let seq = q.rows / batch, headDim = width / heads
         let geometry = AttentionGeometry(seq: seq, width: width, headDim: headDim, blockSize: blockSize)
-        let output = Tensor(shape: q.shape, requiresGrad: tracks(q, k, v))
+        let output = Tensor(uninitializedShape: q.shape, requiresGrad: tracks(q, k, v))  // every block writes its rows
         // [batch, heads, seq]: log Σ exp(scores) of each query row, all backward needs.
         let logSumExp = BufferPool.shared.allocate(max(batch * heads * seq, 1))
         // Heads run in parallel, one BLAS thread each; every worker has its own scratch.

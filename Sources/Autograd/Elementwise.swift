@@ -6,7 +6,7 @@ extension Tape {
     /// `a + b`, same shapes.
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
-        let y = Tensor(shape: a.shape, requiresGrad: tracks(a, b))
+        let y = Tensor(uninitializedShape: a.shape, requiresGrad: tracks(a, b))
         let n = a.count
         let pa = a.pointer, pb = b.pointer, py = y.pointer
         ParallelLoops.forEachRange(n, grain: 1 << 16) { _, range in
@@ -27,7 +27,7 @@ extension Tape {
 
     /// GELU, tanh approximation: `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
     public func gelu(_ x: Tensor) -> Tensor {
-        let y = Tensor(shape: x.shape, requiresGrad: tracks(x))
+        let y = Tensor(uninitializedShape: x.shape, requiresGrad: tracks(x))
         let px = x.pointer, py = y.pointer
         ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
             mapVectors(range, px, into: py) { v, _ in 0.5 * v * (1 + geluTanh(v)) }
@@ -49,7 +49,7 @@ extension Tape {
 
     /// ReLU: `max(x, 0)`. Its gradient is taken as 0 at x = 0, as PyTorch takes it.
     public func relu(_ x: Tensor) -> Tensor {
-        let y = Tensor(shape: x.shape, requiresGrad: tracks(x))
+        let y = Tensor(uninitializedShape: x.shape, requiresGrad: tracks(x))
         let px = x.pointer, py = y.pointer
         ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
             mapVectors(range, px, into: py) { v, _ in

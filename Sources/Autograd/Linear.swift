@@ -6,7 +6,7 @@ extension Tape {
         let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
         precondition(x.lastDimension == inFeatures, "linear: x \(x.shape) does not match weight \(weight.shape)")
         let rows = x.rows
-        let y = Tensor(shape: Array(x.shape.dropLast()) + [outFeatures],
+        let y = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures],  // sgemm with beta 0 writes all
                        requiresGrad: tracks(x, weight))
         // y [rows, out] = x [rows, in] · Wᵀ [in, out]
         sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,

@@ -6,7 +6,7 @@ extension Tape {
     /// `y = (x - mean) / sqrt(var + eps)` per row of `x [rows, d]`.
     public func layerNorm(_ x: Tensor, eps: Float = 1e-5) -> Tensor {
         let d = x.lastDimension, rows = x.rows
-        let y = Tensor(shape: x.shape, requiresGrad: tracks(x))
+        let y = Tensor(uninitializedShape: x.shape, requiresGrad: tracks(x))
         // Saved for backward: one reciprocal standard deviation per row.
         let rstd = BufferPool.shared.allocate(max(rows, 1))
         let px = x.pointer, py = y.pointer
