@@ -48,8 +48,11 @@ extension Tape {
 
     /// Tied LM head fused with the cross-entropy: `logits = hidden · tableᵀ`, computed
     /// `chunkRows` tokens at a time so the `[tokens, vocab]` matrix never exists whole.
-    /// The gradients are formed chunk by chunk in the forward pass (saving the recompute)
-    /// and scaled by the upstream gradient in backward.
+    /// The gradients are formed chunk by chunk in the forward pass (saving the recompute).
+    /// `hidden`'s is kept and scaled by the upstream gradient in backward. `table`'s goes
+    /// straight into `table.grad`, as it is for an upstream gradient of 1 (a loss that
+    /// backward starts from). A `[vocab, d]` buffer for it would be 0.25 GiB at 350m. Any other
+    /// upstream value makes backward recompute the chunks to correct it.
     /// `hidden [rows, d]`, `table [shard, d]` (ids `vocabOffset ..< vocabOffset + shard` of a
     /// vocabulary split evenly over `vocabGroup`) → scalar loss `[1]`, the same on every rank.
     /// With a group, `hidden`'s gradient is this shard's part: sum it over the group
@@ -63,40 +66,48 @@ extension Tape {
                      "lmHead: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
         let scale = 1 / (normalizer ?? weightSum(weights))
         let chunkRows = chunkRows.map { max(1, min(rows, $0)) } ?? Tape.lmHeadChunkRows(tokens: rows, vocabulary: vocab)
+        let shard = VocabularyShard(size: vocab, offset: vocabOffset, group: vocabGroup)
         let loss = Tensor(shape: [1], requiresGrad: tracks(hidden, table))
-        let logits = BufferPool.shared.allocate(chunkRows * vocab)  // [chunk, vocab]
-        defer { BufferPool.shared.release(logits) }
         let gradHidden = loss.requiresGrad && hidden.requiresGrad ? Tensor(uninitializedShape: hidden.shape) : nil  // [rows, d]
-        let gradTable = loss.requiresGrad && table.requiresGrad ? Tensor(uninitializedShape: table.shape) : nil  // [vocab, d]
-        var total: Double = 0
-        var start = 0
-        while start < rows {
-            let chunk = min(chunkRows, rows - start)
-            let h = hidden.pointer + start * d
-            sgemm(transposeB: true, m: chunk, n: vocab, k: d, a: h, lda: d, b: table.pointer, ldb: d,
-                  c: logits.pointer, ldc: vocab)
-            total += softmaxCrossEntropyRows(logits.pointer, rows: chunk, firstRow: start,
-                                             shard: VocabularyShard(size: vocab, offset: vocabOffset, group: vocabGroup),
-                                             targets: targets, weights: weights, scale: scale)
+        let tableGradient = loss.requiresGrad && table.requiresGrad
+        /// Runs `body(start, chunk, dlogits [chunk, vocab])` for each chunk of rows, the
+        /// logits replaced by their loss gradient; returns the summed loss.
+        func forEachChunk(_ body: (_ start: Int, _ chunk: Int, _ gradLogits: UnsafeMutablePointer<Float>) -> Void) -> Double {
+            let logits = BufferPool.shared.allocate(chunkRows * vocab)  // [chunk, vocab]
+            defer { BufferPool.shared.release(logits) }
+            var total: Double = 0
+            var start = 0
+            while start < rows {
+                let chunk = min(chunkRows, rows - start)
+                sgemm(transposeB: true, m: chunk, n: vocab, k: d, a: hidden.pointer + start * d, lda: d,
+                      b: table.pointer, ldb: d, c: logits.pointer, ldc: vocab)
+                total += softmaxCrossEntropyRows(logits.pointer, rows: chunk, firstRow: start, shard: shard,
+                                                 targets: targets, weights: weights, scale: scale)
+                body(start, chunk, logits.pointer)
+                start += chunk
+            }
+            return total
+        }
+        /// dtable [vocab, d] += alpha · dlogitsᵀ [vocab, chunk] · h_chunk [chunk, d]
+        func addTableGradient(_ start: Int, _ chunk: Int, _ gradLogits: UnsafeMutablePointer<Float>, alpha: Float) {
+            sgemm(transposeA: true, m: vocab, n: d, k: chunk, alpha: alpha, a: gradLogits, lda: vocab,
+                  b: hidden.pointer + start * d, ldb: d, beta: 1, c: table.gradPointer, ldc: d)
+        }
+        loss.scalar = Float(forEachChunk { start, chunk, gradLogits in
             if let gradHidden {
                 // dh_chunk [chunk, d] = dlogits [chunk, vocab] · table [vocab, d]
-                sgemm(m: chunk, n: d, k: vocab, a: logits.pointer, lda: vocab, b: table.pointer, ldb: d,
+                sgemm(m: chunk, n: d, k: vocab, a: gradLogits, lda: vocab, b: table.pointer, ldb: d,
                       c: gradHidden.pointer + start * d, ldc: d)
             }
-            if let gradTable {
-                // dtable [vocab, d] (+)= dlogitsᵀ [vocab, chunk] · h_chunk [chunk, d]; the first
-                // chunk writes it, so it needs no zero-fill.
-                sgemm(transposeA: true, m: vocab, n: d, k: chunk, a: logits.pointer, lda: vocab,
-                      b: h, ldb: d, beta: start == 0 ? 0 : 1, c: gradTable.pointer, ldc: d)
-            }
-            start += chunk
-        }
-        loss.scalar = Float(total)
+            if tableGradient { addTableGradient(start, chunk, gradLogits, alpha: 1) }
+        })
         guard loss.requiresGrad else { return loss }
         record {
             let upstream = loss.grad[0]
             if let gradHidden { saxpy(count: gradHidden.count, alpha: upstream, x: gradHidden.pointer, y: hidden.gradPointer) }
-            if let gradTable { saxpy(count: gradTable.count, alpha: upstream, x: gradTable.pointer, y: table.gradPointer) }
+            if tableGradient && upstream != 1 {
+                _ = forEachChunk { start, chunk, gradLogits in addTableGradient(start, chunk, gradLogits, alpha: upstream - 1) }
+            }
         }
         return loss
     }

@@ -39,7 +39,9 @@ public struct MemoryPlan: Sendable {
         activations = embeddings + (checkpointing ? model.layers * 4 * tokens * d / tp + 2 * block : (model.layers + 1) * block)
         let shard = model.vocabSize / tp
         let chunkRows = Tape.lmHeadChunkRows(tokens: tokens, vocabulary: shard)
-        lmHead = 4 * (chunkRows * shard + shard * d + 2 * tokens * d)
+        // A chunk of logits, and hidden's gradient with its copy; the table's gradient goes
+        // straight into `gradients`.
+        lmHead = 4 * (chunkRows * shard + 2 * tokens * d)
     }
 
     /// One line per item, for `launch plan`.
