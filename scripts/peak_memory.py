@@ -30,10 +30,19 @@ def children(pid):
     return result
 
 
-def tree_rss(root):
-    total, stack = 0, [root]
+def descendants(root):
+    """root and every process below it, parents first."""
+    found, stack = [], [root]
     while stack:
         pid = stack.pop()
+        found.append(pid)
+        stack.extend(children(pid))
+    return found
+
+
+def tree_rss(root):
+    total = 0
+    for pid in descendants(root):
         try:
             with open(f"/proc/{pid}/status") as handle:
                 for line in handle:
@@ -41,7 +50,6 @@ def tree_rss(root):
                         total += int(line.split()[1]) * 1024
         except OSError:
             continue
-        stack.extend(children(pid))
     return total
 
 
@@ -76,6 +84,13 @@ def main():
         if matched is not None or time.time() - start > arguments.seconds or process.poll() is not None:
             break
     peak = max(peak, tree_rss(process.pid))
+    # scripts/mpirun.sh runs mpirun in a session of its own, so killing this command's
+    # process group would leave the ranks running: every descendant is killed by pid.
+    for pid in [process.pid] + descendants(process.pid)[1:]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
