@@ -86,7 +86,7 @@ def main():
     peak = max(peak, tree_rss(process.pid))
     # scripts/mpirun.sh runs mpirun in a session of its own, so killing this command's
     # process group would leave the ranks running: every descendant is killed by pid.
-    for pid in [process.pid] + descendants(process.pid)[1:]:
+    for pid in descendants(process.pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

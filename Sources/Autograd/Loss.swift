@@ -151,9 +151,7 @@ func softmaxCrossEntropyRows(_ logits: UnsafeMutablePointer<Float>, rows: Int, f
     // Per row: max, Σ exp(x − max), target logit; with a group, made the row's by all-reduces.
     let maximum = BufferPool.shared.allocate(max(rows, 1)), sums = BufferPool.shared.allocate(max(rows, 1))
     let targetLogits = BufferPool.shared.allocate(max(rows, 1))
-    // With a group: e^(shard max − row max), which turns this shard's sum into the row's terms.
-    let corrections = BufferPool.shared.allocate(max(rows, 1))
-    defer { [maximum, sums, targetLogits, corrections].forEach(BufferPool.shared.release) }
+    defer { [maximum, sums, targetLogits].forEach(BufferPool.shared.release) }
     /// Gradient: weight · (softmax − onehot(target)); returns the row's loss, weight · (log Σ − target).
     func finish(_ r: Int, correction: Float) -> Double {
         let row = logits + r * vocab, target = targets[firstRow + r]
@@ -162,7 +160,7 @@ func softmaxCrossEntropyRows(_ logits: UnsafeMutablePointer<Float>, rows: Int, f
             return 0
         }
         let weight = weights[firstRow + r] * scale
-        scaleRow(row, vocab, by: correction == 1 ? weight / sums[r] : weight * correction / sums[r])
+        scaleRow(row, vocab, by: weight * correction / sums[r])  // weight · 1 is weight: tp 1 is unchanged
         if let column = shard.column(target) { row[column] -= weight }
         return Double(weight) * Double(maximum[r] + logf(sums[r]) - targetLogits[r])
     }
@@ -181,6 +179,9 @@ func softmaxCrossEntropyRows(_ logits: UnsafeMutablePointer<Float>, rows: Int, f
         }
     }
     guard grouped else { return partials.reduce(0, +) }
+    // e^(shard max − row max), which turns this shard's sum into the row's terms.
+    let corrections = BufferPool.shared.allocate(rows)
+    defer { BufferPool.shared.release(corrections) }
     corrections.pointer.update(from: maximum.pointer, count: rows)
     shard.group.allReduce(UnsafeMutableBufferPointer(rebasing: maximum[0..<rows]), .max)
     shard.group.allReduce(UnsafeMutableBufferPointer(rebasing: targetLogits[0..<rows]), .sum)

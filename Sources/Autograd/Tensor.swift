@@ -32,7 +32,7 @@ public final class Tensor {
 
     /// A tensor holding `values` (count must match `shape`).
     public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
-        self.init(shape: shape, requiresGrad: requiresGrad)
+        self.init(uninitializedShape: shape, requiresGrad: requiresGrad)
         precondition(values.count == count, "\(values.count) values for shape \(shape)")
         _ = data.update(fromContentsOf: values)
     }
