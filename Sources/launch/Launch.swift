@@ -20,7 +20,7 @@ struct Launch: ParsableCommand {
         defaultSubcommand: Train.self)
 
     static func main() {
-        OpenBLASCoreType.reexecIfMisdetected()
+        OpenBLASEnvironment.reexecIfNeeded()
         self.main(nil)
     }
 }
