@@ -36,7 +36,10 @@ extension Tape {
         guard output.requiresGrad else { BufferPool.shared.release(logSumExp); return output }
         record {
             defer { BufferPool.shared.release(logSumExp) }
-            let gradQ = q.requiresGrad ? q.gradPointer : nil
+            // Every query row of every head gets exactly one dQ product, so a fresh dQ buffer
+            // is written (beta 0) rather than zero-filled; dK and dV add up over blocks.
+            let destinationQ = q.requiresGrad ? q.gradientDestination() : nil
+            let gradQ = destinationQ?.pointer, betaQ = destinationQ?.beta ?? 1
             let gradK = k.requiresGrad ? k.gradPointer : nil
             let gradV = v.requiresGrad ? v.gradPointer : nil
             let gradOut = output.gradPointer
@@ -50,7 +53,7 @@ extension Tape {
                         q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
                         out: output.pointer + offset, gradOut: gradOut + offset,
                         gradQ: gradQ.map { $0 + offset }, gradK: gradK.map { $0 + offset },
-                        gradV: gradV.map { $0 + offset }, logSumExp: logSumExp.pointer + pair * seq,
+                        gradV: gradV.map { $0 + offset }, betaQ: betaQ, logSumExp: logSumExp.pointer + pair * seq,
                         probabilities: probabilities.pointer, gradScores: gradScores.pointer)
                 }
             } }
@@ -111,7 +114,7 @@ private struct AttentionGeometry {
     func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                   out: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
                   gradQ: UnsafeMutablePointer<Float>?, gradK: UnsafeMutablePointer<Float>?,
-                  gradV: UnsafeMutablePointer<Float>?, logSumExp: UnsafeMutablePointer<Float>,
+                  gradV: UnsafeMutablePointer<Float>?, betaQ: Float, logSumExp: UnsafeMutablePointer<Float>,
                   probabilities p: UnsafeMutablePointer<Float>, gradScores ds: UnsafeMutablePointer<Float>) {
         forEachBlock { start, rows in
             let keys = start + rows
@@ -135,9 +138,9 @@ private struct AttentionGeometry {
                 for j in 0..<keys { dsRow[j] = pRow[j] * (dsRow[j] - delta) }
             }
             if let gradQ {
-                // dQ_block [rows, headDim] += scale · dS [rows, keys] · K [keys, headDim]
+                // dQ_block [rows, headDim] (+)= scale · dS [rows, keys] · K [keys, headDim]
                 sgemm(m: rows, n: headDim, k: keys, alpha: scale, a: ds, lda: keys,
-                      b: k, ldb: width, beta: 1, c: gradQ + start * width, ldc: width)
+                      b: k, ldb: width, beta: betaQ, c: gradQ + start * width, ldc: width)
             }
             if let gradK {
                 // dK [keys, headDim] += scale · dSᵀ [keys, rows] · Q_block [rows, headDim]

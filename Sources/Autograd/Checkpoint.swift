@@ -35,7 +35,7 @@ extension Tape {
             stash?.restore(x)
             let replay = Tape()
             let recomputed = body(replay, x)
-            saxpy(count: output.count, alpha: 1, x: output.gradPointer, y: recomputed.gradPointer)
+            recomputed.gradientDestination().put(output.gradPointer, count: output.count)
             replay.backward()
             if stash != nil { x.releaseData() }
         }

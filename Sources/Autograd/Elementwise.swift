@@ -16,10 +16,7 @@ extension Tape {
         record {
             let dy = y.gradPointer
             for input in [a, b] where input.requiresGrad {
-                let dx = input.gradPointer
-                ParallelLoops.forEachRange(n, grain: 1 << 16) { _, range in
-                    for i in range { dx[i] += dy[i] }
-                }
+                input.gradientDestination().put(dy, count: n)
             }
         }
         return y
@@ -35,12 +32,12 @@ extension Tape {
         guard y.requiresGrad else { return y }
         // The closure holds x and y themselves, so their buffers live until backward.
         record {
-            let px = x.pointer, dy = y.gradPointer, dx = x.gradPointer
+            let px = x.pointer, dy = y.gradPointer, dx = x.gradientDestination()
             ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
                 mapVectors(range, px, into: dx) { v, i in
                     let t = geluTanh(v)
                     let inner = geluScale * (1 + 3 * geluCubic * v * v)
-                    return load(dx, i, range) + load(dy, i, range) * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner)
+                    return load(dy, i, range) * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * inner)
                 }
             }
         }
@@ -61,12 +58,12 @@ extension Tape {
         guard y.requiresGrad else { return y }
         // The closure holds x and y themselves, so their buffers live until backward.
         record {
-            let px = x.pointer, dy = y.gradPointer, dx = x.gradPointer
+            let px = x.pointer, dy = y.gradPointer, dx = x.gradientDestination()
             ParallelLoops.forEachRange(x.count, grain: 1 << 14) { _, range in
                 mapVectors(range, px, into: dx) { v, i in
                     var passed = load(dy, i, range)
                     passed.replace(with: 0, where: v .<= 0)
-                    return load(dx, i, range) + passed
+                    return passed
                 }
             }
         }
@@ -92,6 +89,19 @@ private func mapVectors(_ range: Range<Int>, _ input: UnsafePointer<Float>, into
     guard i < range.upperBound else { return }
     let result = body(load(input, i, range), i)
     for lane in 0..<(range.upperBound - i) { output[i + lane] = result[lane] }
+}
+
+/// `gradient[i..<i+8] (+)= body(input[i..<i+8], i)` over `range`: a backward's contribution,
+/// added or written as `gradient` says.
+@inline(__always)
+private func mapVectors(_ range: Range<Int>, _ input: UnsafePointer<Float>, into gradient: GradientDestination,
+                        _ body: (FloatVector, Int) -> FloatVector) {
+    let output = gradient.pointer
+    if gradient.accumulate {
+        mapVectors(range, input, into: output) { v, i in load(output, i, range) + body(v, i) }
+    } else {
+        mapVectors(range, input, into: output, body)
+    }
 }
 
 /// The vector at `pointer + i`, zero-padded past the end of `range`.

@@ -15,10 +15,11 @@ extension Tape {
         guard y.requiresGrad else { return y }
         record {
             if x.requiresGrad {
-                // dx [rows, in] += dy [rows, out] · W [out, in]
+                // dx [rows, in] (+)= dy [rows, out] · W [out, in]
+                let dx = x.gradientDestination()
                 sgemm(m: rows, n: inFeatures, k: outFeatures,
                       a: y.gradPointer, lda: outFeatures, b: weight.pointer, ldb: inFeatures,
-                      beta: 1, c: x.gradPointer, ldc: inFeatures)
+                      beta: dx.beta, c: dx.pointer, ldc: inFeatures)
             }
             if weight.requiresGrad {
                 // dW [out, in] += dyᵀ [out, rows] · x [rows, in]

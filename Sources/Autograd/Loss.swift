@@ -27,7 +27,7 @@ extension Tape {
         guard loss.requiresGrad else { BufferPool.shared.release(gradient); return loss }
         record {
             defer { BufferPool.shared.release(gradient) }
-            saxpy(count: logits.count, alpha: loss.grad[0], x: gradient.pointer, y: logits.gradPointer)
+            logits.gradientDestination().put(gradient.pointer, scaledBy: loss.grad[0], count: logits.count)
         }
         return loss
     }
@@ -104,7 +104,7 @@ extension Tape {
         guard loss.requiresGrad else { return loss }
         record {
             let upstream = loss.grad[0]
-            if let gradHidden { saxpy(count: gradHidden.count, alpha: upstream, x: gradHidden.pointer, y: hidden.gradPointer) }
+            if let gradHidden { hidden.gradientDestination().put(gradHidden.pointer, scaledBy: upstream, count: gradHidden.count) }
             if tableGradient && upstream != 1 {
                 _ = forEachChunk { start, chunk, gradLogits in addTableGradient(start, chunk, gradLogits, alpha: upstream - 1) }
             }

@@ -25,7 +25,8 @@ extension Tape {
         // The closure holds y itself (and x for its gradient), so y's values live until backward.
         record {
             defer { BufferPool.shared.release(rstd) }
-            let py = y.pointer, dy = y.gradPointer, dx = x.gradPointer
+            let py = y.pointer, dy = y.gradPointer, destination = x.gradientDestination()
+            let dx = destination.pointer, accumulate = destination.accumulate
             ParallelLoops.forEachRange(rows, grain: 64) { _, range in for r in range {
                 let g = dy + r * d, yr = py + r * d, out = dx + r * d
                 var meanG: Float = 0, meanGY: Float = 0
@@ -33,7 +34,11 @@ extension Tape {
                 meanG /= Float(d); meanGY /= Float(d)
                 // dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y))
                 let inv = rstd[r]
-                for j in 0..<d { out[j] += inv * (g[j] - meanG - yr[j] * meanGY) }
+                if accumulate {
+                    for j in 0..<d { out[j] += inv * (g[j] - meanG - yr[j] * meanGY) }
+                } else {
+                    for j in 0..<d { out[j] = inv * (g[j] - meanG - yr[j] * meanGY) }
+                }
             } }
         }
         return y

@@ -51,6 +51,18 @@ public final class Tensor {
         return storage
     }
 
+    /// Where an op puts its contribution to this tensor's gradient. While no op has
+    /// contributed yet there is no buffer: one is handed out uninitialised with
+    /// `accumulate == false`, and the op must write every element (`=`, sgemm's beta 0)
+    /// instead of adding. That skips a zero-fill and a read of the zeros per activation
+    /// gradient; the values are the same, since 0 + x is x.
+    public func gradientDestination() -> GradientDestination {
+        if let storage = gradStorage { return GradientDestination(pointer: storage.pointer, accumulate: true) }
+        let storage = BufferPool.shared.allocate(count)
+        gradStorage = storage
+        return GradientDestination(pointer: storage.pointer, accumulate: false)
+    }
+
     /// Sets the gradient to zero, keeping its buffer.
     public func zeroGrad() {
         gradStorage?.update(repeating: 0)
@@ -89,4 +101,27 @@ public final class Tensor {
 
     /// Number of rows when the tensor is seen as a matrix `[rows, lastDimension]`.
     public var rows: Int { lastDimension == 0 ? 0 : count / lastDimension }
+}
+
+/// A gradient buffer and whether an op adds to it or overwrites it (`Tensor.gradientDestination`).
+public struct GradientDestination {
+    public let pointer: UnsafeMutablePointer<Float>
+    /// False: the buffer is uninitialised and the op writes every element.
+    public let accumulate: Bool
+    /// sgemm's beta for a product that is the whole contribution.
+    public var beta: Float { accumulate ? 1 : 0 }
+
+    /// Puts `alpha · source[0..<count]` into the gradient: added to it, or written when no
+    /// op has contributed yet.
+    public func put(_ source: UnsafePointer<Float>, scaledBy alpha: Float = 1, count: Int) {
+        if accumulate { saxpy(count: count, alpha: alpha, x: source, y: pointer); return }
+        let destination = pointer
+        ParallelLoops.forEachRange(count, grain: 1 << 16) { _, range in
+            if alpha == 1 {
+                (destination + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
+            } else {
+                for i in range { destination[i] = alpha * source[i] }
+            }
+        }
+    }
 }
