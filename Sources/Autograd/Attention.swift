@@ -30,7 +30,7 @@ extension Tape {
                 let offset = (pair / heads) * seq * width + (pair % heads) * headDim
                 geometry.forward(q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
                                  out: output.pointer + offset, logSumExp: logSumExp.pointer + pair * seq,
-                                 scores: scores.pointer)
+                                 probabilities: scores.pointer)
             }
         } }
         guard output.requiresGrad else { BufferPool.shared.release(logSumExp); return output }
@@ -78,35 +78,30 @@ private struct AttentionGeometry {
         }
     }
 
-    /// `P [rows, keys] = softmax(scale · Q_block Kᵀ)` with the causal mask, into `p`.
-    /// When `logSumExp` rows are known (backward) they are used; otherwise they are stored.
-    func probabilities(q: UnsafePointer<Float>, k: UnsafePointer<Float>, start: Int, rows: Int,
-                       logSumExp: UnsafeMutablePointer<Float>, known: Bool, p: UnsafeMutablePointer<Float>) {
-        let keys = start + rows
-        sgemm(transposeB: true, m: rows, n: keys, k: headDim, alpha: scale,
-              a: q + start * width, lda: width, b: k, ldb: width, c: p, ldc: keys)
-        for r in 0..<rows {
-            let row = p + r * keys, visible = start + r + 1
-            if known {
-                _ = exponentiateRow(row, visible, shift: logSumExp[start + r])
-            } else {
-                let maximum = rowMaximum(row, visible)
-                let sum = exponentiateRow(row, visible, shift: maximum)
-                scaleRow(row, visible, by: 1 / sum)
-                logSumExp[start + r] = maximum + logf(sum)
-            }
-            for j in visible..<keys { row[j] = 0 }
-        }
+    /// `S [rows, keys] = scale · Q_block Kᵀ` into `p`: the block's scores, before the softmax.
+    func scores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, start: Int, rows: Int,
+                into p: UnsafeMutablePointer<Float>) {
+        sgemm(transposeB: true, m: rows, n: start + rows, k: headDim, alpha: scale,
+              a: q + start * width, lda: width, b: k, ldb: width, c: p, ldc: start + rows)
     }
 
     func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                  out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
-                 scores: UnsafeMutablePointer<Float>) {
+                 probabilities p: UnsafeMutablePointer<Float>) {
         forEachBlock { start, rows in
             let keys = start + rows
-            probabilities(q: q, k: k, start: start, rows: rows, logSumExp: logSumExp, known: false, p: scores)
+            scores(q: q, k: k, start: start, rows: rows, into: p)
+            for r in 0..<rows {
+                // P = softmax(S) with the causal mask; row r sees keys 0 ... start + r.
+                let row = p + r * keys, visible = start + r + 1
+                let maximum = rowMaximum(row, visible)
+                let sum = exponentiateRow(row, visible, shift: maximum)
+                scaleRow(row, visible, by: 1 / sum)
+                logSumExp[start + r] = maximum + logf(sum)
+                for j in visible..<keys { row[j] = 0 }
+            }
             // O_block [rows, headDim] = P [rows, keys] · V [keys, headDim]
-            sgemm(m: rows, n: headDim, k: keys, a: scores, lda: keys, b: v, ldb: width,
+            sgemm(m: rows, n: headDim, k: keys, a: p, lda: keys, b: v, ldb: width,
                   c: out + start * width, ldc: width)
         }
     }
@@ -116,26 +111,36 @@ private struct AttentionGeometry {
                   gradQ: UnsafeMutablePointer<Float>?, gradK: UnsafeMutablePointer<Float>?,
                   gradV: UnsafeMutablePointer<Float>?, betaQ: Float, logSumExp: UnsafeMutablePointer<Float>,
                   probabilities p: UnsafeMutablePointer<Float>, gradScores ds: UnsafeMutablePointer<Float>) {
+        let needScores = gradQ != nil || gradK != nil
         forEachBlock { start, rows in
             let keys = start + rows
-            probabilities(q: q, k: k, start: start, rows: rows, logSumExp: logSumExp, known: true, p: p)
             let dOut = gradOut + start * width
+            scores(q: q, k: k, start: start, rows: rows, into: p)
+            if needScores {
+                // dP [rows, keys] = dO_block · Vᵀ
+                sgemm(transposeB: true, m: rows, n: keys, k: headDim, a: dOut, lda: width,
+                      b: v, ldb: width, c: ds, ldc: keys)
+            }
+            for r in 0..<rows {
+                // P = e^(S − logSumExp) from the forward's row statistics; with dP at hand the
+                // same pass also forms dS = P ⊙ (dP − rowsum(dO ⊙ O)). Masked entries are 0.
+                let pRow = p + r * keys, visible = start + r + 1, shift = logSumExp[start + r]
+                if needScores {
+                    let o = out + (start + r) * width, g = dOut + r * width
+                    var delta: Float = 0
+                    for j in 0..<headDim { delta += o[j] * g[j] }
+                    let dsRow = ds + r * keys
+                    softmaxGradientRow(pRow, dsRow, visible, shift: shift, delta: delta)
+                    for j in visible..<keys { dsRow[j] = 0 }
+                } else {
+                    _ = exponentiateRow(pRow, visible, shift: shift)
+                }
+                for j in visible..<keys { pRow[j] = 0 }
+            }
             if let gradV {
                 // dV [keys, headDim] += Pᵀ [keys, rows] · dO_block [rows, headDim]
                 sgemm(transposeA: true, m: keys, n: headDim, k: rows, a: p, lda: keys,
                       b: dOut, ldb: width, beta: 1, c: gradV, ldc: width)
-            }
-            guard gradQ != nil || gradK != nil else { return }
-            // dP [rows, keys] = dO_block · Vᵀ
-            sgemm(transposeB: true, m: rows, n: keys, k: headDim, a: dOut, lda: width,
-                  b: v, ldb: width, c: ds, ldc: keys)
-            for r in 0..<rows {
-                // dS = P ⊙ (dP − rowsum(dO ⊙ O)); masked entries have P = 0.
-                let o = out + (start + r) * width, g = dOut + r * width
-                var delta: Float = 0
-                for j in 0..<headDim { delta += o[j] * g[j] }
-                let pRow = p + r * keys, dsRow = ds + r * keys
-                for j in 0..<keys { dsRow[j] = pRow[j] * (dsRow[j] - delta) }
             }
             if let gradQ {
                 // dQ_block [rows, headDim] (+)= scale · dS [rows, keys] · K [keys, headDim]

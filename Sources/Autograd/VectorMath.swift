@@ -93,3 +93,24 @@ func scaleRow(_ row: UnsafeMutablePointer<Float>, _ count: Int, by factor: Float
     while j + 8 <= count { store(load(row + j) * factor, row + j); j += 8 }
     while j < count { row[j] *= factor; j += 1 }
 }
+
+/// One attention row's softmax backward, fused with recomputing its probabilities in the
+/// same trip through memory: `p[j] = e^(p[j] − shift)` (the scores become probabilities),
+/// then `gradient[j] = p[j] · (gradient[j] − delta)` (dP becomes dS), for `j < count`.
+@inline(__always)
+func softmaxGradientRow(_ p: UnsafeMutablePointer<Float>, _ gradient: UnsafeMutablePointer<Float>,
+                        _ count: Int, shift: Float, delta: Float) {
+    var j = 0
+    while j + 8 <= count {
+        let e = exponential(load(p + j) - shift)
+        store(e, p + j)
+        store(e * (load(gradient + j) - delta), gradient + j)
+        j += 8
+    }
+    while j < count {
+        let e = exponential(FloatVector(repeating: p[j] - shift))[0]
+        p[j] = e
+        gradient[j] = e * (gradient[j] - delta)
+        j += 1
+    }
+}

@@ -49,8 +49,10 @@ public final class AdamW {
     /// The state of the parameter called `name`.
     public func state(named name: String) -> State? { index[name].map { states[$0] } }
 
-    /// One update at learning rate `lr` from the gradients in each parameter's `grad`.
-    public func step(lr: Float) {
+    /// One update at learning rate `lr` from the gradients in each parameter's `grad`, each
+    /// multiplied by `gradientScale` as it is read (the clipping factor; 1 leaves them as
+    /// they are, exactly).
+    public func step(lr: Float, gradientScale: Float = 1) {
         stepCount += 1
         let t = Float(stepCount)
         let correction1 = 1 - powf(settings.beta1, t)
@@ -64,7 +66,7 @@ public final class AdamW {
             let m = state.expAvg.pointer, v = state.expAvgSq.pointer
             ParallelLoops.forEachRange(state.parameter.count, grain: 1 << 16) { _, range in
                 for i in range {
-                    let gradient = g[i]
+                    let gradient = g[i] * gradientScale
                     m[i] = b1 * m[i] + (1 - b1) * gradient
                     v[i] = b2 * v[i] + (1 - b2) * gradient * gradient
                     let denominator = v[i].squareRoot() / rootCorrection2 + eps

@@ -73,13 +73,17 @@ public final class TrainingStep {
         let sharded = decoder.parameters.filter { $0.sharding != .replicated }.map(\.tensor)
         let replicated = decoder.parameters.filter { $0.sharding == .replicated }.map(\.tensor)
         try StepProfile.measure(.optimizer) {
+            var gradientScale: Float = 1
             if let clipping {
-                gradientNorm = try clipping.clip(sharded: sharded, replicated: replicated) { try context.sumOverTensorParallel($0) }
+                (gradientNorm, gradientScale) = try clipping.measure(sharded: sharded, replicated: replicated) {
+                    try context.sumOverTensorParallel($0)
+                }
             } else {
-                gradientNorm = try (context.sumOverTensorParallel(GradientClipping.sumOfSquares(sharded))
-                                    + GradientClipping.sumOfSquares(replicated)).squareRoot()
+                gradientNorm = try GradientClipping.norm(sharded: sharded, replicated: replicated) {
+                    try context.sumOverTensorParallel($0)
+                }
             }
-            optimizer.step(lr: lr)
+            optimizer.step(lr: lr, gradientScale: gradientScale)
         }
         return globalLoss
     }

@@ -25,19 +25,29 @@ final class OptimizerRecipeTests: XCTestCase {
 
     /// Clipping scales by maxNorm / ‖g‖ when ‖g‖ > maxNorm and leaves small gradients alone;
     /// sharded parameters' squares are summed across the group, replicated ones counted once.
+    /// AdamW applies the factor as it reads each gradient: the update equals one from
+    /// gradients scaled beforehand.
     func testClippingMatchesTheClosedForm() {
         let sharded = Tensor(shape: [2], requiresGrad: true), replicated = Tensor(shape: [2], requiresGrad: true)
         sharded.grad[0] = 3; sharded.grad[1] = 0
         replicated.grad[0] = 0; replicated.grad[1] = 4
         // Pretend a second tp rank holds a shard with squares summing to 11.
-        let norm = GradientClipping(maxNorm: 1).clip(sharded: [sharded], replicated: [replicated]) { $0 + 11 }
+        let (norm, scale) = GradientClipping(maxNorm: 1).measure(sharded: [sharded], replicated: [replicated]) { $0 + 11 }
         XCTAssertEqual(norm, (9 + 11 + 16).squareRoot(), accuracy: 1e-9)
-        XCTAssertEqual(Double(sharded.grad[0]), 3 / 6, accuracy: 1e-6)
-        XCTAssertEqual(Double(replicated.grad[1]), 4 / 6, accuracy: 1e-6)
+        XCTAssertEqual(Double(scale), 1 / 6, accuracy: 1e-6)
+
+        let prescaled = Tensor(shape: [2], requiresGrad: true)
+        prescaled.grad[0] = 3 * scale; prescaled.grad[1] = 0
+        let scaledInStep = AdamW(parameters: [("w", sharded, true)]), scaledBefore = AdamW(parameters: [("w", prescaled, true)])
+        scaledInStep.step(lr: 0.1, gradientScale: scale)
+        scaledBefore.step(lr: 0.1)
+        XCTAssertEqual(sharded.data[0], prescaled.data[0])
+        XCTAssertNotEqual(sharded.data[0], 0)
 
         let small = Tensor(shape: [1], requiresGrad: true)
         small.grad[0] = 0.5
-        XCTAssertEqual(GradientClipping(maxNorm: 1).clip(sharded: [small], replicated: []) { $0 }, 0.5)
-        XCTAssertEqual(small.grad[0], 0.5)
+        let unclipped = GradientClipping(maxNorm: 1).measure(sharded: [small], replicated: []) { $0 }
+        XCTAssertEqual(unclipped.norm, 0.5)
+        XCTAssertEqual(unclipped.scale, 1)
     }
 }
