@@ -8,7 +8,8 @@
 Each round runs PyTorch, then Tessera, for every shape; a shape's steps from all rounds are
 pooled. Prints one markdown table: median and best tokens/s for both, the ratios (median
 against median, best against best), peak memory, and Tessera's share of the same-run
-sgemm rate, with the CPU and the OpenBLAS kernel named.
+sgemm rate, with the CPU and the OpenBLAS kernel named, and the spread of that sgemm rate
+between runs (a shared machine can slow down for minutes).
 """
 import argparse
 import json
@@ -78,6 +79,12 @@ def main():
         (tm, tb, tmem), (sm, sb, smem) = row["torch"], row["tessera"]
         print(f"| {shape} | {tm:.0f} / {tb:.0f} | {sm:.0f} / {sb:.0f} | **{sm / tm:.2f}× / {sb / tb:.2f}×** | "
               f"{tmem:.2f} / {smem:.2f} GiB | {100 * median_share:.0f}% / {100 * best_share:.0f}% |")
+    # A shared machine can slow down for minutes at a time; a wide spread of the sgemm rate
+    # between Tessera's runs says the rounds did not all see the same machine.
+    rates = [r["sgemm_gflops"] for shape in shapes for r in runs[shape]["tessera"]]
+    print()
+    print(f"same-run sgemm over Tessera's {len(rates)} runs: {min(rates):.0f}–{max(rates):.0f} GFLOP/s"
+          + (" (more than 20% apart: the machine's speed changed during this run)" if max(rates) > 1.2 * min(rates) else ""))
 
 
 if __name__ == "__main__":
