@@ -10,6 +10,10 @@ pooled. Prints one markdown table: median and best tokens/s for both, the ratios
 against median, best against best), peak memory, and Tessera's share of the same-run
 sgemm rate, with the CPU and the OpenBLAS kernel named, and the spread of that sgemm rate
 between runs (a shared machine can slow down for minutes).
+
+The last column is the ceiling: the ratio Tessera would reach if its whole step ran at the
+same-run sgemm rate, that is sgemm over PyTorch's FLOP/s. A ratio target above it cannot be
+met with products no faster than that sgemm.
 """
 import argparse
 import json
@@ -63,8 +67,8 @@ def main():
           f"(fused AdamW: {runs[shapes[0]]['torch'][0]['fused_adamw']}); Tessera with OpenBLAS {kernel} kernels; "
           f"{args.rounds} interleaved rounds of {args.steps} timed steps after a warm-up step")
     print()
-    print("| shape | PyTorch tok/s, median / best | Tessera tok/s, median / best | ratio, median / best | peak memory, PyTorch / Tessera | Tessera % of same-run sgemm, median / best |")
-    print("|---|---|---|---|---|---|")
+    print("| shape | PyTorch tok/s, median / best | Tessera tok/s, median / best | ratio, median / best | peak memory, PyTorch / Tessera | Tessera % of same-run sgemm, median / best | PyTorch % of it, median / best | ceiling ratio, median / best |")
+    print("|---|---|---|---|---|---|---|---|")
     for shape in shapes:
         row = {}
         for engine in ("torch", "tessera"):
@@ -75,10 +79,11 @@ def main():
         tessera = runs[shape]["tessera"]
         sgemm = max(r["sgemm_gflops"] for r in tessera)  # the better rate, as `launch bench` reports it
         gflop_per_token = tessera[0]["flops_per_token"] / 1e9
-        median_share, best_share = row["tessera"][0] * gflop_per_token / sgemm, row["tessera"][1] * gflop_per_token / sgemm
         (tm, tb, tmem), (sm, sb, smem) = row["torch"], row["tessera"]
+        share = lambda tokens_per_s: tokens_per_s * gflop_per_token / sgemm  # of the same-run sgemm rate
         print(f"| {shape} | {tm:.0f} / {tb:.0f} | {sm:.0f} / {sb:.0f} | **{sm / tm:.2f}× / {sb / tb:.2f}×** | "
-              f"{tmem:.2f} / {smem:.2f} GiB | {100 * median_share:.0f}% / {100 * best_share:.0f}% |")
+              f"{tmem:.2f} / {smem:.2f} GiB | {100 * share(sm):.0f}% / {100 * share(sb):.0f}% | "
+              f"{100 * share(tm):.0f}% / {100 * share(tb):.0f}% | {1 / share(tm):.2f}× / {1 / share(tb):.2f}× |")
     # A shared machine can slow down for minutes at a time; a wide spread of the sgemm rate
     # between Tessera's runs says the rounds did not all see the same machine.
     rates = [r["sgemm_gflops"] for shape in shapes for r in runs[shape]["tessera"]]
