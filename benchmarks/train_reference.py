@@ -12,14 +12,20 @@ Tessera's code:
   lr 1e-4, global-norm clipping at 1.0, as `launch bench` trains.
 
     pip install torch
-    benchmarks/train_reference.py --shape tiny --steps 5 [--threads 2]
+    benchmarks/train_reference.py --shape tiny --steps 5 [--threads 2] [--ranks 1]
+
+`--ranks N` trains data-parallel as `launch bench --dp N` does: N processes (gloo,
+DistributedDataParallel), each with `--threads` threads and the shape's whole batch, so a
+step is N times the tokens.
 
 Prints one JSON line: per-step seconds (after one warm-up step), median and best tokens/s,
-and peak resident memory.
+and rank 0's peak resident memory.
 """
 import argparse
 import json
+import os
 import resource
+import socket
 import time
 
 SHAPES = {  # the shapes of `launch bench` (Sources/Trainer/Benchmark.swift)
@@ -71,45 +77,70 @@ def build(torch, shape):
     return Decoder(shape["vocab"], shape["d"], shape["layers"], shape["heads"], shape["ffn"], shape["seq"])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", choices=SHAPES, default="tiny")
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+def train(rank, args):
     import torch
+    import torch.distributed as dist
 
-    torch.manual_seed(0)
+    if args.ranks > 1:
+        dist.init_process_group("gloo", rank=rank, world_size=args.ranks)
+    torch.manual_seed(0)  # every rank builds the same initial weights
     torch.set_num_threads(args.threads)
     shape = SHAPES[args.shape]
     model = build(torch, shape)
+    module = torch.nn.parallel.DistributedDataParallel(model) if args.ranks > 1 else model
     try:
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1, fused=True)
         fused = True
     except (RuntimeError, TypeError):
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1, foreach=True)
         fused = False
-    tokens_per_step = shape["batch"] * shape["seq"]
+    data_seed = torch.Generator().manual_seed(1 + rank)  # each rank its own sequences
+    tokens_per_step = args.ranks * shape["batch"] * shape["seq"]
     seconds = []
     for step in range(args.steps + 1):  # step 0 warms up, as in `launch bench`
-        data = torch.randint(0, shape["vocab"], (shape["batch"], shape["seq"] + 1))
+        data = torch.randint(0, shape["vocab"], (shape["batch"], shape["seq"] + 1), generator=data_seed)
+        if args.ranks > 1:
+            dist.barrier()  # as `launch bench` starts every rank's step together
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = model(data[:, :-1], data[:, 1:])
+        loss = module(data[:, :-1], data[:, 1:])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         elapsed = time.perf_counter() - start
         if step > 0:
             seconds.append(elapsed)
+    if rank != 0:
+        dist.destroy_process_group()
+        return
     ordered = sorted(seconds)
     median = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
     print(json.dumps({
-        "engine": f"PyTorch {torch.__version__}", "shape": args.shape, "threads": args.threads, "fused_adamw": fused,
-        "tokens_per_step": tokens_per_step, "seconds": seconds,
+        "engine": f"PyTorch {torch.__version__}", "shape": args.shape, "threads": args.threads, "ranks": args.ranks,
+        "fused_adamw": fused, "tokens_per_step": tokens_per_step, "seconds": seconds,
         "median_tokens_per_s": tokens_per_step / median, "best_tokens_per_s": tokens_per_step / ordered[0],
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }))
+    }), flush=True)
+    if args.ranks > 1:
+        dist.destroy_process_group()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", choices=SHAPES, default="tiny")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ranks", type=int, default=1)
+    args = parser.parse_args()
+    if args.ranks == 1:
+        train(0, args)
+        return
+    import torch.multiprocessing
+
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(probe.getsockname()[1]))
+    torch.multiprocessing.spawn(train, args=(args,), nprocs=args.ranks)
 
 
 if __name__ == "__main__":
