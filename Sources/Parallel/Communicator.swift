@@ -53,6 +53,13 @@ public final class Communicator: ReductionGroup {
         return environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMIX_RANK"] != nil
     }
 
+    /// This process's rank as `mpirun` numbered it, from the environment it sets, for the
+    /// time before MPI is initialised; nil outside mpirun.
+    public static var launcherRank: Int? {
+        let environment = ProcessInfo.processInfo.environment
+        return (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMIX_RANK"]).flatMap { Int($0) }
+    }
+
     /// Shuts MPI down; no communicator may be used afterwards.
     public static func finalize() {
         var initialized: Int32 = 0, finalized: Int32 = 0

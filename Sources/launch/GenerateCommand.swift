@@ -91,7 +91,6 @@ struct Generate: ParsableCommand {
     func run() throws {
         let resolved = try options.load()
         let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
-        let corpus = DefaultCorpus(vocabulary: vocabulary)
         let builtin = resolved.data.train.isEmpty
         if out != nil && !builtin {
             report("--out draws pictures of the built-in corpus; \(options.config) names shards")

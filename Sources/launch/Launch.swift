@@ -21,7 +21,18 @@ struct Launch: ParsableCommand {
 
     static func main() {
         OpenBLASEnvironment.reexecIfNeeded()
-        self.main(nil)
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            leaveTheReportToTheFirstRank()
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
     }
 }
 
@@ -29,6 +40,21 @@ struct Launch: ParsableCommand {
 /// the write fails (standard error on a full disk): the exit status must still say why.
 func report(_ message: String) {
     fputs("error: \(message)\n", stderr)
+}
+
+/// For errors in what every rank reads alike (the arguments, the config), found before MPI
+/// is up: under mpirun each rank would print the same line, so every rank but 0 waits
+/// first. When rank 0 exits with the error, mpirun ends the others during that wait, and
+/// one line is printed; a rank still running after it (rank 0 read something else) prints
+/// its own. Without mpirun this returns at once.
+func leaveTheReportToTheFirstRank() {
+    if let rank = Communicator.launcherRank, rank != 0 { Thread.sleep(forTimeInterval: 5) }
+}
+
+/// `report`, after `leaveTheReportToTheFirstRank`.
+func reportFromFirstRank(_ message: String) {
+    leaveTheReportToTheFirstRank()
+    report(message)
 }
 
 /// The options of every command that runs a config: the file, `--tp` and `--set`.
@@ -59,12 +85,17 @@ func loadConfig(_ path: String, set overrides: [String] = []) throws -> TesseraC
     var pairs: [String: String] = [:]
     for item in overrides {
         guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-            report("--set \(item): expected key=value, e.g. --set optim.peak_lr=3e-4")
+            reportFromFirstRank("--set \(item): expected key=value, e.g. --set optim.peak_lr=3e-4")
             throw ExitCode(2)
         }
         pairs[String(item[..<equals])] = String(item[item.index(after: equals)...])
     }
-    return try withReportedErrors { try TesseraConfig.load(path: path, overrides: pairs) }
+    do {
+        return try TesseraConfig.load(path: path, overrides: pairs)
+    } catch let error as ReportableError {
+        reportFromFirstRank("\(error)")
+        throw ExitCode(2)
+    }
 }
 
 /// Sets up the run's ranks (MPI under mpirun), runs `body`, and shuts MPI down. A bad layout

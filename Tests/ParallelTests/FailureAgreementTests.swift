@@ -46,6 +46,30 @@ final class FailureAgreementTests: XCTestCase {
         XCTAssertEqual(errorLines(result), ["error: cannot write \(metrics)"], result.stderr)
     }
 
+    /// Arguments and the config are read before MPI is up, alike on every rank: a mistake in
+    /// them is one line from rank 0, not one per rank, and every rank exits non-zero.
+    func testABadArgumentOrKeyIsOneLineFromFourRanks() throws {
+        let option = try train(steps: 10, ["--stpes", "3"])
+        XCTAssertTrue(option.status != 0 && option.status != 124, option.stderr)
+        XCTAssertEqual(option.stderr.split(separator: "\n").filter { $0.hasPrefix("Error: Unknown option '--stpes'") }.count, 1,
+                       option.stderr)
+        let key = try train(steps: 10, ["--set", "optim.peak_lrr=1"])
+        XCTAssertTrue(key.status != 0 && key.status != 124, key.stderr)
+        XCTAssertEqual(errorLines(key), ["error: --set: optim.peak_lrr: unknown key"], key.stderr)
+        let missing = try MPI.run(ranks: 4, ProjectPaths.launch, ["train", "--config", directory.appendingPathComponent("none.yaml").path],
+                                  timeLimit: 60)
+        XCTAssertTrue(missing.status != 0 && missing.status != 124, missing.stderr)
+        XCTAssertEqual(errorLines(missing).count, 1, missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: runPath), "a refused run made its directory")
+        // Where rank 0 reads a good config and the others cannot read theirs, they say so.
+        let train = ["train", "--set", "train.steps=3", "--run", runPath, "--config"]
+        let job = try MPI.command(ranks: 1) + [ProjectPaths.launch] + train + [ProjectPaths.config("tiny")]
+            + [":", "-n", "3", ProjectPaths.launch] + train + [directory.appendingPathComponent("none.yaml").path]
+        let elsewhere = try runProcess("/usr/bin/timeout", ["60"] + job)
+        XCTAssertTrue(elsewhere.status != 0 && elsewhere.status != 124, elsewhere.stderr)
+        XCTAssertTrue(errorLines(elsewhere).contains { $0.hasSuffix("none.yaml: cannot read the file") }, elsewhere.stderr)
+    }
+
     /// A checkpoint that lacks a tensor is damaged like a corrupt one: the previous one is
     /// loaded, and the run says so.
     func testACheckpointMissingATensorFallsBackToThePreviousOne() throws {
