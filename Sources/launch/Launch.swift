@@ -25,7 +25,7 @@ struct Launch: ParsableCommand {
         do {
             command = try parseAsRoot()
         } catch {
-            leaveTheReportToTheFirstRank()
+            if exitCode(for: error) != .success { leaveTheReportToTheFirstRank() }  // not for --help
             exit(withError: error)
         }
         do {
