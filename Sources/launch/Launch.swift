@@ -51,12 +51,6 @@ func leaveTheReportToTheFirstRank() {
     if let rank = Communicator.launcherRank, rank != 0 { Thread.sleep(forTimeInterval: 5) }
 }
 
-/// `report`, after `leaveTheReportToTheFirstRank`.
-func reportFromFirstRank(_ message: String) {
-    leaveTheReportToTheFirstRank()
-    report(message)
-}
-
 /// The options of every command that runs a config: the file, `--tp` and `--set`.
 struct RunOptions: ParsableArguments {
     @Option(name: .long, help: "Path to the YAML config.")
@@ -85,17 +79,13 @@ func loadConfig(_ path: String, set overrides: [String] = []) throws -> TesseraC
     var pairs: [String: String] = [:]
     for item in overrides {
         guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-            reportFromFirstRank("--set \(item): expected key=value, e.g. --set optim.peak_lr=3e-4")
+            leaveTheReportToTheFirstRank()
+            report("--set \(item): expected key=value, e.g. --set optim.peak_lr=3e-4")
             throw ExitCode(2)
         }
         pairs[String(item[..<equals])] = String(item[item.index(after: equals)...])
     }
-    do {
-        return try TesseraConfig.load(path: path, overrides: pairs)
-    } catch let error as ReportableError {
-        reportFromFirstRank("\(error)")
-        throw ExitCode(2)
-    }
+    return try withReportedErrors { try TesseraConfig.load(path: path, overrides: pairs) }
 }
 
 /// Sets up the run's ranks (MPI under mpirun), runs `body`, and shuts MPI down. A bad layout
@@ -159,7 +149,8 @@ struct Train: ParsableCommand {
 }
 
 /// Runs `body`; a `ReportableError` (bad config, data, layout, run directory or
-/// checkpoint) becomes one line on standard error and exit status 2. A failure every rank
+/// checkpoint) becomes one line on standard error and exit status 2. Without a context
+/// (before MPI is up, where every rank reads the same inputs) the line is left to rank 0. A failure every rank
 /// agreed on (`CollectiveFailure`) is printed by one rank and every rank leaves normally.
 /// Any other failure under MPI was seen by this rank alone, while the others may wait in a
 /// collective: it is printed here and the whole job is aborted.
@@ -170,6 +161,7 @@ func withReportedErrors<T>(context: ParallelContext? = nil, _ body: () throws ->
         guard failure.reports, let underlying = failure.underlying else { throw ExitCode(2) }
         reportFailure(underlying)
     } catch let error as ReportableError {
+        if context == nil { leaveTheReportToTheFirstRank() }
         reportFailure(error)
         context?.abortJob(code: 2)
     }
