@@ -48,10 +48,7 @@ public final class Communicator: ReductionGroup {
     }
 
     /// Whether this process was started by `mpirun` (so MPI should be initialised).
-    public static var launchedByMPI: Bool {
-        let environment = ProcessInfo.processInfo.environment
-        return environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMIX_RANK"] != nil
-    }
+    public static var launchedByMPI: Bool { launcherRank != nil }
 
     /// This process's rank as `mpirun` numbered it, from the environment it sets, for the
     /// time before MPI is initialised; nil outside mpirun.
