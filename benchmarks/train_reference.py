@@ -110,17 +110,15 @@ def train(rank, args):
         elapsed = time.perf_counter() - start
         if step > 0:
             seconds.append(elapsed)
-    if rank != 0:
-        dist.destroy_process_group()
-        return
-    ordered = sorted(seconds)
-    median = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
-    print(json.dumps({
-        "engine": f"PyTorch {torch.__version__}", "shape": args.shape, "threads": args.threads, "ranks": args.ranks,
-        "fused_adamw": fused, "tokens_per_step": tokens_per_step, "seconds": seconds,
-        "median_tokens_per_s": tokens_per_step / median, "best_tokens_per_s": tokens_per_step / ordered[0],
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }), flush=True)
+    if rank == 0:
+        ordered = sorted(seconds)
+        median = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+        print(json.dumps({
+            "engine": f"PyTorch {torch.__version__}", "shape": args.shape, "threads": args.threads, "ranks": args.ranks,
+            "fused_adamw": fused, "tokens_per_step": tokens_per_step, "seconds": seconds,
+            "median_tokens_per_s": tokens_per_step / median, "best_tokens_per_s": tokens_per_step / ordered[0],
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        }), flush=True)
     if args.ranks > 1:
         dist.destroy_process_group()
 
