@@ -32,7 +32,7 @@ public enum ConfigKeys {
         .integer("train.log_interval", \.train.logInterval, "Print a progress line every this many steps."),
         .integer("train.eval_interval", \.train.evalInterval, minimum: 0, "Validation every this many steps (0: never)."),
         .boolean("train.validate_at_start", \.train.validateAtStart,
-                 "Validate before the first step of a fresh run, the curve's zero point (with eval_interval > 0). At 760m on 8 ranks on 2 cores it took 167 s; false starts training at once."),
+                 "Validate before the first step of a fresh run, the curve's zero point (with eval_interval > 0). At 760m on 8 ranks on 2 cores it took 167–197 s; false starts training at once."),
         .integer("train.eval_batches", \.train.evalBatches, maximum: 1 << 20, "Micro-batches per rank in each validation."),
         .integer("train.save_interval", \.train.saveInterval, minimum: 0,
                  "A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT)."),
