@@ -3,9 +3,10 @@
 
     scripts/peak_memory.py --until "micro-batch 1/" --seconds 900 -- scripts/mpirun.sh -n 8 ...
 
-Prints the command's output with elapsed seconds, samples the summed resident memory of
-the command and every descendant twice a second, and stops the command (SIGKILL to its
-process group) when a line contains --until or after --seconds. Ends with one summary line.
+Prints the command's output with elapsed seconds and the summed resident memory at that
+moment, samples the summed resident memory of the command and every descendant twice a
+second (five times with --interval 0.2), and stops the command (SIGKILL to its process
+group) when a line contains --until or after --seconds. Ends with one summary line.
 """
 import argparse
 import os
@@ -57,6 +58,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--until", default=None)
     parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     arguments = parser.parse_args()
     command = arguments.command[1:] if arguments.command[:1] == ["--"] else arguments.command
@@ -65,8 +67,9 @@ def main():
     peak, first_output, matched = 0, None, None
     buffer = b""
     while True:
-        peak = max(peak, tree_rss(process.pid))
-        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        now = tree_rss(process.pid)
+        peak = max(peak, now)
+        ready, _, _ = select.select([process.stdout], [], [], arguments.interval)
         if ready:
             chunk = os.read(process.stdout.fileno(), 65536)
             if not chunk and process.poll() is not None:
@@ -76,7 +79,7 @@ def main():
                 line, buffer = buffer.split(b"\n", 1)
                 text = line.decode(errors="replace")
                 elapsed = time.time() - start
-                print(f"[{elapsed:7.1f}s] {text}", flush=True)
+                print(f"[{elapsed:7.1f}s {now / 2**30:6.2f} GiB, peak {peak / 2**30:6.2f}] {text}", flush=True)
                 if text.startswith("step") and first_output is None:
                     first_output = elapsed
                 if arguments.until and arguments.until in text:

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need=()
-for package in libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev pkg-config; do
+for package in libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev pkg-config; do
   # Only "install ok installed" counts: a removed package whose config files remain ("rc")
   # still satisfies `dpkg -s` but has no headers or binaries.
   installed=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)

@@ -20,6 +20,16 @@ public final class BufferPool: @unchecked Sendable {
     /// Bytes currently cached (free, awaiting reuse).
     public var cachedBytes: Int { lock.withLock { cached } }
 
+    /// Bytes of pooled-size buffers handed out and not yet released (tensors, scratch).
+    public var liveBytes: Int { lock.withLock { live } }
+
+    /// The most `liveBytes` reached since the last `resetPeak` (or since start): what a
+    /// phase such as a checkpoint save allocated beyond what it started with.
+    public var peakLiveBytes: Int { lock.withLock { peakLive } }
+
+    /// Starts a new peak from the current `liveBytes`.
+    public func resetPeak() { lock.withLock { peakLive = live } }
+
     /// Buffers smaller than this are cheap for malloc and are not pooled.
     static let minimumPooledCount = 16 * 1024
 
@@ -27,11 +37,15 @@ public final class BufferPool: @unchecked Sendable {
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cached = 0
     private var capacity = 2 << 30
+    private var live = 0
+    private var peakLive = 0
 
     /// An uninitialised buffer of exactly `count` floats.
     public func allocate(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
         if count >= Self.minimumPooledCount {
             let reused: UnsafeMutablePointer<Float>? = lock.withLock {
+                live += count * MemoryLayout<Float>.stride
+                peakLive = max(peakLive, live)
                 guard let pointer = free[count]?.popLast() else { return nil }
                 cached -= count * MemoryLayout<Float>.stride
                 return pointer
@@ -51,6 +65,7 @@ public final class BufferPool: @unchecked Sendable {
             return
         }
         let kept: Bool = lock.withLock {
+            live -= bytes
             guard cached + bytes <= capacity else { return false }
             free[count, default: []].append(base)
             cached += bytes

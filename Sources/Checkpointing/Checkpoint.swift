@@ -1,6 +1,7 @@
 import Autograd
 import CM3Objective
 import Configuration
+import Diagnostics
 import Foundation
 import HDF5
 import Model
@@ -27,18 +28,65 @@ public struct TrainingState: Equatable, Sendable {
 /// HDF5 checkpoints (docs/checkpoint-format.md): full, unsharded tensors under their
 /// PyTorch names, AdamW's moments under `optimizer/exp_avg/<name>` and
 /// `optimizer/exp_avg_sq/<name>`, a checksum per tensor, and the state, schedule, seed and
-/// resolved config as attributes. Written to a temporary name, fsynced and renamed, so a
-/// file under its final name is always complete.
+/// resolved config as attributes. Every rank writes its own block of each dataset into the
+/// one file (parallel HDF5 over MPI-IO) and reads only its own part back, so no rank ever
+/// holds more than its shard. Written to a temporary name, fsynced and renamed, so a file
+/// under its final name is always complete.
 public enum Checkpoint {
-    /// The format written: 2 adds `attributes_checksum`. Format 1 files still load.
-    public static let formatVersion: Int64 = 2
-    static let readableFormats: ClosedRange<Int64> = 1...2
+    /// The format written: 2 adds `attributes_checksum`; 3 makes each tensor checksum the
+    /// layout-independent sum of `checksumPart`. Formats 1 and 2 still load.
+    public static let formatVersion: Int64 = 3
+    static let readableFormats: ClosedRange<Int64> = 1...3
+
+    /// How a loaded checkpoint's tensors were checked.
+    public enum TensorCheck: Sendable {
+        /// Format 3: each rank read and hashed its own block; the parts summed over the ranks.
+        case partsSummedOverRanks
+        /// Formats 1 and 2: every rank read each whole tensor and hashed it.
+        case wholeTensorsOnEveryRank
+    }
+
+    /// What one save or load moved: rank 0's bytes and every rank's, the wall time, and
+    /// the most buffer-pool memory it allocated on this rank beyond what it started with.
+    public struct Transfer: Sendable {
+        public var seconds = 0.0
+        /// Bytes this rank read (load) or wrote (save), from `/proc/self/io`.
+        public var bytes = 0
+        /// The same summed over every rank.
+        public var bytesOverRanks = 0.0
+        public var allocatedBytes = 0
+
+        public init(seconds: Double = 0, bytes: Int = 0, bytesOverRanks: Double = 0, allocatedBytes: Int = 0) {
+            self.seconds = seconds; self.bytes = bytes; self.bytesOverRanks = bytesOverRanks; self.allocatedBytes = allocatedBytes
+        }
+
+        /// Measures `body` on every rank of `context`. The sum over ranks is collective, so
+        /// it runs even when `body` threw on this rank (and the error is rethrown after it).
+        static func measure(_ context: ParallelContext, _ body: () throws -> Void) throws -> Transfer {
+            let started = Date(), before = ProcessIO.current(), pool = BufferPool.shared
+            pool.resetPeak()
+            let live = pool.liveBytes
+            var failure: (any Error)?
+            do { try body() } catch { failure = error }
+            let after = ProcessIO.current()
+            var transfer = Transfer(seconds: Date().timeIntervalSince(started), allocatedBytes: pool.peakLiveBytes - live)
+            let read = after.bytesRead - before.bytesRead, written = after.bytesWritten - before.bytesWritten
+            transfer.bytes = max(read, written)
+            transfer.bytesOverRanks = try context.sumOverWorld(Double(transfer.bytes))
+            if let failure { throw failure }
+            return transfer
+        }
+    }
 
     /// A checkpoint read into a model.
     public struct Loaded: Sendable {
         public let state: TrainingState
         /// False for format 1 files, whose step, cursor, lr and config carry no checksum.
         public let attributesChecked: Bool
+        public let formatVersion: Int64
+        public let tensorCheck: TensorCheck
+        /// What this load read (set by `load`).
+        public internal(set) var transfer = Transfer()
     }
 
     /// The datasets a checkpoint holds for the parameter `name`: its values, then AdamW's
@@ -47,132 +95,67 @@ public enum Checkpoint {
         [name, "optimizer/exp_avg/\(name)", "optimizer/exp_avg_sq/\(name)"]
     }
 
-    /// This rank's tensors behind those datasets, in the same order: the parameter, and its
-    /// moments when there is an optimizer.
-    static func tensors(of parameter: NamedParameter, optimizer: AdamW?) -> [(name: String, tensor: Tensor)] {
-        let names = datasetNames(parameter.name)
-        guard let optimizer else { return [(names[0], parameter.tensor)] }
-        guard let moments = optimizer.state(named: parameter.name) else { preconditionFailure("AdamW has no state for \(parameter.name)") }
-        return Array(zip(names, [parameter.tensor, moments.expAvg, moments.expAvgSq]))
-    }
-
-    /// Gathers `parameters` and `optimizer`'s moments over the tensor-parallel group and,
-    /// on world rank 0, writes them with `state`, `lr` and `config` to `path` atomically.
-    /// Every rank of the first data-parallel replica must call it.
+    /// Writes `parameters`, `optimizer`'s moments, `state`, `lr` and `config` to `path`
+    /// atomically. Every rank calls it: each writes the rows it owns of each tensor
+    /// (`TensorPart`) straight from its own buffers, so a save allocates nothing of the
+    /// model's size. The step, cursor and other attributes are rank 0's.
+    @discardableResult
     public static func save(path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
-                            lr: Double, config: TesseraConfig, context: ParallelContext) throws {
-        guard context.dpRank == 0 else { return }
-        var tensors: [(name: String, values: [Float], shape: [Int])] = []
-        for parameter in parameters {
-            for (name, tensor) in self.tensors(of: parameter, optimizer: optimizer) {
-                let view = NamedParameter(spec: parameter.spec, tensor: tensor, sharding: parameter.sharding)
-                tensors.append((name, try context.fullTensor(view), parameter.fullShape))
-            }
+                            lr: Double, config: TesseraConfig, context: ParallelContext) throws -> Transfer {
+        try Transfer.measure(context) {
+            try write(path: path, parameters: parameters, optimizer: optimizer, state: state, lr: lr, config: config, context: context)
         }
-        guard context.isLeader else { return }
+    }
+
+    private static func write(path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
+                              lr: Double, config: TesseraConfig, context: ParallelContext) throws {
+        // One file for every rank: rank 0's run directory names it, as it names the checkpoints to load.
+        let path = try context.broadcastFromLeader(path)
         let temporary = path + ".tmp"
+        let parts = parameters.map { TensorPart($0, optimizer: optimizer, context: context) }
+        let cursor = try context.broadcastFromLeader(
+            "\(state.cursor.epoch) \(state.cursor.position) \(state.cursor.offset) \(state.cursor.block)")
         // Test hook: die by SIGKILL half-way through writing, as a crash or OOM kill would.
-        let crashAfter = ProcessInfo.processInfo.environment["TESSERA_TEST_KILL_DURING_SAVE"] != nil ? tensors.count / 2 : nil
-        do {
-            let file = try HDF5File.create(temporary)
-            var checksums: [String: String] = [:]
-            for (index, tensor) in tensors.enumerated() {
-                if index == crashAfter { try file.flush(); kill(getpid(), SIGKILL) }
-                try file.write(tensor.name, floats: tensor.values, shape: tensor.shape)
-                checksums[tensor.name] = String(checksum(tensor.values), radix: 16)
-            }
-            let cursor = state.cursor
-            try CheckpointAttributes(
-                formatVersion: formatVersion, step: Int64(state.step), tokens: Int64(state.tokens),
-                optimizerStep: Int64(optimizer.stepCount), cursor: "\(cursor.epoch) \(cursor.position) \(cursor.offset) \(cursor.block)",
-                globalBatch: Int64(state.globalBatch),
-                seed: Int64(config.train.seed), lr: lr, config: config.yaml,
-                checksums: checksums.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "\n")
-            ).write(to: file)
-            try file.flush()
-        } catch {
-            // Out of disk or quota: leave no partial file behind; earlier checkpoints stay.
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw CheckpointError(path: path, problem: .unwritable("\(error)"))
-        }
-        try syncAndRename(temporary, to: path)
-    }
-
-    /// Reads `path` into this rank's shards of `parameters` (and of `optimizer`'s moments,
-    /// when given), checking every tensor's checksum as it is read: each tensor is read once.
-    /// Any tp × dp layout loads: each rank reads the full tensors and keeps its part. A
-    /// `CheckpointError` names the file and what is wrong; after a corrupt one the tensors
-    /// read so far have been overwritten.
-    public static func load(path: String, model: ModelConfig, into parameters: [NamedParameter],
-                            optimizer: AdamW? = nil) throws -> Loaded {
-        let (file, attributes) = try openMatching(path, model: model)
-        let sums = attributes.tensorChecksums
-        for parameter in parameters {
-            for (name, tensor) in tensors(of: parameter, optimizer: optimizer) {
-                let full = try readVerified(file, name, sums: sums, path: path)
-                parameter.sharding.slice(full, fullShape: parameter.fullShape, into: tensor)
-            }
-        }
-        if let optimizer { optimizer.stepCount = Int(attributes.optimizerStep) }
-        return Loaded(state: try attributes.trainingState(path: path), attributesChecked: attributes.formatVersion >= 2)
-    }
-
-    /// Checks a checkpoint without a model in memory: readable, every tensor present with
-    /// the shape `model` needs and a matching checksum. Returns its state.
-    public static func verify(path: String, model: ModelConfig) throws -> TrainingState {
-        let (file, attributes) = try openMatching(path, model: model)
-        let sums = attributes.tensorChecksums
-        for spec in ParameterTable(model).specs {
-            for name in datasetNames(spec.name) { _ = try readVerified(file, name, sums: sums, path: path) }
-        }
-        return try attributes.trainingState(path: path)
-    }
-
-    /// The resolved config a checkpoint was trained with, as its attributes store it.
-    public static func storedConfig(path: String) throws -> TesseraConfig {
-        let file: HDF5File
-        do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
-        let attributes = try CheckpointAttributes(reading: file, path: path)
-        return try TesseraConfig.parse(attributes.config, source: "\(path) (its stored config)")
-    }
-
-    /// Checks from metadata alone that `path` holds `model`'s tensors with their shapes (and
-    /// its activation): a mismatch is a `CheckpointError` naming the tensor.
-    public static func checkHoldsModel(path: String, model: ModelConfig) throws {
-        _ = try openMatching(path, model: model)
-    }
-
-    /// Opens `path` and checks, from metadata alone, its attributes, that it holds every
-    /// tensor of `model` with the right shape, and that it was trained with `model`'s
-    /// activation (one recorded in no config, as before `model.activation` existed, is GELU).
-    static func openMatching(_ path: String, model: ModelConfig) throws -> (HDF5File, CheckpointAttributes) {
-        let file: HDF5File
-        do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
-        let attributes = try CheckpointAttributes(reading: file, path: path)
-        for spec in ParameterTable(model).specs {
-            for name in datasetNames(spec.name) {
-                guard file.contains(name) else { throw CheckpointError(path: path, problem: .missingTensor(name)) }
-                let stored = try file.shape(of: name)
-                guard stored == spec.shape else {
-                    throw CheckpointError(path: path, problem: .otherModel(tensor: name, stored: stored, needed: spec.shape))
+        let crashAfter = ProcessInfo.processInfo.environment["TESSERA_TEST_KILL_DURING_SAVE"] != nil && context.isLeader
+            ? parts.count * 3 / 2 : nil
+        var failure: (any Error)?
+        var file: HDF5File?
+        do { file = try HDF5File.create(temporary, communicator: context.worldCommunicator) } catch { failure = error }
+        if try context.maxOverWorld(failure == nil ? 0 : 1) == 0, let file {
+            do {
+                var sums: [UInt64] = []
+                for part in parts {
+                    for source in part.sources {
+                        if sums.count == crashAfter { if context.worldSize == 1 { try file.flush() }; kill(getpid(), SIGKILL) }
+                        // Creating a dataset is collective; a rank whose write failed goes on creating.
+                        try file.createDataset(source.name, type: .float32, shape: part.parameter.fullShape)
+                        if failure == nil && !part.owned.isEmpty {
+                            do {
+                                try file.write(source.name, type: .float32, block: part.block(part.owned),
+                                               data: part.pointer(source, row: part.owned.lowerBound))
+                            } catch { failure = error }
+                        }
+                        sums.append(part.ownedChecksum(source))
+                    }
                 }
-            }
+                let names = parts.flatMap { $0.sources.map(\.name) }
+                let totals = try context.sumOverWorld(sums)
+                try CheckpointAttributes(
+                    formatVersion: formatVersion, step: Int64(state.step), tokens: Int64(state.tokens),
+                    optimizerStep: Int64(optimizer.stepCount), cursor: cursor, globalBatch: Int64(state.globalBatch),
+                    seed: Int64(config.train.seed), lr: lr, config: config.yaml,
+                    checksums: zip(names, totals).sorted { $0.0 < $1.0 }.map { "\($0.0) \(String($0.1, radix: 16))" }
+                        .joined(separator: "\n")
+                ).write(to: file)
+            } catch { failure = failure ?? error }
+            do { try file.close() } catch { failure = failure ?? error }
+            if failure == nil { do { try sync(temporary, for: path) } catch { failure = error } }
         }
-        let activation = TesseraConfig.recordedValue("model.activation", inYAML: attributes.config)
-            ?? ModelConfig.Activation.gelu.rawValue
-        guard activation == model.activation.rawValue else {
-            throw CheckpointError(path: path, problem: .otherActivation(stored: activation, needed: model.activation.rawValue))
+        // Out of disk or quota on any rank: leave no partial file behind; earlier checkpoints stay.
+        guard try context.maxOverWorld(failure == nil ? 0 : 1) == 0 else {
+            if context.isLeader { try? FileManager.default.removeItem(atPath: temporary) }
+            throw CheckpointError(path: path, problem: .unwritable(failure.map { "\($0)" } ?? "another rank's write failed"))
         }
-        return (file, attributes)
+        if context.isLeader { try syncAndRename(temporary, to: path) }
     }
-
-    static func readVerified(_ file: HDF5File, _ name: String, sums: [String: String], path: String) throws -> [Float] {
-        let values: [Float]
-        do { values = try file.readFloats(name) } catch { throw CheckpointError(path: path, problem: .unreadableTensor(name)) }
-        guard sums[name] == String(checksum(values), radix: 16) else {
-            throw CheckpointError(path: path, problem: .checksumMismatch(name))
-        }
-        return values
-    }
-
 }

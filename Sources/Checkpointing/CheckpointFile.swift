@@ -22,17 +22,57 @@ extension Checkpoint {
         return hash ^ (hash >> 29)
     }
 
-    /// fsync the file, rename it into place, fsync the directory: after a crash the final
-    /// name holds either the old file or the whole new one.
-    static func syncAndRename(_ temporary: String, to path: String) throws {
+    /// Format 3's checksum part of `block` of a tensor with `fullColumns` columns, whose
+    /// `block.count` values lie at `values`: Σ mix(flat index, bits) modulo 2^64. A sum of
+    /// per-element terms does not depend on how the tensor is cut, so each rank adds up its
+    /// own part and the parts of any layout add up to the same value; the index in each
+    /// term catches values that moved.
+    static func checksumPart(_ values: UnsafePointer<Float>, block: HDF5Block, fullColumns: Int) -> UInt64 {
+        var sum: UInt64 = 0, k = 0
+        for row in block.rows {
+            let rowStart = UInt64(row * fullColumns)
+            for column in block.columns {
+                // splitmix64's finaliser over the index's odd multiple and the value's bits.
+                var x = (rowStart + UInt64(column)) &* 0x9e37_79b9_7f4a_7c15 ^ UInt64(values[k].bitPattern)
+                x = (x ^ (x >> 30)) &* 0xbf58_476d_1ce4_e5b9
+                x = (x ^ (x >> 27)) &* 0x94d0_49bb_1331_11eb
+                sum &+= x ^ (x >> 31)
+                k += 1
+            }
+        }
+        return sum
+    }
+
+    /// fsync the file: its bytes are on disk once this returns. Every rank that wrote
+    /// part of it calls this, since each one's writes may still sit in its own page cache.
+    static func sync(_ temporary: String, for path: String) throws {
         let descriptor = open(temporary, O_RDONLY)
         guard descriptor >= 0 else { throw CheckpointError(path: path, problem: .notSynced("cannot reopen \(temporary) to sync it")) }
         let synced = fsync(descriptor)
         close(descriptor)
         guard synced == 0 else { throw CheckpointError(path: path, problem: .notSynced("fsync failed (errno \(errno))")) }
+    }
+
+    /// fsync the file, rename it into place, fsync the directory: after a crash the final
+    /// name holds either the old file or the whole new one.
+    static func syncAndRename(_ temporary: String, to path: String) throws {
+        try sync(temporary, for: path)
         guard rename(temporary, path) == 0 else { throw CheckpointError(path: path, problem: .notSynced("cannot rename into place (errno \(errno))")) }
         let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
         if directory >= 0 { fsync(directory); close(directory) }
+    }
+}
+
+extension Checkpoint.Transfer {
+    /// `2.1 s; rank 0 wrote 1.20 GiB, all ranks 9.40 GiB; 0.00 MiB allocated on rank 0`
+    public func summary(verb: String) -> String {
+        String(format: "%.1f s; ", seconds) + "rank 0 \(verb) \(Self.size(Double(bytes))), all ranks \(Self.size(bytesOverRanks)); "
+            + "\(Self.size(Double(allocatedBytes))) allocated on rank 0"
+    }
+
+    /// MiB below a GiB, GiB above, two decimals.
+    static func size(_ bytes: Double) -> String {
+        bytes < 1_073_741_824 ? String(format: "%.2f MiB", bytes / 1_048_576) : String(format: "%.2f GiB", bytes / 1_073_741_824)
     }
 }
 

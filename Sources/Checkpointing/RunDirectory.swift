@@ -67,7 +67,7 @@ public final class RunDirectory {
     }
 
     public func checkpointPath(step: Int) -> String {
-        (checkpointsPath as NSString).appendingPathComponent(String(format: "step-%08d.h5", step))
+        (checkpointsPath as NSString).appendingPathComponent(String(format: "step-%08ld.h5", step))
     }
 
     /// Finished checkpoints, newest first (temporary files are ignored).

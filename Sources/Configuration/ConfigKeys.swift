@@ -55,6 +55,8 @@ public enum ConfigKeys {
         .number("optim.weight_decay", \.optim.adamW.weightDecay, in: 0...1, "AdamW decoupled weight decay."),
 
         .integer("parallel.tp", \.parallel.tp, maximum: 1 << 16, "Tensor-parallel size (`--tp` overrides it); dp = ranks / tp."),
+        .boolean("parallel.distributed_optimizer", \.parallel.distributedOptimizer,
+                 "ZeRO-1 when dp > 1: each data-parallel rank keeps AdamW's moments of, and updates, only its 1/dp of every tensor's rows (gradients reduce-scattered, parameters all-gathered); checkpoints hold the full moments either way."),
 
         .paths("data.train", \.data.train, "Training shards; empty: the built-in default corpus."),
         .paths("data.validation", \.data.validation, "Held-out shards; empty: the default corpus's held-out documents."),

@@ -29,12 +29,22 @@ public enum HDF5ElementType: String, Sendable {
 /// on the root. Paths like `optimizer/exp_avg/x` create their groups as needed.
 public final class HDF5File {
     public let path: String
-    private let handle: hid_t
+    let handle: hid_t
+    private var isOpen = true
 
-    /// Creates (truncating) a file for writing.
-    public static func create(_ path: String) throws -> HDF5File {
+    /// Creates (truncating) a file for writing. With `communicator` (an `MPI_Comm`), every
+    /// rank of it opens the one file through MPI-IO: creating datasets, setting attributes
+    /// and `close` are then collective (every rank calls them, in the same order, with the
+    /// same values), while `write(_:block:…)` is each rank's own.
+    public static func create(_ path: String, communicator: OpaquePointer? = nil) throws -> HDF5File {
         tessera_h5_silence_errors()
-        let id = H5Fcreate(path, tessera_h5f_acc_trunc(), tessera_h5p_default(), tessera_h5p_default())
+        var access = tessera_h5p_default()
+        if let communicator {
+            access = tessera_h5p_file_access_mpio(UnsafeMutableRawPointer(communicator))
+            guard access >= 0 else { throw HDF5Error(path: path, message: "cannot set up MPI-IO for the file") }
+        }
+        defer { if communicator != nil { H5Pclose(access) } }
+        let id = H5Fcreate(path, tessera_h5f_acc_trunc(), tessera_h5p_default(), access)
         guard id >= 0 else { throw HDF5Error(path: path, message: "cannot create the file") }
         return HDF5File(path: path, handle: id)
     }
@@ -43,7 +53,9 @@ public final class HDF5File {
     public static func open(_ path: String) throws -> HDF5File {
         tessera_h5_silence_errors()
         guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(path: path, message: "no such file") }
-        let id = H5Fopen(path, tessera_h5f_acc_rdonly(), tessera_h5p_default())
+        let access = tessera_h5p_file_access_unsieved()
+        defer { H5Pclose(access) }
+        let id = H5Fopen(path, tessera_h5f_acc_rdonly(), access)
         guard id >= 0 else { throw HDF5Error(path: path, message: "not a readable HDF5 file") }
         return HDF5File(path: path, handle: id)
     }
@@ -53,7 +65,15 @@ public final class HDF5File {
         self.handle = handle
     }
 
-    deinit { H5Fclose(handle) }
+    deinit { if isOpen { H5Fclose(handle) } }
+
+    /// Closes the file, writing out what HDF5 still buffers (collective for a file created
+    /// with a communicator). Nothing may be called on it afterwards.
+    public func close() throws {
+        guard isOpen else { return }
+        isOpen = false
+        guard H5Fclose(handle) >= 0 else { throw HDF5Error(path: path, message: "close failed") }
+    }
 
     /// Flushes HDF5's buffers to the operating system.
     public func flush() throws {
@@ -64,15 +84,7 @@ public final class HDF5File {
 
     /// Writes `count` elements at `data` as dataset `name` with `shape`.
     public func write(_ name: String, type: HDF5ElementType, shape: [Int], data: UnsafeRawPointer) throws {
-        precondition(shape.reduce(1, *) >= 0)
-        let dims = shape.map { hsize_t($0) }
-        let space = H5Screate_simple(Int32(dims.count), dims, nil)
-        defer { H5Sclose(space) }
-        let linkProperties = H5Pcreate(tessera_h5p_link_create())
-        defer { H5Pclose(linkProperties) }
-        H5Pset_create_intermediate_group(linkProperties, 1)
-        let dataset = H5Dcreate2(handle, name, type.nativeType, space, linkProperties, tessera_h5p_default(), tessera_h5p_default())
-        guard dataset >= 0 else { throw HDF5Error(path: path, message: "cannot create dataset '\(name)'") }
+        let dataset = try openNewDataset(name, type: type, shape: shape, filled: true)
         defer { H5Dclose(dataset) }
         guard H5Dwrite(dataset, type.nativeType, tessera_h5s_all(), tessera_h5s_all(), tessera_h5p_default(), data) >= 0 else {
             throw HDF5Error(path: path, message: "cannot write dataset '\(name)'")
@@ -117,11 +129,7 @@ public final class HDF5File {
     public func read(_ name: String, type: HDF5ElementType, into destination: UnsafeMutableRawBufferPointer) throws {
         let dataset = try openDataset(name)
         defer { H5Dclose(dataset) }
-        let fileType = H5Dget_type(dataset)
-        defer { H5Tclose(fileType) }
-        guard H5Tget_class(fileType) == type.typeClass, H5Tget_size(fileType) == type.byteSize else {
-            throw HDF5Error(path: path, message: "dataset '\(name)' has the wrong dtype (expected \(type.rawValue))")
-        }
+        try checkType(of: dataset, name, is: type)
         let count = datasetShape(dataset).reduce(1, *)
         guard count * type.byteSize == destination.count else {
             throw HDF5Error(path: path, message: "dataset '\(name)' has \(count) elements, expected \(destination.count / type.byteSize)")
@@ -164,14 +172,39 @@ public final class HDF5File {
         return collector.names.sorted()
     }
 
-    private func openDataset(_ name: String) throws -> hid_t {
+    /// Creates dataset `name` (and its groups) and returns it open. Unfilled datasets hold
+    /// whatever the disk held until every element is written.
+    func openNewDataset(_ name: String, type: HDF5ElementType, shape: [Int], filled: Bool) throws -> hid_t {
+        precondition(shape.allSatisfy { $0 >= 0 })
+        let dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), dims, nil)
+        defer { H5Sclose(space) }
+        let linkProperties = H5Pcreate(tessera_h5p_link_create())
+        defer { H5Pclose(linkProperties) }
+        H5Pset_create_intermediate_group(linkProperties, 1)
+        let creation = filled ? tessera_h5p_default() : tessera_h5p_dataset_create_unfilled()
+        defer { if !filled { H5Pclose(creation) } }
+        let dataset = H5Dcreate2(handle, name, type.nativeType, space, linkProperties, creation, tessera_h5p_default())
+        guard dataset >= 0 else { throw HDF5Error(path: path, message: "cannot create dataset '\(name)'") }
+        return dataset
+    }
+
+    func openDataset(_ name: String) throws -> hid_t {
         guard contains(name) else { throw HDF5Error(path: path, message: "missing dataset '\(name)'") }
         let dataset = H5Dopen2(handle, name, tessera_h5p_default())
         guard dataset >= 0 else { throw HDF5Error(path: path, message: "'\(name)' is not a dataset") }
         return dataset
     }
 
-    private func datasetShape(_ dataset: hid_t) -> [Int] {
+    func checkType(of dataset: hid_t, _ name: String, is type: HDF5ElementType) throws {
+        let fileType = H5Dget_type(dataset)
+        defer { H5Tclose(fileType) }
+        guard H5Tget_class(fileType) == type.typeClass, H5Tget_size(fileType) == type.byteSize else {
+            throw HDF5Error(path: path, message: "dataset '\(name)' has the wrong dtype (expected \(type.rawValue))")
+        }
+    }
+
+    func datasetShape(_ dataset: hid_t) -> [Int] {
         let space = H5Dget_space(dataset)
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))

@@ -12,6 +12,10 @@ import Parallel
 /// and the [T, d/tp] and [T, ffn/tp] tensors of the rank's heads and MLP slice; with
 /// activation checkpointing only each block's input (1/tp of it per rank when tp > 1),
 /// plus one block recomputed. Backward holds about one more block's worth of gradients.
+///
+/// Under ZeRO-1 (`distributedOptimizer` at dp > 1) a rank keeps the moments of 1/dp of its
+/// rows, and its collectives need no bucket buffers: Megatron's fp32 table, 16 → 8 + 8/dp
+/// bytes per parameter for weights, gradients and moments.
 public struct MemoryPlan: Sendable {
     public let parametersPerRank: Int
     public let weights: Int
@@ -25,13 +29,20 @@ public struct MemoryPlan: Sendable {
 
     public var total: Int { weights + gradients + optimizer + dataParallelBuffers + activations + lmHead + baseline }
 
-    public init(model: ModelConfig, microBatch: Int, tp: Int, dp: Int, checkpointing: Bool) {
+    /// Whether the plan shards the optimizer over dp (ZeRO-1).
+    public let distributedOptimizer: Bool
+
+    public init(model: ModelConfig, microBatch: Int, tp: Int, dp: Int, checkpointing: Bool, distributedOptimizer: Bool) {
         let d = model.dModel, tokens = microBatch * model.seqLen
         parametersPerRank = ParameterTable(model).parametersPerRank(tp: tp)
         weights = 4 * parametersPerRank
         gradients = weights
-        optimizer = 2 * weights
-        dataParallelBuffers = dp > 1 ? weights : 0
+        self.distributedOptimizer = distributedOptimizer && dp > 1
+        // Whole rows are split, so a rank's share can be a row more than 1/dp; ignored here.
+        let share = self.distributedOptimizer ? dp : 1
+        optimizer = 2 * weights / share
+        // The all-reduce copies gradients into buckets; ZeRO-1's collectives run in place.
+        dataParallelBuffers = dp > 1 && !self.distributedOptimizer ? weights : 0
         let replicatedPerBlock = 6 * tokens * d
         let shardedPerBlock = 4 * tokens * d / tp + 2 * tokens * model.ffn / tp
         let block = 4 * (replicatedPerBlock + shardedPerBlock)
@@ -48,7 +59,8 @@ public struct MemoryPlan: Sendable {
     public func describe(ranks: Int) -> String {
         func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) }
         return """
-        memory per rank: weights \(gib(weights)), gradients \(gib(gradients)), optimizer \(gib(optimizer)), \
+        memory per rank: weights \(gib(weights)), gradients \(gib(gradients)), \
+        optimizer \(gib(optimizer))\(distributedOptimizer ? " (ZeRO-1)" : ""), \
         dp buffers \(gib(dataParallelBuffers)), activations \(gib(activations)), LM head \(gib(lmHead)), \
         runtime \(gib(baseline)) = \(gib(total))
         all \(ranks) ranks: \(String(format: "%.2f GiB", Double(total) * Double(ranks) / 1_073_741_824))
@@ -68,7 +80,8 @@ public struct MemoryPlan: Sendable {
     public static func checkFits(_ config: TesseraConfig, tp: Int, dp: Int) throws {
         guard let available = availableBytes() else { return }
         let plan = MemoryPlan(model: config.model, microBatch: config.train.microBatch, tp: tp, dp: dp,
-                              checkpointing: config.train.activationCheckpointing)
+                              checkpointing: config.train.activationCheckpointing,
+                              distributedOptimizer: config.parallel.distributedOptimizer)
         let localRanks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
         let needed = plan.total * localRanks
         guard needed > available else { return }

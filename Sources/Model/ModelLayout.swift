@@ -23,6 +23,12 @@ extension ParallelContext {
         try require(model.heads % tp == 0, "heads \(model.heads) are not divisible by tp \(tp)")
         try require(model.ffn % tp == 0, "ffn \(model.ffn) is not divisible by tp \(tp)")
         try require(model.vocabSize % tp == 0, "vocabulary \(model.vocabSize) is not divisible by tp \(tp)")
+        // MPI and BLAS take 32-bit counts: a shard past that would trap in the first step.
+        for spec in ParameterTable(model).specs {
+            let perRank = spec.split == .replicated ? spec.count : spec.count / tp
+            try require(perRank <= Int(Int32.max),
+                        "\(spec.name) \(spec.shape) holds \(perRank) elements per rank at tp \(tp), more than a 32-bit MPI or BLAS count (\(Int32.max)) can hold: raise tp")
+        }
     }
 
     /// The full tensor of `parameter` (its values, or its gradient), on every tp rank.
@@ -30,5 +36,24 @@ extension ParallelContext {
         guard let grid else { return gradient ? parameter.tensor.gradValues : parameter.tensor.values }
         return try parameter.sharding.gatherFull(parameter.tensor, fullShape: parameter.fullShape,
                                                  group: grid.tensorParallel, gradient: gradient)
+    }
+}
+
+extension NamedParameter {
+    /// This rank's shape of the tensor (its tensor-parallel shard).
+    public var localShape: [Int] { sharding.localShape(fullShape) }
+
+    /// The rows of this rank's tensor-parallel shard that data-parallel rank `dpRank` of
+    /// `dp` owns. Under ZeRO-1 it keeps their AdamW moments and updates them; under every
+    /// layout it writes them to a checkpoint. Whole rows make each owned part one rectangle
+    /// of the full tensor, which a rank reads and writes as one HDF5 hyperslab.
+    public func ownedRows(dpRank: Int, dp: Int) -> Range<Int> {
+        Sharding.part(dpRank, of: dp, splitting: localShape[0])
+    }
+
+    /// Whether tensor-parallel rank `tpRank` writes and checks its part of this tensor:
+    /// every rank its own shard, and tp rank 0 alone for a replicated tensor.
+    public func isWritten(byTensorParallelRank tpRank: Int) -> Bool {
+        sharding != .replicated || tpRank == 0
     }
 }

@@ -21,6 +21,9 @@ public final class AdamW {
     public struct State {
         public let name: String
         public let parameter: Tensor
+        /// The elements of `parameter` these moments cover and this rank updates: all of
+        /// them, or under ZeRO-1 the rows this data-parallel rank owns.
+        public let elements: Range<Int>
         /// First moment (checkpoint name `optimizer/exp_avg/<name>`).
         public let expAvg: Tensor
         /// Second moment (`optimizer/exp_avg_sq/<name>`).
@@ -37,11 +40,19 @@ public final class AdamW {
     public var stepCount: Int = 0
 
     /// `parameters` are (name, tensor, weight decay applies); names must be unique.
-    public init(parameters: [(name: String, tensor: Tensor, weightDecay: Bool)], settings: AdamWSettings = AdamWSettings()) {
+    /// `ownedRows[i]`, when given, are the rows of parameter i this optimizer keeps moments
+    /// for and updates (ZeRO-1: a data-parallel rank's share); by default, all of them.
+    public init(parameters: [(name: String, tensor: Tensor, weightDecay: Bool)], settings: AdamWSettings = AdamWSettings(),
+                ownedRows: [Range<Int>]? = nil) {
         self.settings = settings
-        states = parameters.map {
-            State(name: $0.name, parameter: $0.tensor, expAvg: Tensor(shape: $0.tensor.shape),
-                  expAvgSq: Tensor(shape: $0.tensor.shape), weightDecay: $0.weightDecay)
+        states = parameters.enumerated().map { index, parameter in
+            let shape = parameter.tensor.shape
+            let rows = ownedRows?[index] ?? 0..<shape[0]
+            let rowSize = shape.dropFirst().reduce(1, *)
+            let momentShape = [rows.count] + shape.dropFirst()  // [owned rows, columns]
+            return State(name: parameter.name, parameter: parameter.tensor,
+                         elements: (rows.lowerBound * rowSize)..<(rows.upperBound * rowSize),
+                         expAvg: Tensor(shape: momentShape), expAvgSq: Tensor(shape: momentShape), weightDecay: parameter.weightDecay)
         }
         index = Dictionary(uniqueKeysWithValues: states.enumerated().map { ($1.name, $0) })
     }
@@ -62,9 +73,10 @@ public final class AdamW {
         let rootCorrection2 = correction2.squareRoot()
         for state in states {
             let decay = state.weightDecay ? 1 - lr * settings.weightDecay : 1
-            let p = state.parameter.pointer, g = state.parameter.gradPointer
+            // Moment i belongs to element `elements.lowerBound + i` of the parameter.
+            let p = state.parameter.pointer + state.elements.lowerBound, g = state.parameter.gradPointer + state.elements.lowerBound
             let m = state.expAvg.pointer, v = state.expAvgSq.pointer
-            ParallelLoops.forEachRange(state.parameter.count, grain: 1 << 16) { _, range in
+            ParallelLoops.forEachRange(state.elements.count, grain: 1 << 16) { _, range in
                 for i in range {
                     let gradient = g[i] * gradientScale
                     m[i] = b1 * m[i] + (1 - b1) * gradient

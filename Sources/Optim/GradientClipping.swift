@@ -20,8 +20,14 @@ public struct GradientClipping {
     public func measure(sharded: [Tensor], replicated: [Tensor],
                         sumOverTensorParallel: (Double) throws -> Double) rethrows -> (norm: Double, scale: Float) {
         let norm = try Self.norm(sharded: sharded, replicated: replicated, sumOverTensorParallel: sumOverTensorParallel)
+        return (norm, scale(norm: norm))
+    }
+
+    /// The factor `min(1, maxNorm / ‖g‖)` for a norm measured elsewhere (ZeRO-1's, over
+    /// each rank's owned slices).
+    public func scale(norm: Double) -> Float {
         let factor = maxNorm / (norm + 1e-6)
-        return (norm, factor < 1 ? Float(factor) : 1)
+        return factor < 1 ? Float(factor) : 1
     }
 
     /// ‖g‖ over the model: sharded squares summed over tp, replicated ones counted once.
@@ -32,12 +38,17 @@ public struct GradientClipping {
 
     /// Σ g² over the tensors' gradients, accumulated in Double.
     public static func sumOfSquares(_ tensors: [Tensor]) -> Double {
+        sumOfSquares(tensors.map { UnsafeBufferPointer($0.grad) })
+    }
+
+    /// Σ g² over the gradient slices, accumulated in Double.
+    public static func sumOfSquares(_ gradients: [UnsafeBufferPointer<Float>]) -> Double {
         var total = 0.0
-        for tensor in tensors {
-            let g = tensor.gradPointer
+        for gradient in gradients {
+            guard let g = gradient.baseAddress else { continue }
             var partials = [Double](repeating: 0, count: ParallelLoops.workers)
             partials.withUnsafeMutableBufferPointer { partial in
-                ParallelLoops.forEachRange(tensor.count, grain: 1 << 16) { part, range in
+                ParallelLoops.forEachRange(gradient.count, grain: 1 << 16) { part, range in
                     // Four independent sums: one chain would wait on each addition's latency.
                     var sums = (0.0, 0.0, 0.0, 0.0)
                     var i = range.lowerBound

@@ -112,6 +112,15 @@ public final class Communicator: ReductionGroup {
         count(bytes: 2 * (size - 1) * buffer.count * 8 / size)
     }
 
+    /// Sums 64-bit words across ranks, in place, wrapping modulo 2^64 (checkpoint checksums,
+    /// whose sum over a tensor's parts is the same for every layout).
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<UInt64>) throws {
+        guard size > 1 else { return }
+        try check(MPI_Allreduce(tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
+                                tessera_mpi_uint64(), tessera_mpi_sum(), handle), "MPI_Allreduce")
+        count(bytes: 2 * (size - 1) * buffer.count * 8 / size)
+    }
+
     /// `ReductionGroup` conformance for ops inside the tape: an MPI failure there has
     /// nowhere to unwind to, so it is reported (with MPI's message and the rank) and the job
     /// ends.
@@ -143,6 +152,30 @@ public final class Communicator: ReductionGroup {
                                  tessera_mpi_sum(), handle, &request), "MPI_Iallreduce")
         count(bytes: 2 * (size - 1) * buffer.count * 4 / size)
         return PendingReduction(request: request, communicator: self)
+    }
+
+    /// Starts summing `buffer` across ranks, in place: rank r ends with the sum of the r-th
+    /// run of `counts[r]` floats at the front of `buffer` (MPI's in-place reduce-scatter);
+    /// returns at once. The buffer must stay alive and untouched until the request's `wait`
+    /// returns (ZeRO-1's gradient reduction).
+    public func reduceScatterStartInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32]) throws -> PendingReduction {
+        precondition(counts.count == size && Int(counts.reduce(0, +)) == buffer.count, "reduceScatterStartInPlace: counts must tile the buffer")
+        var request: MPI_Request? = tessera_mpi_request_null()
+        try check(MPI_Ireduce_scatter(tessera_mpi_in_place(), buffer.baseAddress, counts, tessera_mpi_float(), tessera_mpi_sum(),
+                                      handle, &request), "MPI_Ireduce_scatter")
+        count(bytes: (buffer.count - Int(counts[rank])) * 4)
+        return PendingReduction(request: request, communicator: self)
+    }
+
+    /// Every rank's run of `buffer` (rank r's `counts[r]` floats, in rank order, already in
+    /// place on rank r) to every rank, in place (ZeRO-1's parameter gather).
+    public func allGatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32]) throws {
+        precondition(counts.count == size && Int(counts.reduce(0, +)) == buffer.count, "allGatherInPlace: counts must tile the buffer")
+        var offsets = [Int32](repeating: 0, count: size)
+        for r in 1..<max(size, 1) { offsets[r] = offsets[r - 1] + counts[r - 1] }
+        try check(MPI_Allgatherv(tessera_mpi_in_place(), 0, tessera_mpi_float(), buffer.baseAddress, counts, offsets,
+                                 tessera_mpi_float(), handle), "MPI_Allgatherv")
+        count(bytes: (size - 1) * Int(counts[rank]) * 4)
     }
 
     func count(bytes: Int) {

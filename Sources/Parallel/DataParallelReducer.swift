@@ -1,5 +1,20 @@
 import Autograd
 
+/// How a training step sums gradients over the data-parallel group: all-reduced buckets
+/// (`DataParallelReducer`), or ZeRO-1's reduce-scattered shares (`ShardedGradientReducer`).
+public protocol GradientReduction: AnyObject {
+    /// When false, `markReady` does nothing (earlier micro-batches of an accumulated step).
+    var isEnabled: Bool { get set }
+    /// Declares these parameters' gradients final for this step, starting their reduction.
+    func markReady(_ tensors: [Tensor])
+    /// Finishes every reduction: the summed gradients (or this rank's share) are in `grad`.
+    func finish() throws
+    /// After the optimizer: every rank's updated parameters to every rank (ZeRO-1).
+    func gatherParameters() throws
+    /// Every rank's summed gradients to every rank, for code that must see whole gradients.
+    func gatherGradients() throws
+}
+
 /// Sums gradients over the data-parallel group in buckets, started (non-blocking) as soon
 /// as backward has finished every gradient in a bucket, as PyTorch DDP and Megatron's
 /// distributed optimizer do, so communication overlaps the rest of backward.
@@ -9,7 +24,7 @@ import Autograd
 /// becomes final; `finish` starts what is left, waits for everything and writes the sums
 /// back. With gradient accumulation, only the last micro-batch's backward is `enabled`, so
 /// the reduction happens once per step.
-public final class DataParallelReducer {
+public final class DataParallelReducer: GradientReduction {
     public let group: Communicator
     public let parameters: [Tensor]
     /// When false, `markReady` does nothing (earlier micro-batches of an accumulated step).
@@ -82,6 +97,12 @@ public final class DataParallelReducer {
             buckets[index].ready = 0
         }
     }
+
+    /// Every rank already holds every updated parameter.
+    public func gatherParameters() throws {}
+
+    /// Every rank already holds the whole summed gradients.
+    public func gatherGradients() throws {}
 
     private func start(_ index: Int) throws {
         var offset = 0

@@ -77,6 +77,30 @@ public final class ParallelContext {
         return buffer[0]
     }
 
+    /// Σ over every rank (identity for one process).
+    public func sumOverWorld(_ value: Double) throws -> Double {
+        guard let grid, grid.world.size > 1 else { return value }
+        var buffer = [value]
+        try buffer.withUnsafeMutableBufferPointer { try grid.world.allReduce($0) }
+        return buffer[0]
+    }
+
+    /// Σ over every rank, modulo 2^64, element by element (identity for one process).
+    public func sumOverWorld(_ values: [UInt64]) throws -> [UInt64] {
+        guard let grid, grid.world.size > 1 else { return values }
+        var buffer = values
+        try buffer.withUnsafeMutableBufferPointer { try grid.world.allReduce($0) }
+        return buffer
+    }
+
+    /// Waits for every rank.
+    public func barrier() throws {
+        try grid?.world.barrier()
+    }
+
+    /// The world's `MPI_Comm`, for libraries that take one (parallel HDF5); nil without MPI.
+    public var worldCommunicator: OpaquePointer? { grid?.world.handle }
+
     /// Bytes this rank sent in collectives: tensor-parallel and data-parallel.
     public var bytesSent: (tensorParallel: Int, dataParallel: Int) { grid?.bytesSent ?? (0, 0) }
 

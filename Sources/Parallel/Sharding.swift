@@ -22,8 +22,14 @@ public enum Sharding: Equatable, Sendable {
     public func rowRange(_ full: [Int]) -> Range<Int> {
         switch self {
         case .replicated, .columns: 0..<full[0]
-        case .rows(let parts, let index): (index * full[0] / parts)..<((index + 1) * full[0] / parts)
+        case .rows(let parts, let index): Sharding.part(index, of: parts, splitting: full[0])
         }
+    }
+
+    /// Part `index` of `count` items cut into `parts` runs as even as they can be (the
+    /// first ones shorter when they do not divide): the one formula for every split.
+    public static func part(_ index: Int, of parts: Int, splitting count: Int) -> Range<Int> {
+        (index * count / parts)..<((index + 1) * count / parts)
     }
 
     /// The full-tensor columns this rank holds.
@@ -31,17 +37,7 @@ public enum Sharding: Equatable, Sendable {
         let columns = full.count > 1 ? full[1] : 1
         switch self {
         case .replicated, .rows: return 0..<columns
-        case .columns(let parts, let index): return (index * columns / parts)..<((index + 1) * columns / parts)
-        }
-    }
-
-    /// Copies this rank's part of a full row-major tensor into `local`.
-    public func slice(_ full: [Float], fullShape: [Int], into local: Tensor) {
-        let columns = columnRange(fullShape), fullColumns = fullShape.count > 1 ? fullShape[1] : 1
-        for (localRow, fullRow) in rowRange(fullShape).enumerated() {
-            for (localColumn, fullColumn) in columns.enumerated() {
-                local.data[localRow * columns.count + localColumn] = full[fullRow * fullColumns + fullColumn]
-            }
+        case .columns(let parts, let index): return Sharding.part(index, of: parts, splitting: columns)
         }
     }
 

@@ -60,10 +60,10 @@ public enum Benchmark {
     /// Each data-parallel rank trains `shape.microBatch` sequences per step, so tokens per
     /// step grow with dp.
     public static func run(_ shape: BenchmarkShape, steps: Int, context: ParallelContext = .single(),
-                           log: (String) -> Void) throws -> BenchmarkResult {
+                           distributedOptimizer: Bool = false, log: (String) -> Void) throws -> BenchmarkResult {
         let sgemmBefore = sgemmGflops(size: 2048)
         log(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmBefore) + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
-        let trainingStep = TrainingStep(model: shape.model, seed: 0, context: context)
+        let trainingStep = TrainingStep(model: shape.model, seed: 0, context: context, distributedOptimizer: distributedOptimizer)
         let data = SyntheticTokens(vocabSize: shape.model.vocabSize, seqLen: shape.model.seqLen, seed: 0)
         var seconds: [Double] = []
         var breakdown = StepBreakdown()
@@ -81,7 +81,7 @@ public enum Benchmark {
             guard let loss = try trainingStep.run([batch], lr: 1e-4) else { preconditionFailure("benchmark step abandoned") }
             let elapsed = Date().timeIntervalSince(start)
             bytes = context.bytesSent
-            log(String(format: "step %d: %.3f s, loss %.4f", step, elapsed, loss) + (step == 0 ? " (warm-up)" : ""))
+            log(String(format: "step %ld: %.3f s, loss %.4f", step, elapsed, loss) + (step == 0 ? " (warm-up)" : ""))
             if step > 0 {
                 seconds.append(elapsed)
                 breakdown.add(step: elapsed)

@@ -17,6 +17,8 @@ final class TrainingRun {
     /// These follow the global batch, which a resume under another dp may keep by changing
     /// the accumulation.
     private(set) var totalSteps: Int
+    /// What the checkpoint this run resumed from took to read.
+    private var loadTransfer = Checkpoint.Transfer()
     private(set) var accumulation: Int
     var tokensPerStep: Int { state.globalBatch * config.model.seqLen }
     private(set) var schedule: LearningRateSchedule
@@ -50,7 +52,8 @@ final class TrainingRun {
     }
 
     static func freshModel(_ config: TesseraConfig, context: ParallelContext) -> TrainingStep {
-        let trainingStep = TrainingStep(model: config.model, seed: UInt64(config.train.seed), context: context, optim: config.optim)
+        let trainingStep = TrainingStep(model: config.model, seed: UInt64(config.train.seed), context: context, optim: config.optim,
+                                        distributedOptimizer: config.parallel.distributedOptimizer)
         trainingStep.checkpointBlocks = config.train.activationCheckpointing
         return trainingStep
     }
@@ -90,7 +93,7 @@ final class TrainingRun {
                 try checkEveryRankLoaded(path)
                 try keepGlobalBatch(of: path)
                 pipeline.stream.restore(state.cursor)
-                if context.isLeader { loop.log("resumed from \(path) at step \(state.step)") }
+                if context.isLeader { loop.log("resumed from \(path) at step \(state.step) (\(loadTransfer.summary(verb: "read")))") }
                 return true
             }
         }
@@ -109,7 +112,7 @@ final class TrainingRun {
         guard let path = config.train.initFrom else { return }
         watchdog.beat("loading weights from \(path)")
         let source = try context.agreeing {
-            try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters).state
+            try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters, context: context).state
         }
         if context.isLeader {
             loop.log("initialised the weights from \(path) (step \(source.step) of its run); the optimizer, schedule and data start fresh")
@@ -155,10 +158,14 @@ final class TrainingRun {
         var failure: CheckpointError?
         do {
             let loaded = try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters,
-                                             optimizer: trainingStep.optimizer)
+                                             optimizer: trainingStep.optimizer, context: context)
             state = loaded.state
+            loadTransfer = loaded.transfer
             if !loaded.attributesChecked && context.isLeader {
                 loop.warn("checkpoint \(path) has format 1: its step, cursor, lr and config carry no checksum and are unchecked")
+            }
+            if loaded.tensorCheck == .wholeTensorsOnEveryRank && context.isLeader {
+                loop.log("checkpoint \(path) has format \(loaded.formatVersion): every rank read each whole tensor and checked its checksum")
             }
         } catch let error as CheckpointError {
             failure = error
@@ -186,7 +193,7 @@ final class TrainingRun {
         }
         guard context.isLeader else { return }
         let train = config.train, model = config.model
-        loop.log("model: \(model.parameterTable.parameterCount) parameters, \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \(context.dp), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
+        loop.log("model: \(model.parameterTable.parameterCount) parameters, \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \(context.dp)\(trainingStep.distributedOptimizer ? " (ZeRO-1)" : ""), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
     }
 
     /// Validation loss at the current step, logged and recorded (when validation is on).
@@ -219,9 +226,9 @@ final class TrainingRun {
         if context.isLeader && first && accumulation > 1 {
             loop.log("step \(step)/\(totalSteps) | micro-batch 1/\(accumulation) running (\(train.microBatch)×\(config.model.seqLen) tokens per rank per micro-batch)")
         }
-        let completed = try trainingStep.run(batches, lr: Float(lr), afterBackward: { loss in
-            try self.loop.afterBackward?(step, loss, self.trainingStep.decoder)
-        }, onMicroBatch: { k, n in
+        // Only a hook that is set is passed: under ZeRO-1 it costs a gather of the gradients.
+        let afterBackward = loop.afterBackward.map { hook in { (loss: Double) in try hook(step, loss, self.trainingStep.decoder) } }
+        let completed = try trainingStep.run(batches, lr: Float(lr), afterBackward: afterBackward, onMicroBatch: { k, n in
             self.watchdog.beat(k < n ? "in step \(step), micro-batch \(k + 1) of \(n)" : "after step \(step)")
             self.reportMicroBatch(k, of: n, step: step, since: started)
         }, shouldContinue: { try self.context.maxOverWorld(StopSignal.requested ? 1 : 0) == 0 })
@@ -246,7 +253,7 @@ final class TrainingRun {
         guard context.isLeader && n > 1 && k < n else { return }
         guard k == 1 || now.timeIntervalSince(lastMicroBatchReport ?? start) >= 10 else { return }
         lastMicroBatchReport = now
-        loop.log(String(format: "step %d/%d | micro-batch %d/%d | %.1f s per micro-batch | step ETA ", step, totalSteps, k, n,
+        loop.log(String(format: "step %ld/%ld | micro-batch %ld/%ld | %.1f s per micro-batch | step ETA ", step, totalSteps, k, n,
                         elapsed / Double(k)) + duration(elapsed / Double(k) * Double(n - k)))
     }
 
@@ -282,13 +289,13 @@ final class TrainingRun {
         let path = runDirectory.checkpointPath(step: state.step)
         watchdog.beat("saving \(path)")
         // Rank 0 writes; a failed write must end every rank, not leave them in the next step.
-        try context.agreeing {
+        let transfer = try context.agreeing {
             try Checkpoint.save(path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,
                                 state: state, lr: schedule(state.step), config: config, context: context)
         }
         guard context.isLeader else { return }
         runDirectory.prune(keep: config.train.keepCheckpoints)
-        loop.log("saved \(path)")
+        loop.log("saved \(path) (\(transfer.summary(verb: "wrote")))")
     }
 }
 

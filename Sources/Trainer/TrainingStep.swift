@@ -20,17 +20,39 @@ public final class TrainingStep {
     /// tp > 1 each rank then keeps only its 1/tp of every block input.
     public var checkpointBlocks = false
     let distributedActivations: DistributedActivations?
-    let reducer: DataParallelReducer?
+    let reducer: GradientReduction?
     /// ‖g‖ of the last step, before clipping.
     public private(set) var gradientNorm = 0.0
 
-    public init(model: ModelConfig, seed: UInt64, context: ParallelContext, optim: OptimConfig = OptimConfig()) {
+    /// Whether AdamW's moments and update are sharded over dp (ZeRO-1).
+    public let distributedOptimizer: Bool
+
+    /// With `distributedOptimizer` and dp > 1, each data-parallel rank keeps the moments of
+    /// and updates only the rows it owns (`NamedParameter.ownedRows`): gradients are
+    /// reduce-scattered, and the updated parameters all-gathered.
+    public init(model: ModelConfig, seed: UInt64, context: ParallelContext, optim: OptimConfig = OptimConfig(),
+                distributedOptimizer: Bool = false) {
         self.context = context
+        self.distributedOptimizer = distributedOptimizer && context.dp > 1
         decoder = CM3LeonDecoder(config: model, seed: seed, tensorParallel: context.tensorParallel)
         let tensors = decoder.parameters.map(\.tensor)
-        optimizer = AdamW(parameters: decoder.parameters.map { ($0.name, $0.tensor, $0.spec.weightDecay) }, settings: optim.adamW)
+        let dp = context.dp
+        let ownedRows = self.distributedOptimizer ? decoder.parameters.map { $0.ownedRows(dpRank: context.dpRank, dp: dp) } : nil
+        optimizer = AdamW(parameters: decoder.parameters.map { ($0.name, $0.tensor, $0.spec.weightDecay) }, settings: optim.adamW,
+                          ownedRows: ownedRows)
         clipping = optim.clipNorm > 0 ? GradientClipping(maxNorm: optim.clipNorm) : nil
-        reducer = context.grid.flatMap { $0.dp > 1 ? DataParallelReducer(parameters: tensors, group: $0.dataParallel) : nil }
+        let partition = !self.distributedOptimizer ? nil : decoder.parameters.map { parameter in
+            let width = parameter.localShape.dropFirst().reduce(1, *)
+            return (0..<dp).map { rank -> Range<Int> in
+                let rows = parameter.ownedRows(dpRank: rank, dp: dp)
+                return (rows.lowerBound * width)..<(rows.upperBound * width)
+            }
+        }
+        reducer = context.grid.flatMap { grid -> GradientReduction? in
+            guard grid.dp > 1 else { return nil }
+            guard let partition else { return DataParallelReducer(parameters: tensors, group: grid.dataParallel) }
+            return ShardedGradientReducer(parameters: tensors, group: grid.dataParallel, partition: partition)
+        }
         distributedActivations = context.grid.flatMap { $0.tp > 1 ? DistributedActivations(group: $0.tensorParallel) : nil }
     }
 
@@ -68,23 +90,30 @@ public final class TrainingStep {
         }
         try reducer?.finish()
         let globalLoss = try context.sumOverDataParallel(localLoss)
-        try afterBackward?(globalLoss)
-        // Sharded parameters' squares are summed over tp; replicated ones are counted once.
-        let sharded = decoder.parameters.filter { $0.sharding != .replicated }.map(\.tensor)
-        let replicated = decoder.parameters.filter { $0.sharding == .replicated }.map(\.tensor)
-        try StepProfile.measure(.optimizer) {
-            var gradientScale: Float = 1
-            if let clipping {
-                (gradientNorm, gradientScale) = try clipping.measure(sharded: sharded, replicated: replicated) {
-                    try context.sumOverTensorParallel($0)
-                }
-            } else {
-                gradientNorm = try GradientClipping.norm(sharded: sharded, replicated: replicated) {
-                    try context.sumOverTensorParallel($0)
-                }
-            }
-            optimizer.step(lr: lr, gradientScale: gradientScale)
+        if let afterBackward {
+            if distributedOptimizer { try reducer?.gatherGradients() }
+            try afterBackward(globalLoss)
         }
+        try StepProfile.measure(.optimizer) {
+            gradientNorm = try measureGradientNorm()
+            optimizer.step(lr: lr, gradientScale: clipping?.scale(norm: gradientNorm) ?? 1)
+        }
+        if distributedOptimizer { try reducer?.gatherParameters() }
         return globalLoss
+    }
+
+    /// ‖g‖ over the whole model. Sharded parameters' squares are summed over tp and
+    /// replicated ones counted once; under ZeRO-1 each rank adds its owned slices and the
+    /// sum runs over every rank.
+    private func measureGradientNorm() throws -> Double {
+        let parameters = decoder.parameters
+        guard distributedOptimizer else {
+            let sharded = parameters.filter { $0.sharding != .replicated }.map(\.tensor)
+            let replicated = parameters.filter { $0.sharding == .replicated }.map(\.tensor)
+            return try GradientClipping.norm(sharded: sharded, replicated: replicated) { try context.sumOverTensorParallel($0) }
+        }
+        let owned = zip(parameters, optimizer.states).filter { $0.0.isWritten(byTensorParallelRank: context.tpRank) }
+            .map { UnsafeBufferPointer(rebasing: $0.1.parameter.grad[$0.1.elements]) }
+        return try context.sumOverWorld(GradientClipping.sumOfSquares(owned)).squareRoot()
     }
 }

@@ -60,7 +60,7 @@ public struct DatasetShard {
         for shard in 0..<shards {
             let range = (shard * perShard)..<min(documents.count, (shard + 1) * perShard)
             let slice = Array(documents[range])
-            let path = (directory as NSString).appendingPathComponent(prefix + "-" + String(format: "%05d", shard) + ".h5")
+            let path = (directory as NSString).appendingPathComponent(prefix + "-" + String(format: "%05ld", shard) + ".h5")
             try write(path: path, documents: slice, embeddings: embeddings.map { Array($0[range]) }, vocabulary: vocabulary)
             progress("\(prefix) shard \(shard + 1)/\(shards): \(slice.count) documents, \(slice.reduce(0) { $0 + $1.count }) tokens → \(path)")
         }

@@ -20,6 +20,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Data-parallel size: must equal ranks / tp when given.")
     var dp: Int?
 
+    @Flag(name: .long, help: "Shard the optimizer over dp (ZeRO-1, as parallel.distributed_optimizer does in training).")
+    var distributedOptimizer = false
+
     @Flag(name: .long, help: "Also print the result as one JSON line (per-step seconds, median and best tokens/s, peak memory).")
     var json = false
 
@@ -38,12 +41,12 @@ struct Bench: ParsableCommand {
                 throw ExitCode(2)
             }
             let log: (String) -> Void = context.isLeader ? { print($0); fflush(stdout) } : { _ in }
-            let result = try Benchmark.run(chosen, steps: steps, context: context, log: log)
+            let result = try Benchmark.run(chosen, steps: steps, context: context, distributedOptimizer: distributedOptimizer, log: log)
             log("shape \(result.shape), tp \(context.tp) × dp \(context.dp): " + String(
-                format: "%d tokens/step; median %.3f s/step = %.0f tokens/s = %.0f%% of sgemm %.1f GFLOP/s; best %.3f s/step = %.0f tokens/s = %.0f%%; peak RSS %.2f GiB",
+                format: "%ld tokens/step; median %.3f s/step = %.0f tokens/s = %.0f%% of sgemm %.1f GFLOP/s; best %.3f s/step = %.0f tokens/s = %.0f%%; peak RSS %.2f GiB",
                 result.tokensPerStep, result.medianSeconds, result.medianTokensPerSecond, 100 * result.fractionOfSgemm, result.sgemmGflops,
                 result.bestSeconds, result.bestTokensPerSecond, 100 * result.bestFractionOfSgemm, Double(result.peakResidentBytes) / 1_073_741_824))
-            log(String(format: "where a step goes (rank 0, mean of %d timed steps, %.4f s):", result.stepSeconds.count, result.breakdown.step))
+            log(String(format: "where a step goes (rank 0, mean of %ld timed steps, %.4f s):", result.stepSeconds.count, result.breakdown.step))
             result.breakdown.lines.forEach(log)
             if json {
                 let seconds = result.stepSeconds.map { String(format: "%.6f", $0) }.joined(separator: ",")

@@ -85,17 +85,17 @@ struct BenchData: ParsableCommand {
         // by packing them), so one process's retrieval must keep up with the whole
         // machine's training, not with one rank's share. A retrieval example starts a block
         // of its own and a long one spans several: at most one example per block.
-        print(String(format: "training consumption, an upper bound: training at 100%% of sgemm %.1f GFLOP/s (%d BLAS threads, %d cores), one retrieval example per block of seq_len tokens:",
+        print(String(format: "training consumption, an upper bound: training at 100%% of sgemm %.1f GFLOP/s (%ld BLAS threads, %ld cores), one retrieval example per block of seq_len tokens:",
                      sgemm, BLASRuntime.threads, ProcessInfo.processInfo.activeProcessorCount))
         for (name, model) in models {
             let flopsPerToken = model.parameterTable.trainingFlopsPerToken
             let tokensPerSecond = sgemm * 1e9 / flopsPerToken
             let consumed = tokensPerSecond / Double(model.seqLen)
-            print("\(name): " + String(format: "%.3e training FLOPs per token → at most %.1f tokens/s = %.4f examples/s (%.1f s per example) at seq_len %d",
+            print("\(name): " + String(format: "%.3e training FLOPs per token → at most %.1f tokens/s = %.4f examples/s (%.1f s per example) at seq_len %ld",
                                         flopsPerToken, tokensPerSecond, consumed, 1 / consumed, model.seqLen))
             for rate in rates {
                 let ratio = rate.examplesPerSecond / consumed
-                print(String(format: "  bank %8d: retrieval %.1f examples/s = %.*f× ", rate.size, rate.examplesPerSecond,
+                print(String(format: "  bank %8ld: retrieval %.1f examples/s = %.*f× ", rate.size, rate.examplesPerSecond,
                              ratio < 10 ? 2 : 0, ratio) + "what \(name) consumes")
             }
         }
@@ -115,7 +115,7 @@ struct BenchData: ParsableCommand {
         let start = Date()
         for _ in 0..<blocks { _ = pipeline.stream.next() }
         let elapsed = Date().timeIntervalSince(start)
-        print("  retrieval \(retrieval ? "on " : "off"): " + String(format: "%.1f blocks/s of %d tokens (%d blocks in %.2f s; setup %.2f s)",
+        print("  retrieval \(retrieval ? "on " : "off"): " + String(format: "%.1f blocks/s of %ld tokens (%ld blocks in %.2f s; setup %.2f s)",
                                                                  Double(blocks) / elapsed, seq + 1, blocks, elapsed, setup))
         flush()
     }
@@ -147,7 +147,7 @@ struct BenchData: ParsableCommand {
         let elapsed = Date().timeIntervalSince(start)
         let rate = Double(timed) / elapsed
         let bytes = (bank.text.count + bank.image.count + bank.documentVectors.count) * MemoryLayout<Float>.size
-        print(String(format: "  bank %8d: %.1f examples/s, %.2f ms per example (%d examples in %.2f s, %.1f retrieved each); bank %.1f MiB (text, image and document vectors, float32); built in %.2f s (documents and vectors %.2f s, EmbeddingBank %.2f s, RetrievalExamples %.2f s)",
+        print(String(format: "  bank %8ld: %.1f examples/s, %.2f ms per example (%ld examples in %.2f s, %.1f retrieved each); bank %.1f MiB (text, image and document vectors, float32); built in %.2f s (documents and vectors %.2f s, EmbeddingBank %.2f s, RetrievalExamples %.2f s)",
                      size, rate, 1000 / rate, timed, elapsed, Double(retrieved) / Double(timed), Double(bytes) / 1_048_576,
                      built.timeIntervalSince(vectorsStart), bankStart.timeIntervalSince(vectorsStart),
                      examplesStart.timeIntervalSince(bankStart), built.timeIntervalSince(examplesStart)))

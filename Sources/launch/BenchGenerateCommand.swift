@@ -50,7 +50,7 @@ struct BenchGenerate: ParsableCommand {
             let uncached = time { decodeWithoutCache(decoder, prompts) }
             if cached.result != uncached.result { report("warning: cached and uncached greedy decoding chose different tokens (near-ties in fp32)") }
             let generated = Double(batch * tokens)
-            print(String(format: "batch %d: with KV cache %.1f tokens/s (%.3f s), without %.1f tokens/s (%.3f s): %.1f× faster",
+            print(String(format: "batch %ld: with KV cache %.1f tokens/s (%.3f s), without %.1f tokens/s (%.3f s): %.1f× faster",
                          batch, generated / cached.seconds, cached.seconds, generated / uncached.seconds, uncached.seconds,
                          uncached.seconds / cached.seconds))
         }

@@ -65,7 +65,7 @@ struct Prepare: ParsableCommand {
                 let rules = JSONLDocuments.SegmentRules(encode: tokenizer.map { tokenizer in { tokenizer.encode($0) } }, imageTokens: resolved.data.imageTokens)
                 let read = try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, segments: rules, progress: progress)
                 let seconds = Date().timeIntervalSince(started), tokens = read.documents.reduce(0) { $0 + $1.count }
-                progress(String(format: "read %d documents, %d tokens in %.1f s: %.0f documents/s, %.0f tokens/s",
+                progress(String(format: "read %ld documents, %ld tokens in %.1f s: %.0f documents/s, %.0f tokens/s",
                                 read.documents.count, tokens, seconds, Double(read.documents.count) / seconds, Double(tokens) / seconds))
                 sets = [("train", read.documents, read.embeddings)]
             } else {
@@ -133,7 +133,7 @@ struct InspectData: ParsableCommand {
                 print("block \(block.index) of epoch \(block.epoch): \(block.pieces.count) example(s) or parts, \(spans) masked span(s), \(block.padding) padding")
                 for piece in block.pieces {
                     let source = pipeline.training.source(of: piece.query)
-                    let retrieved = piece.retrieved.map { String(format: "%d (%@, relevance %.2f)", $0.document, $0.modality.rawValue, $0.relevance) }
+                    let retrieved = piece.retrieved.map { String(format: "%ld (%@, relevance %.2f)", $0.document, $0.modality.rawValue, $0.relevance) }
                     print((piece.task.map { "  task \($0): document" } ?? "  query") + " \(piece.query) (\(source.name) #\(source.index))"
                           + (retrieved.isEmpty ? "" : " after " + retrieved.joined(separator: ", ")))
                 }
@@ -141,7 +141,7 @@ struct InspectData: ParsableCommand {
                 print("")
             }
         }
-        let summary = String(format: "padding: %.1f%% of %d tokens in %d blocks", 100 * Double(padding) / Double(max(total, 1)), total, count)
+        let summary = String(format: "padding: %.1f%% of %ld tokens in %ld blocks", 100 * Double(padding) / Double(max(total, 1)), total, count)
         if json { FileHandle.standardError.write(Data((summary + "\n").utf8)) } else { print(summary) }
     }
 }

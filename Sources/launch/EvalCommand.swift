@@ -56,7 +56,7 @@ struct Eval: ParsableCommand {
             try withReportedErrors(context: context) {
                 // Parameters only: evaluation needs no optimizer state.
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
-                let state = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters).state }
+                let state = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters, context: context).state }
                 if let task {
                     // Scoring needs the held-out documents only, not the training stream.
                     let held = try context.agreeing { try DataPipeline.validationDataset(resolved) }.documents
@@ -71,7 +71,7 @@ struct Eval: ParsableCommand {
                 let loss = try decoder.validationLoss(validation, context: context)
                 if let blocks, context.isLeader { try writeAtomically(Data(validation.flatMap(\.blockLines).joined().utf8), to: blocks) }
                 if context.isLeader {
-                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%d,\"val_loss\":%.9f,\"val_ppl\":%.9f}", state.step, loss, exp(loss)))
+                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%ld,\"val_loss\":%.9f,\"val_ppl\":%.9f}", state.step, loss, exp(loss)))
                 }
             }
         }

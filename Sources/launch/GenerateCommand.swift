@@ -113,7 +113,7 @@ struct Generate: ParsableCommand {
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
-                _ = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters) }
+                _ = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters, context: context) }
                 let generator = Generator(decoder: decoder, vocabulary: vocabulary)
                 let outputs = try context.agreeing { try generator.generate(prompt: retrievedContext + tokens, mode: generationMode, settings: settings) }
                 guard context.isLeader else { return }

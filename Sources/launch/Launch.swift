@@ -206,10 +206,20 @@ struct Plan: ParsableCommand {
             let accumulation = try resolved.train.accumulation(seqLen: model.seqLen, dp: dp)
             print("layout: tp \(tp) × dp \(dp), micro-batch \(resolved.train.microBatch) × \(accumulation) accumulation, \(steps) steps")
             let plan = MemoryPlan(model: model, microBatch: resolved.train.microBatch, tp: tp, dp: dp,
-                                  checkpointing: resolved.train.activationCheckpointing)
+                                  checkpointing: resolved.train.activationCheckpointing,
+                                  distributedOptimizer: resolved.parallel.distributedOptimizer)
             print(plan.describe(ranks: world))
+            if dp > 1 {
+                // The other setting of parallel.distributed_optimizer, for comparison.
+                let other = MemoryPlan(model: model, microBatch: resolved.train.microBatch, tp: tp, dp: dp,
+                                       checkpointing: resolved.train.activationCheckpointing,
+                                       distributedOptimizer: !plan.distributedOptimizer)
+                let (zero, replicated) = plan.distributedOptimizer ? (plan, other) : (other, plan)
+                print(String(format: "ZeRO-1 (parallel.distributed_optimizer): weights, gradients and moments %.0f → %.2f bytes per parameter (8 + 8/dp), %.2f → %.2f GiB per rank in all",
+                             16.0, 8 + 8 / Double(dp), Double(replicated.total) / 1_073_741_824, Double(zero.total) / 1_073_741_824))
+            }
             let cache = KVCache.bytesPerSequence(model, positions: model.seqLen)
-            print(String(format: "KV cache for decoding (fp32 keys and values of every layer): %.1f MiB per sequence of %d tokens, %.1f MiB of it on each of the tp %d ranks; CFG doubles the sequences",
+            print(String(format: "KV cache for decoding (fp32 keys and values of every layer): %.1f MiB per sequence of %ld tokens, %.1f MiB of it on each of the tp %ld ranks; CFG doubles the sequences",
                          Double(cache) / 1_048_576, model.seqLen, Double(cache / tp) / 1_048_576, tp))
         }
     }

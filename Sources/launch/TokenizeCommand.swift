@@ -49,7 +49,7 @@ struct Tokenize: ParsableCommand {
         var tokens = 0
         for line in lines { tokens += tokenizer.encode(line).count }
         let seconds = Date().timeIntervalSince(started), bytes = lines.reduce(0) { $0 + $1.utf8.count }
-        print(String(format: "{\"lines\":%d,\"bytes\":%d,\"tokens\":%d,\"seconds\":%.4f,\"mb_per_s\":%.3f}",
+        print(String(format: "{\"lines\":%ld,\"bytes\":%ld,\"tokens\":%ld,\"seconds\":%.4f,\"mb_per_s\":%.3f}",
                      lines.count, bytes, tokens, seconds, Double(bytes) / 1e6 / seconds))
     }
 }

@@ -41,7 +41,7 @@ final class ConfigKeyTableTests: XCTestCase {
             "train.activation_checkpointing": "yes", "train.watchdog_seconds": "120", "train.init_from": "runs/x/step \"1\".h5",
             "optim.peak_lr": "2.5e-4", "optim.warmup": "17", "optim.decay": "cosine", "optim.final_lr_fraction": "0.2",
             "optim.clip_norm": "0.5", "optim.beta1": "0.8", "optim.beta2": "0.99", "optim.eps": "1e-6",
-            "optim.weight_decay": "0.05", "parallel.tp": "2",
+            "optim.weight_decay": "0.05", "parallel.tp": "2", "parallel.distributed_optimizer": "false",
             "data.train": "[a.h5, \"b c.h5\"]", "data.validation": "v.h5", "data.text_vocab": "600",
             "data.special_tokens.pad": "10", "data.special_tokens.eos": "11", "data.special_tokens.break": "12",
             "data.special_tokens.mask": "13", "data.special_tokens.infill": "14", "data.retrieval": "true",

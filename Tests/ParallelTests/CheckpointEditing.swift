@@ -59,3 +59,11 @@ func attributesChecksum(_ attributes: [String: AttributeValue]) -> String {
     }.joined(separator: "\n")
     return String(Checkpoint.checksum(bytes: Array(text.utf8)), radix: 16)
 }
+
+/// The `checksums` attribute as formats 1 and 2 wrote it: one FNV hash of each whole
+/// tensor's bytes per line (docs/checkpoint-format.md), for rewriting a file as an older one.
+func wholeTensorChecksums(_ path: String) throws -> String {
+    let file = try HDF5File.open(path)
+    return try file.datasetNames().map { "\($0) \(String(Checkpoint.checksum(try file.readFloats($0)), radix: 16))" }
+        .joined(separator: "\n")
+}

@@ -29,10 +29,12 @@ final class LayoutTests: XCTestCase {
         XCTAssertEqual(names.filter { $0.hasPrefix("param/") }.count, 2 + 6 * 2)
         let expectedLosses = try reference.readFloats("loss")
         XCTAssertEqual(expectedLosses.count, 3)
-        for (tp, dp, accumulation, checkpointing) in [(2, 1, 1, false), (1, 2, 1, false), (2, 2, 1, false), (4, 1, 1, false),
-                                                      (2, 4, 1, false), (1, 2, 2, false), (2, 2, 1, true)] {
-            let file = try trace(tp: tp, dp: dp, accumulation: accumulation, checkpointing: checkpointing, in: directory)
-            let layout = "tp \(tp) dp \(dp) accumulation \(accumulation) checkpointing \(checkpointing)"
+        // ZeRO-1 is on by default at dp > 1; the `false` rows run the replicated optimizer.
+        for (tp, dp, accumulation, checkpointing, zero) in [(2, 1, 1, false, true), (1, 2, 1, false, true), (2, 2, 1, false, true),
+                                                            (4, 1, 1, false, true), (2, 4, 1, false, true), (1, 2, 2, false, true),
+                                                            (2, 2, 1, true, true), (1, 4, 1, false, false), (2, 2, 1, false, false)] {
+            let file = try trace(tp: tp, dp: dp, accumulation: accumulation, checkpointing: checkpointing, zero: zero, in: directory)
+            let layout = "tp \(tp) dp \(dp) accumulation \(accumulation) checkpointing \(checkpointing) ZeRO \(zero)"
             let losses = try file.readFloats("loss")
             XCTAssertEqual(losses.count, expectedLosses.count, layout)
             for (step, (loss, expected)) in zip(losses, expectedLosses).enumerated() {
@@ -95,11 +97,12 @@ final class LayoutTests: XCTestCase {
 
     /// Runs `launch trace` on configs/tiny.yaml with a global batch of 8 sequences split over
     /// dp ranks and `accumulation` micro-batches each.
-    func trace(tp: Int, dp: Int, accumulation: Int = 1, checkpointing: Bool = false, in directory: URL) throws -> HDF5File {
-        let out = directory.appendingPathComponent("trace-tp\(tp)-dp\(dp)-acc\(accumulation)-\(checkpointing).h5").path
+    func trace(tp: Int, dp: Int, accumulation: Int = 1, checkpointing: Bool = false, zero: Bool = true,
+               in directory: URL) throws -> HDF5File {
+        let out = directory.appendingPathComponent("trace-tp\(tp)-dp\(dp)-acc\(accumulation)-\(checkpointing)-\(zero).h5").path
         let arguments = ["trace", "--config", ProjectPaths.config("tiny"), "--tp", "\(tp)", "--steps", "3", "--out", out,
                          "--set", "train.micro_batch=\(8 / dp / accumulation)", "--set", "train.accumulation=\(accumulation)",
-                         "--set", "train.activation_checkpointing=\(checkpointing)"]
+                         "--set", "train.activation_checkpointing=\(checkpointing)", "--set", "parallel.distributed_optimizer=\(zero)"]
         let result = tp * dp == 1 ? try runProcess(ProjectPaths.launch, arguments)
                                   : try MPI.run(ranks: tp * dp, ProjectPaths.launch, arguments)
         XCTAssertEqual(result.status, 0, "tp \(tp) dp \(dp): " + result.stderr)

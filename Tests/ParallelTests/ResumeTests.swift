@@ -31,7 +31,8 @@ final class ResumeTests: XCTestCase {
     func losses(_ name: String) throws -> [Int: String] { try trainingLosses(inRun: run(name)) }
 
     /// 40 steps straight and 20 + stop + resume 20 give the same loss at every step, bit for
-    /// bit, on tp 2 × dp 2; the step-20 checkpoint resumed as tp 1 × dp 4 and as tp 4 × dp 1
+    /// bit, on tp 2 × dp 2 with ZeRO-1 (the default); the step-20 checkpoint resumed as
+    /// tp 1 × dp 4 with and without ZeRO-1, as tp 2 × dp 2 without it, and as tp 4 × dp 1
     /// (same global batch) continues within 1e-4 relative of the straight run.
     func testExactResumeAndResumeUnderOtherLayouts() throws {
         try train("straight")
@@ -46,14 +47,15 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(kept, ["step-00000020.h5", "step-00000030.h5", "step-00000040.h5"])
 
         let checkpoint = run("split") + "/checkpoints/step-00000020.h5"
-        for (tp, microBatch) in [(1, 4), (4, 16)] {
-            let name = "relayout-tp\(tp)"
-            try train(name, tp: tp, microBatch: microBatch, extra: ["--resume", checkpoint])
+        for (tp, microBatch, zero) in [(1, 4, true), (1, 4, false), (2, 8, false), (4, 16, true)] {
+            let name = "relayout-tp\(tp)-zero-\(zero)"
+            try train(name, tp: tp, microBatch: microBatch,
+                      extra: ["--resume", checkpoint, "--set", "parallel.distributed_optimizer=\(zero)"])
             let resumed = try losses(name)
             XCTAssertEqual(Set(resumed.keys), Set(20..<40))
             for (step, loss) in resumed {
                 let expected = Double(straight[step]!)!
-                XCTAssertEqual(Double(loss)!, expected, accuracy: 1e-4 * expected, "tp \(tp) step \(step)")
+                XCTAssertEqual(Double(loss)!, expected, accuracy: 1e-4 * expected, "tp \(tp) ZeRO \(zero) step \(step)")
             }
         }
     }
