@@ -115,37 +115,19 @@ public enum Checkpoint {
         let parts = parameters.map { TensorPart($0, optimizer: optimizer, context: context) }
         let cursor = try context.broadcastFromLeader(
             "\(state.cursor.epoch) \(state.cursor.position) \(state.cursor.offset) \(state.cursor.block)")
-        // Test hook: die by SIGKILL half-way through writing, as a crash or OOM kill would.
-        let crashAfter = ProcessInfo.processInfo.environment["TESSERA_TEST_KILL_DURING_SAVE"] != nil && context.isLeader
-            ? parts.count * 3 / 2 : nil
         var failure: (any Error)?
         var file: HDF5File?
         do { file = try HDF5File.create(temporary, communicator: context.worldCommunicator) } catch { failure = error }
         if try context.maxOverWorld(failure == nil ? 0 : 1) == 0, let file {
             do {
-                var sums: [UInt64] = []
-                for part in parts {
-                    for source in part.sources {
-                        if sums.count == crashAfter { if context.worldSize == 1 { try file.flush() }; kill(getpid(), SIGKILL) }
-                        // Creating a dataset is collective; a rank whose write failed goes on creating.
-                        try file.createDataset(source.name, type: .float32, shape: part.parameter.fullShape)
-                        if failure == nil && !part.owned.isEmpty {
-                            do {
-                                try file.write(source.name, type: .float32, block: part.block(part.owned),
-                                               data: part.pointer(source, row: part.owned.lowerBound))
-                            } catch { failure = error }
-                        }
-                        sums.append(part.ownedChecksum(source))
-                    }
-                }
-                let names = parts.flatMap { $0.sources.map(\.name) }
-                let totals = try context.sumOverWorld(sums)
+                let written = try writeOwnedRows(of: parts, to: file, context: context)
+                failure = written.failure
+                let totals = try context.sumOverWorld(written.sums)
                 try CheckpointAttributes(
                     formatVersion: formatVersion, step: Int64(state.step), tokens: Int64(state.tokens),
                     optimizerStep: Int64(optimizer.stepCount), cursor: cursor, globalBatch: Int64(state.globalBatch),
                     seed: Int64(config.train.seed), lr: lr, config: config.yaml,
-                    checksums: zip(names, totals).sorted { $0.0 < $1.0 }.map { "\($0.0) \(String($0.1, radix: 16))" }
-                        .joined(separator: "\n")
+                    checksums: CheckpointAttributes.checksumLines(zip(parts.flatMap { $0.sources.map(\.name) }, totals))
                 ).write(to: file)
             } catch { failure = failure ?? error }
             do { try file.close() } catch { failure = failure ?? error }
@@ -157,5 +139,31 @@ public enum Checkpoint {
             throw CheckpointError(path: path, problem: .unwritable(failure.map { "\($0)" } ?? "another rank's write failed"))
         }
         if context.isLeader { try syncAndRename(temporary, to: path) }
+    }
+
+    /// Creates every dataset together with the other ranks and writes this rank's owned
+    /// rows of each. Returns each dataset's checksum part, in `parts` order, and the first
+    /// write that failed here: the collective calls go on after it, so no rank waits on
+    /// this one, and the ranks agree on the failure afterwards.
+    private static func writeOwnedRows(of parts: [TensorPart], to file: HDF5File,
+                                       context: ParallelContext) throws -> (sums: [UInt64], failure: (any Error)?) {
+        // Test hook: die by SIGKILL half-way through writing, as a crash or OOM kill would.
+        let crashAfter = ProcessInfo.processInfo.environment["TESSERA_TEST_KILL_DURING_SAVE"] != nil && context.isLeader
+            ? parts.count * 3 / 2 : nil
+        var sums: [UInt64] = [], failure: (any Error)?
+        for part in parts {
+            for source in part.sources {
+                if sums.count == crashAfter { if context.worldSize == 1 { try file.flush() }; kill(getpid(), SIGKILL) }
+                try file.createDataset(source.name, type: .float32, shape: part.parameter.fullShape)
+                if failure == nil && !part.owned.isEmpty {
+                    do {
+                        try file.write(source.name, type: .float32, block: part.block(part.owned),
+                                       data: part.pointer(source, row: part.owned.lowerBound))
+                    } catch { failure = error }
+                }
+                sums.append(part.ownedChecksum(source))
+            }
+        }
+        return (sums, failure)
     }
 }
