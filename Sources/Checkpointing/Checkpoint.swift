@@ -115,6 +115,13 @@ public enum Checkpoint {
         let parts = parameters.map { TensorPart($0, optimizer: optimizer, context: context) }
         let cursor = try context.broadcastFromLeader(
             "\(state.cursor.epoch) \(state.cursor.position) \(state.cursor.offset) \(state.cursor.block)")
+        // A full disk is refused before HDF5 starts: a write that fails inside a collective
+        // close can leave the ranks waiting on each other (measured on a full tmpfs).
+        let needed = parts.reduce(1 << 20) { $0 + $1.sources.count * $1.parameter.spec.count * 4 }
+        let shortage = context.isLeader ? freeSpaceShortage(for: temporary, needed: needed) : nil
+        guard try context.maxOverWorld(shortage == nil ? 0 : 1) == 0 else {
+            throw CheckpointError(path: path, problem: .unwritable(shortage ?? "rank 0 found too little free space"))
+        }
         var failure: (any Error)?
         var file: HDF5File?
         do { file = try HDF5File.create(temporary, communicator: context.worldCommunicator) } catch { failure = error }

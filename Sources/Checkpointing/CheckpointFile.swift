@@ -43,6 +43,17 @@ extension Checkpoint {
         return sum
     }
 
+    /// Why `needed` bytes do not fit beside `path` (free space for unprivileged users, as
+    /// statvfs reports it), or nil when they do or it cannot tell.
+    static func freeSpaceShortage(for path: String, needed: Int) -> String? {
+        var info = statvfs()
+        guard statvfs((path as NSString).deletingLastPathComponent, &info) == 0 else { return nil }
+        let free = Int(info.f_bavail) * Int(info.f_frsize)
+        guard free < needed else { return nil }
+        let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        return "it needs \(mib(needed)) and its file system has \(mib(free)) free"
+    }
+
     /// fsync the file: its bytes are on disk once this returns. Every rank that wrote
     /// part of it calls this, since each one's writes may still sit in its own page cache.
     static func sync(_ temporary: String, for path: String) throws {

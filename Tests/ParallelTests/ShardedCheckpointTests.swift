@@ -78,4 +78,32 @@ final class ShardedCheckpointTests: XCTestCase {
             XCTAssertGreaterThan(read, 0.2 * size, "\(name): rank 0 read \(read) MiB of \(size)")
         }
     }
+
+    /// A full file system on 4 ranks: one line naming the file and the space, a non-zero exit,
+    /// no temporary file, and the earlier checkpoint untouched. (Without the free-space check
+    /// a write that failed inside HDF5's collective close left the ranks waiting on each
+    /// other.) Needs a small tmpfs, so root; skipped where mounting is refused.
+    func testAFullDiskOnEveryRankIsOneLineAndKeepsTheEarlierCheckpoint() throws {
+        _ = try train("source", tp: 2)
+        let mountPoint = path("small")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=2600k", "tmpfs", mountPoint]).status == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here")
+        }
+        defer { _ = try? runProcess("/bin/umount", [mountPoint]) }
+        let run = mountPoint + "/run"
+        try FileManager.default.copyItem(atPath: path("source"), toPath: run)
+        let before = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoints/step-00000010.h5"))
+        let arguments = ["train", "--config", ProjectPaths.config("tiny"), "--tp", "2", "--run", run,
+                         "--set", "train.steps=20", "--set", "train.log_interval=100"]
+        let result = try MPI.run(ranks: 4, ProjectPaths.launch, arguments, timeLimit: 120)
+        XCTAssertNotEqual(result.status, 124, "the job hung")
+        XCTAssertNotEqual(result.status, 0)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        XCTAssertEqual(errors.count, 1, result.stderr)
+        XCTAssertTrue(errors.first?.hasPrefix("error: checkpoint \(run)/checkpoints/step-00000020.h5 could not be written: it needs") ?? false,
+                      result.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints"), ["step-00000010.h5"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoints/step-00000010.h5")), before)
+    }
 }
