@@ -77,6 +77,9 @@ struct CheckpointAttributes: Equatable {
                              globalBatch: Int(globalBatch))
     }
 
+    /// How this file's tensor checksums are computed, and so how it is read.
+    var tensorCheck: Checkpoint.TensorCheck { formatVersion >= 3 ? .partsSummedOverRanks : .wholeTensorsOnEveryRank }
+
     /// The `checksums` attribute of (name, hash) pairs: one `name hash` line each, in name order.
     static func checksumLines(_ sums: some Sequence<(String, UInt64)>) -> String {
         sums.sorted { $0.0 < $1.0 }.map { "\($0.0) \(String($0.1, radix: 16))" }.joined(separator: "\n")

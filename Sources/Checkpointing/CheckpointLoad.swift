@@ -33,7 +33,7 @@ extension Checkpoint {
         var sums: [UInt64] = []
         do {
             let (file, attributes) = try openMatching(path, model: model)
-            if attributes.formatVersion >= 3 {
+            if attributes.tensorCheck == .partsSummedOverRanks {
                 for part in parts {
                     for source in part.sources {
                         try readBlock(file, source, of: part, path: path)
@@ -52,7 +52,7 @@ extension Checkpoint {
         let totals = try context.sumOverWorld(sums.count == names.count ? sums : [UInt64](repeating: 0, count: names.count))
         if let failure { throw failure }
         guard let attributes = opened else { preconditionFailure("a load without failure opened the file") }
-        if attributes.formatVersion >= 3 {
+        if attributes.tensorCheck == .partsSummedOverRanks {
             let stored = attributes.tensorChecksums
             for (name, total) in zip(names, totals) where stored[name] != String(total, radix: 16) {
                 throw CheckpointError(path: path, problem: .checksumMismatch(name))
@@ -60,18 +60,21 @@ extension Checkpoint {
         }
         if let optimizer { optimizer.stepCount = Int(attributes.optimizerStep) }
         return Loaded(state: try attributes.trainingState(path: path), attributesChecked: attributes.formatVersion >= 2,
-                      formatVersion: attributes.formatVersion,
-                      tensorCheck: attributes.formatVersion >= 3 ? .partsSummedOverRanks : .wholeTensorsOnEveryRank)
+                      formatVersion: attributes.formatVersion, tensorCheck: attributes.tensorCheck)
     }
 
     /// Reads the rows `source` covers straight into its buffer.
     static func readBlock(_ file: HDF5File, _ source: TensorPart.Source, of part: TensorPart, path: String) throws {
-        let block = part.block(source.rows)
+        try read(file, source.name, block: part.block(source.rows), into: source.pointer, path: path)
+    }
+
+    /// Reads `block` of dataset `name` into `destination`; a failure names the tensor.
+    static func read(_ file: HDF5File, _ name: String, block: HDF5Block, into destination: UnsafeMutablePointer<Float>,
+                     path: String) throws {
         do {
-            try file.read(source.name, type: .float32, block: block,
-                          into: UnsafeMutableRawBufferPointer(start: source.pointer, count: block.count * 4))
+            try file.read(name, type: .float32, block: block, into: UnsafeMutableRawBufferPointer(start: destination, count: block.count * 4))
         } catch {
-            throw CheckpointError(path: path, problem: .unreadableTensor(source.name))
+            throw CheckpointError(path: path, problem: .unreadableTensor(name))
         }
     }
 
@@ -98,19 +101,19 @@ extension Checkpoint {
         let sums = attributes.tensorChecksums
         for spec in ParameterTable(model).specs {
             for name in datasetNames(spec.name) {
-                guard attributes.formatVersion >= 3 else { _ = try readVerified(file, name, sums: sums, path: path); continue }
+                guard attributes.tensorCheck == .partsSummedOverRanks else {
+                    _ = try readVerified(file, name, sums: sums, path: path)
+                    continue
+                }
                 let columns = spec.shape[1], rowsPerRead = max(1, (1 << 20) / columns)
                 var buffer = [Float](repeating: 0, count: rowsPerRead * columns)
                 var total: UInt64 = 0
                 for first in stride(from: 0, to: spec.shape[0], by: rowsPerRead) {
                     let block = HDF5Block(rows: first..<min(first + rowsPerRead, spec.shape[0]), columns: 0..<columns)
-                    try buffer.withUnsafeMutableBytes { bytes in
-                        do {
-                            try file.read(name, type: .float32, block: block,
-                                          into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<(block.count * 4)]))
-                        } catch { throw CheckpointError(path: path, problem: .unreadableTensor(name)) }
+                    try buffer.withUnsafeMutableBufferPointer { values in
+                        try read(file, name, block: block, into: values.baseAddress!, path: path)
+                        total &+= checksumPart(values.baseAddress!, block: block, fullColumns: columns)
                     }
-                    total &+= buffer.withUnsafeBufferPointer { checksumPart($0.baseAddress!, block: block, fullColumns: columns) }
                 }
                 guard sums[name] == String(total, radix: 16) else { throw CheckpointError(path: path, problem: .checksumMismatch(name)) }
             }

@@ -55,7 +55,7 @@ struct TensorPart {
 
     /// Where local row `row` of `source` lies in memory.
     func pointer(_ source: Source, row: Int) -> UnsafeMutablePointer<Float> {
-        precondition(source.rows.contains(row) || row == source.rows.upperBound, "row \(row) is outside \(source.name)'s buffer")
+        precondition(source.rows.contains(row), "row \(row) is outside \(source.name)'s buffer")
         return source.pointer + (row - source.rows.lowerBound) * columns.count
     }
 

@@ -51,6 +51,12 @@ extension NamedParameter {
         Sharding.part(dpRank, of: dp, splitting: localShape[0])
     }
 
+    /// The same rows as element offsets into this rank's shard (row-major).
+    public func ownedElements(dpRank: Int, dp: Int) -> Range<Int> {
+        let rows = ownedRows(dpRank: dpRank, dp: dp), width = localShape.dropFirst().reduce(1, *)
+        return (rows.lowerBound * width)..<(rows.upperBound * width)
+    }
+
     /// Whether tensor-parallel rank `tpRank` writes and checks its part of this tensor:
     /// every rank its own shard, and tp rank 0 alone for a replicated tensor.
     public func isWritten(byTensorParallelRank tpRank: Int) -> Bool {

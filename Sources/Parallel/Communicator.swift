@@ -167,12 +167,11 @@ public final class Communicator: ReductionGroup {
         return PendingReduction(request: request, communicator: self)
     }
 
-    /// Every rank's run of `buffer` (rank r's `counts[r]` floats, in rank order, already in
+    /// Every rank's run of `buffer` (rank r's `counts[r]` floats at `offsets[r]`, already in
     /// place on rank r) to every rank, in place (ZeRO-1's parameter gather).
-    public func allGatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32]) throws {
-        precondition(counts.count == size && Int(counts.reduce(0, +)) == buffer.count, "allGatherInPlace: counts must tile the buffer")
-        var offsets = [Int32](repeating: 0, count: size)
-        for r in 1..<max(size, 1) { offsets[r] = offsets[r - 1] + counts[r - 1] }
+    public func allGatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32], offsets: [Int32]) throws {
+        precondition(counts.count == size && offsets.count == size && Int(counts.reduce(0, +)) == buffer.count,
+                     "allGatherInPlace: counts must tile the buffer")
         try check(MPI_Allgatherv(tessera_mpi_in_place(), 0, tessera_mpi_float(), buffer.baseAddress, counts, offsets,
                                  tessera_mpi_float(), handle), "MPI_Allgatherv")
         count(bytes: (size - 1) * Int(counts[rank]) * 4)

@@ -17,7 +17,9 @@ public final class ShardedGradientReducer: GradientReduction {
     /// `partition[i][r]`: the elements of parameter i that data-parallel rank r owns.
     public let partition: [[Range<Int>]]
 
+    /// Per parameter, each rank's element count and offset: what both collectives take.
     private let counts: [[Int32]]
+    private let offsets: [[Int32]]
     private var pending: [PendingReduction?]
     private var index: [ObjectIdentifier: Int] = [:]
 
@@ -32,6 +34,7 @@ public final class ShardedGradientReducer: GradientReduction {
         self.group = group
         self.partition = partition
         counts = partition.map { $0.map { Int32($0.count) } }
+        offsets = partition.map { $0.map { Int32($0.lowerBound) } }
         pending = Array(repeating: nil, count: parameters.count)
         for (i, parameter) in parameters.enumerated() { index[ObjectIdentifier(parameter)] = i }
     }
@@ -71,7 +74,7 @@ public final class ShardedGradientReducer: GradientReduction {
     private func gather(_ buffer: KeyPath<Tensor, UnsafeMutableBufferPointer<Float>>) throws {
         guard group.size > 1 else { return }
         for (i, parameter) in parameters.enumerated() {
-            try group.allGatherInPlace(parameter[keyPath: buffer], counts: counts[i])
+            try group.allGatherInPlace(parameter[keyPath: buffer], counts: counts[i], offsets: offsets[i])
         }
     }
 

@@ -42,11 +42,7 @@ public final class TrainingStep {
                           ownedRows: ownedRows)
         clipping = optim.clipNorm > 0 ? GradientClipping(maxNorm: optim.clipNorm) : nil
         let partition = !self.distributedOptimizer ? nil : decoder.parameters.map { parameter in
-            let width = parameter.localShape.dropFirst().reduce(1, *)
-            return (0..<dp).map { rank -> Range<Int> in
-                let rows = parameter.ownedRows(dpRank: rank, dp: dp)
-                return (rows.lowerBound * width)..<(rows.upperBound * width)
-            }
+            (0..<dp).map { parameter.ownedElements(dpRank: $0, dp: dp) }
         }
         reducer = context.grid.flatMap { grid -> GradientReduction? in
             guard grid.dp > 1 else { return nil }
@@ -91,14 +87,14 @@ public final class TrainingStep {
         try reducer?.finish()
         let globalLoss = try context.sumOverDataParallel(localLoss)
         if let afterBackward {
-            if distributedOptimizer { try reducer?.gatherGradients() }
+            try reducer?.gatherGradients()  // nothing to do unless ZeRO-1 scattered them
             try afterBackward(globalLoss)
         }
         try StepProfile.measure(.optimizer) {
             gradientNorm = try measureGradientNorm()
             optimizer.step(lr: lr, gradientScale: clipping?.scale(norm: gradientNorm) ?? 1)
         }
-        if distributedOptimizer { try reducer?.gatherParameters() }
+        try reducer?.gatherParameters()  // nothing to do unless ZeRO-1 updated shares
         return globalLoss
     }
 
