@@ -39,24 +39,31 @@ let package = Package(
         .target(name: "Optim", dependencies: ["Autograd"], swiftSettings: hotLoopSettings),
         .target(name: "CM3Objective", dependencies: ["Randomness"]),
         .target(name: "HDF5", dependencies: ["Diagnostics", "CHDF5"]),
-        .target(name: "Configuration", dependencies: [
-            "Diagnostics", "Optim", "Parallel", "CM3Objective", .product(name: "Yams", package: "Yams"),
-        ]),
-        .target(name: "Model", dependencies: ["Autograd", "Parallel", "Configuration", "Diagnostics", "Randomness"]),
+        .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Diagnostics", "Randomness"]),
+        .target(name: "ShapesCorpus", dependencies: ["CM3Objective", "Generation", "Randomness"]),
+        .target(name: "Model", dependencies: ["Autograd", "Parallel", "Diagnostics", "Randomness"]),
         .target(name: "TrainingData", dependencies: [
-            "Model", "Configuration", "CM3Objective", "HDF5", "Diagnostics", "Autograd", "Randomness", "COpenBLAS",
+            "Model", "CM3Objective", "ShapesCorpus", "HDF5", "Diagnostics", "Autograd", "Randomness", "COpenBLAS",
         ]),
         .target(name: "Checkpointing", dependencies: [
-            "Model", "Configuration", "HDF5", "Optim", "Parallel", "CM3Objective", "Diagnostics", "Autograd",
+            "Model", "HDF5", "Optim", "Parallel", "CM3Objective", "Diagnostics", "Autograd",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "Configuration", dependencies: [
+            "Diagnostics", "Model", "Optim", "Parallel", "TrainingData", "CM3Objective", "ShapesCorpus",
+            .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Trainer", dependencies: [
-            "Model", "TrainingData", "Checkpointing", "Configuration", "Parallel", "Optim", "Autograd", "CM3Objective", "Diagnostics",
+            "Configuration", "Model", "TrainingData", "Checkpointing", "Parallel", "Optim", "Autograd", "CM3Objective",
+            "Diagnostics",
         ]),
-        .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Diagnostics", "Randomness"]),
-        .target(name: "Export", dependencies: ["Model", "Configuration", "CM3Objective"]),
+        .target(name: "Export", dependencies: ["Model", "CM3Objective"]),
         .target(name: "Tokenizer", dependencies: ["Diagnostics"]),
+        .target(name: "TextRendering", dependencies: [
+            "Configuration", "Tokenizer", "ShapesCorpus", "CM3Objective", "Diagnostics",
+        ]),
         .executableTarget(name: "launch", dependencies: [
-            "Trainer", "Generation", "Export", "Tokenizer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
+            "Trainer", "Generation", "ShapesCorpus", "TextRendering", "Export", "Tokenizer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
             "CM3Objective", "Diagnostics", "Randomness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -65,17 +72,18 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "Randomness", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: [
             "Trainer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "CM3Objective",
-            "Autograd", "Randomness", "TestSupport",
+            "ShapesCorpus", "Diagnostics", "Autograd", "Randomness", "TestSupport",
         ]),
         .testTarget(name: "GenerationTests", dependencies: [
-            "Generation", "Model", "Configuration", "Autograd", "CM3Objective", "Randomness", "TestSupport",
+            "Generation", "ShapesCorpus", "Model", "Configuration", "Autograd", "CM3Objective", "Randomness", "TestSupport",
         ]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "TestSupport"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Checkpointing", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
-        .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "TestSupport"]),
+        .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "ShapesCorpus", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "HDF5", "TestSupport"]),
         .testTarget(name: "ParallelTests", dependencies: [
-            "Trainer", "Model", "Checkpointing", "Configuration", "HDF5", "Autograd", "TestSupport", "launch", "parallel-checks",
+            "Trainer", "Model", "Checkpointing", "Configuration", "Diagnostics", "HDF5", "Autograd", "TestSupport", "launch",
+            "parallel-checks",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -71,12 +71,12 @@ public struct TemplatedExamples: ExampleBuilder {
     public let pools: [[Int]]
     public let startsAtBlockBoundary: Bool
     let documents: DocumentSource
-    let corpus: DefaultCorpus
+    let corpus: any TemplateCorpus
     let readsPictures: Bool
     let seed: UInt64
 
     /// Throws `EmptyTask` when a task has no document with its fields.
-    public init(tasks: [FineTuningTask], sampling: TaskSampling, documents: DocumentSource, corpus: DefaultCorpus,
+    public init(tasks: [FineTuningTask], sampling: TaskSampling, documents: DocumentSource, corpus: any TemplateCorpus,
                 readsPictures: Bool, seed: UInt64, oneExamplePerBlock: Bool = false) throws {
         var pools = [[Int]](repeating: [], count: tasks.count)
         for index in 0..<documents.count {

@@ -10,9 +10,9 @@ public struct TaskTemplate: Equatable, Sendable {
     /// The template as written.
     public let text: String
 
-    /// Reads `text`: `{name}` is a field, anything else a word of the built-in corpus, a
-    /// special token (`<break>`), `img:K` or a token id.
-    public init(_ text: String, corpus: DefaultCorpus) throws {
+    /// Reads `text`: `{name}` is a field, anything else an item `corpus` reads as tokens
+    /// (for the built-in corpus: a word, a special token such as `<break>`, `img:K` or an id).
+    public init(_ text: String, corpus: any TemplateCorpus) throws {
         var pieces: [Piece] = []
         for item in text.split(whereSeparator: \.isWhitespace).map(String.init) {
             if item.hasPrefix("{") && item.hasSuffix("}") && item.count > 2 {
@@ -22,7 +22,7 @@ public struct TaskTemplate: Equatable, Sendable {
                 continue
             }
             let token: [Int32]
-            do { token = try corpus.parse(item) } catch let error as DefaultCorpus.UnknownToken { throw TemplateError.unknownToken(error) }
+            do { token = try corpus.templateTokens(item) } catch { throw TemplateError.unknownToken("\(error)") }
             if case .tokens(let previous)? = pieces.last { pieces[pieces.count - 1] = .tokens(previous + token) } else { pieces.append(.tokens(token)) }
         }
         guard case .field? = pieces.last else { throw TemplateError.noAnswerField }
@@ -59,16 +59,29 @@ public struct TaskTemplate: Equatable, Sendable {
 /// Why a template was refused (the task file's reader adds the file and the task).
 public enum TemplateError: Error, Equatable, CustomStringConvertible {
     case unknownField(String)
-    case unknownToken(DefaultCorpus.UnknownToken)
+    /// An item the corpus cannot read, with the corpus's reason.
+    case unknownToken(String)
     case noAnswerField
 
     public var description: String {
         switch self {
         case .unknownField(let name): "unknown field {\(name)} (fields: \(TemplateFields.names.map { "{\($0)}" }.joined(separator: ", ")))"
-        case .unknownToken(let unknown): unknown.description
+        case .unknownToken(let reason): reason
         case .noAnswerField: "must end with a field, the task's answer"
         }
     }
+}
+
+/// What templates are written against: how an item of a template's text reads as tokens,
+/// and the fields a document gives. The built-in shapes corpus is one; the objective knows
+/// no corpus.
+public protocol TemplateCorpus: Sendable {
+    var vocabulary: Vocabulary { get }
+    /// One whitespace-free item of a template as tokens; the error's description says why not.
+    func templateTokens(_ item: String) throws -> [Int32]
+    /// The fields of `document` (`TemplateFields.names`); `readsPictures` adds those read
+    /// from its picture.
+    func templateFields(of document: [Int32], readsPictures: Bool) -> [String: [Int32]]
 }
 
 /// The fields a template can read from a document: its caption and image (either order
@@ -77,19 +90,16 @@ public enum TemplateError: Error, Equatable, CustomStringConvertible {
 public enum TemplateFields {
     public static let names = ["caption", "image", "shape", "colour", "region"]
 
-    /// The fields of `document`. `corpus` splits it (any corpus's documents are `caption
-    /// <break> image` or the reverse); with `readsPictures` (the built-in corpus) the shape
-    /// fields are read from its picture too.
-    public static func of(_ document: [Int32], corpus: DefaultCorpus, readsPictures: Bool) -> [String: [Int32]] {
-        guard let parts = corpus.parts(of: document) else { return [:] }
-        var fields = ["caption": parts.caption, "image": parts.image]
-        // The question must have one answer: ask about the first shape the picture holds once.
-        if readsPictures, let picture = corpus.picture(fromImage: parts.image),
-           let item = picture.items.first(where: { item in picture.items.filter { $0.shape == item.shape }.count == 1 }) {
-            fields["shape"] = [corpus.wordId(DefaultCorpus.shapes[item.shape])]
-            fields["colour"] = [corpus.wordId(DefaultCorpus.colours[item.colour])]
-            fields["region"] = DefaultCorpus.regions[item.region].split(separator: " ").map { corpus.wordId(String($0)) }
-        }
-        return fields
+    /// The fields of `document`, as `corpus` reads them.
+    public static func of(_ document: [Int32], corpus: any TemplateCorpus, readsPictures: Bool) -> [String: [Int32]] {
+        corpus.templateFields(of: document, readsPictures: readsPictures)
+    }
+
+    /// The caption and the image of a document of any corpus, either order around its
+    /// `<break>`; nil without one.
+    public static func captionAndImage(of document: [Int32], vocabulary: Vocabulary) -> (caption: [Int32], image: [Int32])? {
+        guard let split = document.firstIndex(of: vocabulary.breakToken) else { return nil }
+        let first = Array(document[..<split]), second = Array(document[(split + 1)...].prefix { $0 != vocabulary.eos })
+        return first.first.map(vocabulary.isImage) == true ? (second, first) : (first, second)
     }
 }

@@ -1,6 +1,5 @@
 import Autograd
 import CM3Objective
-import Configuration
 import Diagnostics
 import Foundation
 import HDF5
@@ -95,20 +94,21 @@ public enum Checkpoint {
         [name, "optimizer/exp_avg/\(name)", "optimizer/exp_avg_sq/\(name)"]
     }
 
-    /// Writes `parameters`, `optimizer`'s moments, `state`, `lr` and `config` to `path`
+    /// Writes `parameters`, `optimizer`'s moments, `state`, `lr`, `seed` and the resolved
+    /// `config` (YAML) to `path`
     /// atomically. Every rank calls it: each writes the rows it owns of each tensor
     /// (`TensorPart`) straight from its own buffers, so a save allocates nothing of the
     /// model's size. The step, cursor and other attributes are rank 0's.
     @discardableResult
     public static func save(path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
-                            lr: Double, config: TesseraConfig, context: ParallelContext) throws -> Transfer {
+                            lr: Double, config: String, seed: Int, context: ParallelContext) throws -> Transfer {
         try Transfer.measure(context) {
-            try write(path: path, parameters: parameters, optimizer: optimizer, state: state, lr: lr, config: config, context: context)
+            try write(path: path, parameters: parameters, optimizer: optimizer, state: state, lr: lr, config: config, seed: seed, context: context)
         }
     }
 
     private static func write(path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
-                              lr: Double, config: TesseraConfig, context: ParallelContext) throws {
+                              lr: Double, config: String, seed: Int, context: ParallelContext) throws {
         // One file for every rank: rank 0's run directory names it, as it names the checkpoints to load.
         let path = try context.broadcastFromLeader(path)
         let temporary = path + ".tmp"
@@ -133,7 +133,7 @@ public enum Checkpoint {
                 try CheckpointAttributes(
                     formatVersion: formatVersion, step: Int64(state.step), tokens: Int64(state.tokens),
                     optimizerStep: Int64(optimizer.stepCount), cursor: cursor, globalBatch: Int64(state.globalBatch),
-                    seed: Int64(config.train.seed), lr: lr, config: config.yaml,
+                    seed: Int64(seed), lr: lr, config: config,
                     checksums: CheckpointAttributes.checksumLines(zip(parts.flatMap { $0.sources.map(\.name) }, totals))
                 ).write(to: file)
             } catch { failure = failure ?? error }

@@ -1,6 +1,7 @@
 import CM3Objective
 import Foundation
 import HDF5
+import Yams
 
 /// Everything a checkpoint stores besides tensors, written and read in this one place, and
 /// covered (from format 2 on) by one more attribute, `attributes_checksum`, so that an edited
@@ -93,5 +94,21 @@ struct CheckpointAttributes: Equatable {
             if parts.count == 2 { sums[String(parts[0])] = String(parts[1]) }
         }
         return sums
+    }
+}
+
+extension Checkpoint {
+    /// The text of the dotted key `name` (`model.activation`) in YAML this build or an
+    /// earlier one wrote (a checkpoint's `config` attribute); nil when the key is absent, as
+    /// in files written before it existed, or when the text is not such YAML. Reads only
+    /// that key, so a file with keys this build no longer knows still answers.
+    public static func recordedValue(_ name: String, inYAML text: String) -> String? {
+        guard var node = try? Yams.compose(yaml: text) else { return nil }
+        for part in name.split(separator: ".") {
+            guard case .mapping(let mapping) = node, let child = mapping[String(part)] else { return nil }
+            node = child
+        }
+        guard case .scalar(let scalar) = node else { return nil }
+        return scalar.string
     }
 }

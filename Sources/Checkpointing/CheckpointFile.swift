@@ -90,6 +90,10 @@ extension Checkpoint.Transfer {
 /// A checkpoint that cannot be used, or could not be written.
 public struct CheckpointError: ReportableError {
     public enum Problem: Equatable, Sendable {
+        /// No file at the path.
+        case missing
+        /// The path names a directory, not a checkpoint file.
+        case directory
         /// Truncated, or not HDF5.
         case unreadable
         case wrongFormat(expected: Int64)
@@ -122,12 +126,14 @@ public struct CheckpointError: ReportableError {
     public var isCorrupt: Bool {
         switch problem {
         case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch, .attributesChecksumMismatch, .missingState: true
-        case .otherModel, .otherActivation, .unwritable, .notSynced, .stepMismatch: false
+        case .missing, .directory, .otherModel, .otherActivation, .unwritable, .notSynced, .stepMismatch: false
         }
     }
 
     public var description: String {
         let message = switch problem {
+        case .missing: "does not exist"
+        case .directory: "is a directory, not a checkpoint file"
         case .unreadable: "cannot be read (truncated or not HDF5)"
         case .wrongFormat(let expected): "has no readable format_version (this build reads 1 to \(expected))"
         case .missingTensor(let name): "lacks tensor '\(name)'"

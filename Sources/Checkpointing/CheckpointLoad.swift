@@ -1,5 +1,4 @@
 import Autograd
-import Configuration
 import Foundation
 import HDF5
 import Model
@@ -121,12 +120,20 @@ extension Checkpoint {
         return try attributes.trainingState(path: path)
     }
 
-    /// The resolved config a checkpoint was trained with, as its attributes store it.
-    public static func storedConfig(path: String) throws -> TesseraConfig {
-        let file: HDF5File
-        do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
-        let attributes = try CheckpointAttributes(reading: file, path: path)
-        return try TesseraConfig.parse(attributes.config, source: "\(path) (its stored config)")
+    /// The resolved config a checkpoint was trained with (YAML), as its attributes store it.
+    public static func storedConfigYAML(path: String) throws -> String {
+        try CheckpointAttributes(reading: try openFile(path), path: path).config
+    }
+
+    /// The HDF5 file at `path`; a missing file, a directory and a file HDF5 cannot open are
+    /// each their own problem.
+    static func openFile(_ path: String) throws -> HDF5File {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointError(path: path, problem: .missing)
+        }
+        guard !isDirectory.boolValue else { throw CheckpointError(path: path, problem: .directory) }
+        do { return try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
     }
 
     /// Checks from metadata alone that `path` holds `model`'s tensors with their shapes (and
@@ -139,8 +146,7 @@ extension Checkpoint {
     /// tensor of `model` with the right shape, and that it was trained with `model`'s
     /// activation (one recorded in no config, as before `model.activation` existed, is GELU).
     static func openMatching(_ path: String, model: ModelConfig) throws -> (HDF5File, CheckpointAttributes) {
-        let file: HDF5File
-        do { file = try HDF5File.open(path) } catch { throw CheckpointError(path: path, problem: .unreadable) }
+        let file = try openFile(path)
         let attributes = try CheckpointAttributes(reading: file, path: path)
         for spec in ParameterTable(model).specs {
             for name in datasetNames(spec.name) {
@@ -151,7 +157,7 @@ extension Checkpoint {
                 }
             }
         }
-        let activation = TesseraConfig.recordedValue("model.activation", inYAML: attributes.config)
+        let activation = recordedValue("model.activation", inYAML: attributes.config)
             ?? ModelConfig.Activation.gelu.rawValue
         guard activation == model.activation.rawValue else {
             throw CheckpointError(path: path, problem: .otherActivation(stored: activation, needed: model.activation.rawValue))

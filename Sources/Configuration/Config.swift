@@ -1,15 +1,19 @@
 import CM3Objective
-import Optim
+import Diagnostics
 import Foundation
+import Model
+import Optim
+import Parallel
+import TrainingData
 
 /// A whole run configuration, read from YAML.
 public struct TesseraConfig: Equatable, Sendable {
     /// The decoder's shape; every key is required.
     public var model: ModelConfig
-    public var train = TrainConfig()
-    public var optim = OptimConfig()
-    public var parallel = ParallelConfig()
-    public var data = DataConfig()
+    public var train = TrainingSettings()
+    public var optim = OptimizerSettings()
+    public var parallel = ParallelSettings()
+    public var data = DataSettings()
     /// Where it was read from (for messages).
     public var source: String
 
@@ -59,7 +63,7 @@ public struct TesseraConfig: Equatable, Sendable {
         if let textVocab = data.textVocab, textVocab >= model.vocabSize {
             throw problem("data.text_vocab", "\(textVocab) leaves no image codes in model.vocab_size \(model.vocabSize)")
         }
-        if let message = data.vocabulary(vocabSize: model.vocabSize).problem { throw problem("data.special_tokens", message) }
+        if let message = vocabulary.problem { throw problem("data.special_tokens", message) }
         guard data.cm3.maxSpans >= data.cm3.minSpans else {
             throw problem("data.cm3.max_spans", ConfigValueKind.belowMinimum(data.cm3.maxSpans, data.cm3.minSpans))
         }

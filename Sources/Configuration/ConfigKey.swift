@@ -1,4 +1,8 @@
 import Foundation
+import Model
+import Optim
+import Parallel
+import TrainingData
 import Yams
 
 /// What a config key holds and the rule its values follow; the reader checks it and the

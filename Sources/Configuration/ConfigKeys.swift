@@ -1,5 +1,9 @@
 import CM3Objective
+import Diagnostics
+import Model
 import Optim
+import Parallel
+import TrainingData
 
 /// Every config key, declared once. The reader, the YAML writer, `--set` validation and
 /// docs/configuration.md all come from this table, so a key added here is readable,

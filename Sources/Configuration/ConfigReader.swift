@@ -2,20 +2,6 @@ import Diagnostics
 import Foundation
 import Yams
 
-/// A configuration problem, reported as one line naming the file and the key.
-public struct ConfigError: ReportableError {
-    public let file: String
-    public let key: String
-    public let message: String
-    public var description: String { key.isEmpty ? "\(file): \(message)" : "\(file): \(key): \(message)" }
-
-    public init(file: String, key: String, message: String) {
-        self.file = file
-        self.key = key
-        self.message = message
-    }
-}
-
 /// One YAML mapping of a config file, with strict rules: every key must be known. Errors
 /// carry the dotted key path (`model.d_model`).
 struct ConfigReader {

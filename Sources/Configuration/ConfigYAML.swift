@@ -33,19 +33,3 @@ extension TesseraConfig {
         return lines.joined(separator: "\n") + "\n"
     }
 }
-
-extension TesseraConfig {
-    /// The text of the dotted key `name` (`model.activation`) in YAML this build or an
-    /// earlier one wrote (a checkpoint's `config` attribute); nil when the key is absent, as
-    /// in files written before it existed, or when the text is not such YAML. Reads only
-    /// that key, so a file with keys this build no longer knows still answers.
-    public static func recordedValue(_ name: String, inYAML text: String) -> String? {
-        guard var node = try? Yams.compose(yaml: text) else { return nil }
-        for part in name.split(separator: ".") {
-            guard case .mapping(let mapping) = node, let child = mapping[String(part)] else { return nil }
-            node = child
-        }
-        guard case .scalar(let scalar) = node else { return nil }
-        return scalar.string
-    }
-}

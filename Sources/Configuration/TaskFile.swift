@@ -1,5 +1,7 @@
 import CM3Objective
+import Diagnostics
 import Foundation
+import ShapesCorpus
 import Yams
 
 /// A fine-tuning task file (docs/fine-tuning.md): a `tasks:` list, each task with a `name`,

@@ -1,5 +1,4 @@
 import CM3Objective
-import Configuration
 import Foundation
 import Model
 

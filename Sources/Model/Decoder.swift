@@ -1,5 +1,4 @@
 import Autograd
-import Configuration
 import Parallel
 
 /// A trainable tensor: its entry in the `ParameterTable`, and this rank's part of it.

@@ -1,5 +1,4 @@
 import Autograd
-import Configuration
 
 /// The keys and values every layer has computed for a batch of sequences being decoded, so
 /// that each new token costs one step through the cache instead of a forward pass over its

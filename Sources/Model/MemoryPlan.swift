@@ -1,5 +1,4 @@
 import Autograd
-import Configuration
 import Foundation
 import Parallel
 
@@ -75,17 +74,14 @@ public struct MemoryPlan: Sendable {
         return kilobytes * 1024
     }
 
-    /// Fails fast, before anything is allocated, when a run cannot fit: one rank's plan
+    /// Fails fast, before anything is allocated, when a run cannot fit: this rank's plan
     /// times the ranks on this machine (OpenMPI's local size) against what is available.
-    public static func checkFits(_ config: TesseraConfig, tp: Int, dp: Int) throws {
-        guard let available = availableBytes() else { return }
-        let plan = MemoryPlan(model: config.model, microBatch: config.train.microBatch, tp: tp, dp: dp,
-                              checkpointing: config.train.activationCheckpointing,
-                              distributedOptimizer: config.parallel.distributedOptimizer)
+    public func checkFits() throws {
+        guard let available = MemoryPlan.availableBytes() else { return }
         let localRanks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-        let needed = plan.total * localRanks
+        let needed = total * localRanks
         guard needed > available else { return }
         func gib(_ bytes: Int) -> String { String(format: "%.1f GiB", Double(bytes) / 1_073_741_824) }
-        throw LayoutError(description: "out of memory: this run needs about \(gib(plan.total)) per rank × \(localRanks) ranks on this machine = \(gib(needed)), but only \(gib(available)) is available (see launch plan --world)")
+        throw LayoutError(description: "out of memory: this run needs about \(gib(total)) per rank × \(localRanks) ranks on this machine = \(gib(needed)), but only \(gib(available)) is available (see launch plan --world)")
     }
 }

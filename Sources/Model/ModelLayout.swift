@@ -1,5 +1,4 @@
 import Autograd
-import Configuration
 import Parallel
 
 extension ParallelContext {

@@ -1,5 +1,3 @@
-import Configuration
-import Configuration
 import Parallel
 
 /// What a tensor is in the decoder, independent of its checkpoint spelling.

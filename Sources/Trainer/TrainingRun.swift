@@ -52,7 +52,7 @@ final class TrainingRun {
     }
 
     static func freshModel(_ config: TesseraConfig, context: ParallelContext) -> TrainingStep {
-        let trainingStep = TrainingStep(model: config.model, seed: UInt64(config.train.seed), context: context, optim: config.optim,
+        let trainingStep = TrainingStep(model: config.model, seed: config.seed, context: context, optim: config.optim,
                                         distributedOptimizer: config.parallel.distributedOptimizer)
         trainingStep.checkpointBlocks = config.train.activationCheckpointing
         return trainingStep
@@ -291,7 +291,8 @@ final class TrainingRun {
         // Rank 0 writes; a failed write must end every rank, not leave them in the next step.
         let transfer = try context.agreeing {
             try Checkpoint.save(path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,
-                                state: state, lr: schedule(state.step), config: config, context: context)
+                                state: state, lr: schedule(state.step), config: config.yaml, seed: config.train.seed,
+                                context: context)
         }
         guard context.isLeader else { return }
         runDirectory.prune(keep: config.train.keepCheckpoints)

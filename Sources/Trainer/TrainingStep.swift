@@ -30,7 +30,7 @@ public final class TrainingStep {
     /// With `distributedOptimizer` and dp > 1, each data-parallel rank keeps the moments of
     /// and updates only the rows it owns (`NamedParameter.ownedRows`): gradients are
     /// reduce-scattered, and the updated parameters all-gathered.
-    public init(model: ModelConfig, seed: UInt64, context: ParallelContext, optim: OptimConfig = OptimConfig(),
+    public init(model: ModelConfig, seed: UInt64, context: ParallelContext, optim: OptimizerSettings = OptimizerSettings(),
                 distributedOptimizer: Bool = false) {
         self.context = context
         self.distributedOptimizer = distributedOptimizer && context.dp > 1

@@ -1,14 +1,15 @@
 import Autograd
 import CM3Objective
-import Configuration
+import Diagnostics
 import Foundation
 import Model
+import ShapesCorpus
 
 /// From the config to `[micro_batch, seq]` batches: the corpus (shards or the default
 /// corpus), retrieval augmentation if asked, CM3 masking and packing, sharded by dp rank.
 public final class DataPipeline {
     public let vocabulary: Vocabulary
-    public let settings: DataConfig
+    public let settings: DataSettings
     public let seqLen: Int
     public let seed: UInt64
     public let training: Dataset
@@ -24,29 +25,31 @@ public final class DataPipeline {
     let validationExamples: ExampleBuilder
     let dpRank: Int, dp: Int
 
-    public init(config: TesseraConfig, dpRank: Int = 0, dp: Int = 1) throws {
-        let data = config.data
-        vocabulary = data.vocabulary(vocabSize: config.model.vocabSize)
+    /// The pipeline of `plan` for data-parallel rank `dpRank` of `dp`, with the fine-tuning
+    /// `tasks` of `data.tasks` (nil: the documents as they are).
+    public init(plan: DataPlan, tasks: [FineTuningTask]?, dpRank: Int = 0, dp: Int = 1) throws {
+        let data = plan.settings
+        vocabulary = plan.vocabulary
         settings = data
-        seqLen = config.model.seqLen
-        seed = UInt64(config.train.seed)
+        seqLen = plan.seqLen
+        seed = plan.seed
         self.dpRank = dpRank
         self.dp = dp
-        isDefaultCorpus = data.train.isEmpty
-        training = try DataPipeline.trainingDataset(config)
-        validation = try DataPipeline.validationDataset(config)
-        tasks = try DataPipeline.fineTuningTasks(config)
+        isDefaultCorpus = data.usesBuiltInCorpus
+        training = try DataPipeline.trainingDataset(plan)
+        validation = try DataPipeline.validationDataset(plan)
+        self.tasks = tasks
         // Fine-tuning: templated examples; with retrieval, `r1 r2 r3 query`; otherwise lone documents.
         let examples: ExampleBuilder
         if let tasks {
-            examples = try DataPipeline.templatedExamples(tasks, training, config: config, oneExamplePerBlock: data.blockPerExample)
+            examples = try DataPipeline.templatedExamples(tasks, training, plan: plan, oneExamplePerBlock: data.blockPerExample)
         } else if data.retrieval {
             examples = DataPipeline.retrievalExamples(training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
         } else {
             examples = PlainExamples(documents: training.documents, oneDocumentPerBlock: data.blockPerExample)
         }
         if let tasks, validation.documents.count > 0 {
-            validationExamples = try DataPipeline.templatedExamples(tasks, validation, config: config, oneExamplePerBlock: true)
+            validationExamples = try DataPipeline.templatedExamples(tasks, validation, plan: plan, oneExamplePerBlock: true)
         } else {
             validationExamples = PlainExamples(documents: validation.documents, oneDocumentPerBlock: true)
         }
@@ -54,58 +57,50 @@ public final class DataPipeline {
                                           seed: seed, dpRank: dpRank, dp: dp)
     }
 
-    /// The config's training documents: its shards, or the built-in default corpus.
-    public static func trainingDataset(_ config: TesseraConfig) throws -> Dataset {
-        let data = config.data, vocabulary = try checkedVocabulary(config)
-        guard data.train.isEmpty else {
+    /// The run's training documents: its shards, or the built-in default corpus.
+    public static func trainingDataset(_ plan: DataPlan) throws -> Dataset {
+        let data = plan.settings, vocabulary = try checkedVocabulary(plan)
+        guard data.usesBuiltInCorpus else {
             let training = try Dataset.load(paths: data.train, vocabulary: vocabulary)
             // Packing needs a document to cycle over; say so here rather than trap there.
             guard training.documents.count > 0 else {
-                throw ConfigError(file: config.source, key: "data.train", message: "the shards hold no documents")
+                throw ConfigError(file: plan.source, key: "data.train", message: "the shards hold no documents")
             }
             return training
         }
-        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(config.train.seed))
+        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: plan.seed)
         return Dataset(documents: FlatDocuments(documents: corpus.documents(data.documents)))
     }
 
-    /// The config's held-out documents: its validation shards, the default corpus's held-out
+    /// The run's held-out documents: its validation shards, the default corpus's held-out
     /// documents, or none.
-    public static func validationDataset(_ config: TesseraConfig) throws -> Dataset {
-        let data = config.data, vocabulary = try checkedVocabulary(config)
+    public static func validationDataset(_ plan: DataPlan) throws -> Dataset {
+        let data = plan.settings, vocabulary = try checkedVocabulary(plan)
         if !data.validation.isEmpty { return try Dataset.load(paths: data.validation, vocabulary: vocabulary) }
-        guard data.train.isEmpty else { return Dataset(documents: FlatDocuments(documents: []), sources: []) }
-        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(config.train.seed))
-        return Dataset(documents: FlatDocuments(documents: (data.documents..<(data.documents + data.validationDocuments)).map(corpus.document)))
-    }
-
-    /// The tasks of the config's task file, or nil without one.
-    public static func fineTuningTasks(_ config: TesseraConfig) throws -> [FineTuningTask]? {
-        guard let path = config.data.tasks else { return nil }
-        if config.data.retrieval {
-            throw ConfigError(file: config.source, key: "data.tasks", message: "fine-tuning tasks do not combine with data.retrieval: set it to false")
-        }
-        return try TaskFile.load(path: path, corpus: DefaultCorpus(vocabulary: try checkedVocabulary(config)))
+        guard data.usesBuiltInCorpus else { return Dataset(documents: FlatDocuments(documents: []), sources: []) }
+        let corpus = DefaultCorpus(vocabulary: vocabulary, seed: plan.seed)
+        let heldOut = data.documents..<(data.documents + data.validationDocuments)
+        return Dataset(documents: FlatDocuments(documents: heldOut.map(corpus.document)))
     }
 
     /// Examples that fill in `tasks`' templates with `dataset`'s documents.
-    public static func templatedExamples(_ tasks: [FineTuningTask], _ dataset: Dataset, config: TesseraConfig,
+    public static func templatedExamples(_ tasks: [FineTuningTask], _ dataset: Dataset, plan: DataPlan,
                                          oneExamplePerBlock: Bool) throws -> TemplatedExamples {
         do {
-            return try TemplatedExamples(tasks: tasks, sampling: config.data.taskSampling, documents: dataset.documents,
-                                         corpus: DefaultCorpus(vocabulary: try checkedVocabulary(config)),
-                                         readsPictures: config.data.train.isEmpty, seed: UInt64(config.train.seed),
+            return try TemplatedExamples(tasks: tasks, sampling: plan.settings.taskSampling, documents: dataset.documents,
+                                         corpus: DefaultCorpus(vocabulary: try checkedVocabulary(plan)),
+                                         readsPictures: plan.settings.usesBuiltInCorpus, seed: plan.seed,
                                          oneExamplePerBlock: oneExamplePerBlock)
         } catch let empty as TemplatedExamples.EmptyTask {
-            throw ConfigError(file: config.data.tasks ?? config.source, key: "", message: empty.description)
+            throw ConfigError(file: plan.settings.tasks ?? plan.source, key: "", message: empty.description)
         }
     }
 
-    /// The config's vocabulary, checked, and checked against the default corpus if it is used.
-    static func checkedVocabulary(_ config: TesseraConfig) throws -> Vocabulary {
-        let vocabulary = config.data.vocabulary(vocabSize: config.model.vocabSize)
-        if let problem = vocabulary.problem { throw ConfigError(file: config.source, key: "data.special_tokens", message: problem) }
-        if config.data.train.isEmpty { try checkDefaultCorpusFits(vocabulary, source: config.source) }
+    /// The run's vocabulary, checked, and checked against the default corpus if it is used.
+    public static func checkedVocabulary(_ plan: DataPlan) throws -> Vocabulary {
+        let vocabulary = plan.vocabulary
+        if let problem = vocabulary.problem { throw ConfigError(file: plan.source, key: "data.special_tokens", message: problem) }
+        if plan.settings.usesBuiltInCorpus { try checkDefaultCorpusFits(vocabulary, source: plan.source) }
         return vocabulary
     }
 
@@ -113,14 +108,16 @@ public final class DataPipeline {
     static func checkDefaultCorpusFits(_ vocabulary: Vocabulary, source: String) throws {
         let needed = DefaultCorpus.requiredTextVocabulary(vocabulary)
         if vocabulary.textVocabulary < needed {
-            throw ConfigError(file: source, key: "data.text_vocab", message: "the default corpus needs at least \(needed) text ids, got \(vocabulary.textVocabulary)")
+            throw ConfigError(file: source, key: "data.text_vocab",
+                              message: "the default corpus needs at least \(needed) text ids, got \(vocabulary.textVocabulary)")
         }
         if vocabulary.imageCodes < DefaultCorpus.imageCodesUsed {
-            throw ConfigError(file: source, key: "data.text_vocab", message: "the default corpus needs \(DefaultCorpus.imageCodesUsed) image codes, only \(vocabulary.imageCodes) remain")
+            throw ConfigError(file: source, key: "data.text_vocab",
+                              message: "the default corpus needs \(DefaultCorpus.imageCodesUsed) image codes, only \(vocabulary.imageCodes) remain")
         }
     }
 
-    static func blockStream(_ dataset: Dataset, examples: ExampleBuilder, data: DataConfig, vocabulary: Vocabulary, seqLen: Int,
+    static func blockStream(_ dataset: Dataset, examples: ExampleBuilder, data: DataSettings, vocabulary: Vocabulary, seqLen: Int,
                             seed: UInt64, dpRank: Int, dp: Int) -> BlockStream {
         BlockStream(documentCount: dataset.documents.count, examples: examples, vocabulary: vocabulary,
                     settings: data.cm3, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)

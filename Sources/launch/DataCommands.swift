@@ -1,5 +1,7 @@
 import ArgumentParser
 import CM3Objective
+import ShapesCorpus
+import TextRendering
 import Configuration
 import Foundation
 import Trainer
@@ -53,7 +55,7 @@ struct Prepare: ParsableCommand {
 
     func run() throws {
         let resolved = try loadConfig(config, set: overrides)
-        let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
+        let vocabulary = resolved.vocabulary
         try withReportedErrors {
             let progress: (String) -> Void = { print($0); fflush(stdout) }
             // Every input is read and checked before --out is created, so a refused input
@@ -69,7 +71,7 @@ struct Prepare: ParsableCommand {
                                 read.documents.count, tokens, seconds, Double(read.documents.count) / seconds, Double(tokens) / seconds))
                 sets = [("train", read.documents, read.embeddings)]
             } else {
-                let corpus = DefaultCorpus(vocabulary: vocabulary, seed: UInt64(resolved.train.seed))
+                let corpus = DefaultCorpus(vocabulary: vocabulary, seed: resolved.seed)
                 let trainCount = documents ?? resolved.data.documents
                 let heldOut = validationDocuments ?? resolved.data.validationDocuments
                 sets = [("train", corpus.documents(trainCount), nil),

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CM3Objective
+import ShapesCorpus
+import TextRendering
 import Configuration
 import Checkpointing
 import Foundation
@@ -54,14 +56,13 @@ struct Eval: ParsableCommand {
         let task = try self.task.map { try generationTask(named: $0, resolved) }
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
-                // Parameters only: evaluation needs no optimizer state.
-                let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
-                let state = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters, context: context).state }
+                let trained = try TrainedModel(checkpoint: checkpoint, config: resolved, context: context)
+                let decoder = trained.decoder, state = trained.state
                 if let task {
                     // Scoring needs the held-out documents only, not the training stream.
                     let held = try context.agreeing { try DataPipeline.validationDataset(resolved) }.documents
                     let chosen = (0..<min(documents, held.count)).map { Array(held.document($0)) }
-                    let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
+                    let vocabulary = resolved.vocabulary
                     let scores = try score(task, chosen, decoder: decoder, vocabulary: vocabulary)
                     if context.isLeader { show(scores, step: state.step) }
                     return
@@ -79,12 +80,12 @@ struct Eval: ParsableCommand {
 
     /// The built-in task or the config's fine-tuning task called `name`.
     func generationTask(named name: String, _ resolved: TesseraConfig) throws -> GenerationTask {
-        guard resolved.data.train.isEmpty else {
+        guard resolved.usesBuiltInCorpus else {
             report("--task scores the built-in corpus, whose captions determine their pictures; \(options.config) names shards")
             throw ExitCode(2)
         }
-        let corpus = DefaultCorpus(vocabulary: resolved.data.vocabulary(vocabSize: resolved.model.vocabSize))
-        let fineTuning = try withReportedErrors { try DataPipeline.fineTuningTasks(resolved) ?? [] }
+        let corpus = DefaultCorpus(vocabulary: resolved.vocabulary)
+        let fineTuning = try withReportedErrors { try resolved.fineTuningTasks() ?? [] }
         let tasks = GenerationTask.builtin(corpus) + fineTuning.map { GenerationTask(name: $0.name, template: $0.template) }
         guard let task = tasks.first(where: { $0.name == name }) else {
             report("--task must be \(ConfigValueKind.phrase(tasks.map(\.name))) (the built-in tasks and those of data.tasks), got '\(name)'")

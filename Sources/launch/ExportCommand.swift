@@ -2,7 +2,9 @@ import ArgumentParser
 import Checkpointing
 import Configuration
 import Export
+import Diagnostics
 import Foundation
+import Trainer
 import Model
 
 struct ExportCommand: ParsableCommand {
@@ -28,10 +30,10 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try withReportedErrors {
-            let resolved = try config.map { try loadConfig($0) } ?? Checkpoint.storedConfig(path: checkpoint)
-            let decoder = CM3LeonDecoder(config: resolved.model, seed: 0)
-            _ = try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters)
-            let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
+            let trained = try config.map { try TrainedModel(checkpoint: checkpoint, config: try loadConfig($0)) }
+                ?? TrainedModel(checkpoint: checkpoint)
+            let resolved = trained.config, decoder = trained.decoder
+            let vocabulary = resolved.vocabulary
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             } catch {

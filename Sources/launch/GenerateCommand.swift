@@ -1,8 +1,11 @@
 import ArgumentParser
 import CM3Objective
+import ShapesCorpus
+import TextRendering
 import Checkpointing
 import Configuration
 import Foundation
+import Trainer
 import Generation
 import Model
 import TrainingData
@@ -90,8 +93,8 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let resolved = try options.load()
-        let vocabulary = resolved.data.vocabulary(vocabSize: resolved.model.vocabSize)
-        let builtin = resolved.data.train.isEmpty
+        let vocabulary = resolved.vocabulary
+        let builtin = resolved.usesBuiltInCorpus
         if out != nil && !builtin {
             report("--out draws pictures of the built-in corpus; \(options.config) names shards")
             throw ExitCode(2)
@@ -112,9 +115,8 @@ struct Generate: ParsableCommand {
             : .text(maxTokens: maxTokens ?? max(1, min(64, resolved.model.seqLen - retrievedContext.count - tokens.count - 1)))
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
-                let decoder = CM3LeonDecoder(config: resolved.model, seed: UInt64(resolved.train.seed), tensorParallel: context.tensorParallel)
-                _ = try context.agreeing { try Checkpoint.load(path: checkpoint, model: resolved.model, into: decoder.parameters, context: context) }
-                let generator = Generator(decoder: decoder, vocabulary: vocabulary)
+                let trained = try TrainedModel(checkpoint: checkpoint, config: resolved, context: context)
+                let generator = Generator(decoder: trained.decoder, vocabulary: vocabulary)
                 let outputs = try context.agreeing { try generator.generate(prompt: retrievedContext + tokens, mode: generationMode, settings: settings) }
                 guard context.isLeader else { return }
                 let render = text.render

@@ -205,15 +205,11 @@ struct Plan: ParsableCommand {
             let steps = try resolved.train.totalSteps(seqLen: model.seqLen, dp: dp)
             let accumulation = try resolved.train.accumulation(seqLen: model.seqLen, dp: dp)
             print("layout: tp \(tp) × dp \(dp), micro-batch \(resolved.train.microBatch) × \(accumulation) accumulation, \(steps) steps")
-            let plan = MemoryPlan(model: model, microBatch: resolved.train.microBatch, tp: tp, dp: dp,
-                                  checkpointing: resolved.train.activationCheckpointing,
-                                  distributedOptimizer: resolved.parallel.distributedOptimizer)
+            let plan = MemoryPlan(config: resolved, tp: tp, dp: dp)
             print(plan.describe(ranks: world))
             if dp > 1 {
                 // The other setting of parallel.distributed_optimizer, for comparison.
-                let other = MemoryPlan(model: model, microBatch: resolved.train.microBatch, tp: tp, dp: dp,
-                                       checkpointing: resolved.train.activationCheckpointing,
-                                       distributedOptimizer: !plan.distributedOptimizer)
+                let other = MemoryPlan(config: resolved, tp: tp, dp: dp, distributedOptimizer: !plan.distributedOptimizer)
                 let (zero, replicated) = plan.distributedOptimizer ? (plan, other) : (other, plan)
                 print(String(format: "ZeRO-1 (parallel.distributed_optimizer): weights, gradients and moments %.0f → %.2f bytes per parameter (8 + 8/dp), %.2f → %.2f GiB per rank in all",
                              16.0, 8 + 8 / Double(dp), Double(replicated.total) / 1_073_741_824, Double(zero.total) / 1_073_741_824))

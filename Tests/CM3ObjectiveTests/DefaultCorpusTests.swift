@@ -1,4 +1,5 @@
 import CM3Objective
+import ShapesCorpus
 import XCTest
 
 final class DefaultCorpusTests: XCTestCase {

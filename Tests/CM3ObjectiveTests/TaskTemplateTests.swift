@@ -1,4 +1,5 @@
 import CM3Objective
+import ShapesCorpus
 import XCTest
 
 /// Fine-tuning examples: templates filled in with a document's fields, and the task mixture

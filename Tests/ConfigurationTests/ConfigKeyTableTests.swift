@@ -1,3 +1,4 @@
+import Checkpointing
 import Configuration
 import Foundation
 import TestSupport
@@ -73,14 +74,14 @@ final class ConfigKeyTableTests: XCTestCase {
         let config = try TesseraConfig.parse("{}", source: "r.yaml", overrides: [
             "model.vocab_size": "16", "model.d_model": "8", "model.layers": "1", "model.heads": "2", "model.ffn": "8",
             "model.seq_len": "64", "model.activation": "relu"])
-        XCTAssertEqual(TesseraConfig.recordedValue("model.activation", inYAML: config.yaml), "relu")
-        XCTAssertEqual(TesseraConfig.recordedValue("data.cm3.lambda", inYAML: config.yaml), "\(config.data.cm3.lambda)")
+        XCTAssertEqual(Checkpoint.recordedValue("model.activation", inYAML: config.yaml), "relu")
+        XCTAssertEqual(Checkpoint.recordedValue("data.cm3.lambda", inYAML: config.yaml), "\(config.data.cm3.lambda)")
         let older = config.yaml.replacingOccurrences(of: "  activation: relu\n", with: "")
         XCTAssertNotEqual(older, config.yaml)
-        XCTAssertNil(TesseraConfig.recordedValue("model.activation", inYAML: older))
-        XCTAssertNil(TesseraConfig.recordedValue("model.activation", inYAML: ""))
-        XCTAssertNil(TesseraConfig.recordedValue("model.activation", inYAML: "model: {}\n"))
-        XCTAssertNil(TesseraConfig.recordedValue("model", inYAML: config.yaml), "a section is not a value")
+        XCTAssertNil(Checkpoint.recordedValue("model.activation", inYAML: older))
+        XCTAssertNil(Checkpoint.recordedValue("model.activation", inYAML: ""))
+        XCTAssertNil(Checkpoint.recordedValue("model.activation", inYAML: "model: {}\n"))
+        XCTAssertNil(Checkpoint.recordedValue("model", inYAML: config.yaml), "a section is not a value")
     }
 
     /// Keys are unique and at most one section deep inside a section, as the writer assumes.

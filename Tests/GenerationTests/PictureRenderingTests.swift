@@ -1,4 +1,5 @@
 import CM3Objective
+import ShapesCorpus
 import Foundation
 import Generation
 import XCTest

@@ -1,5 +1,6 @@
 import CM3Objective
 import Configuration
+import Diagnostics
 import Model
 import TestSupport
 import Trainer

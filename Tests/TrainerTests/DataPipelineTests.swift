@@ -1,5 +1,6 @@
 import Autograd
 import CM3Objective
+import ShapesCorpus
 import Configuration
 import Foundation
 import HDF5
@@ -25,7 +26,7 @@ final class DataPipelineTests: XCTestCase {
     /// Shards of the default corpus give exactly the blocks the in-memory corpus gives.
     func testShardsRoundTripIntoTheSameBlocks() throws {
         let config = try tinyConfig()
-        let vocabulary = config.data.vocabulary(vocabSize: config.model.vocabSize)
+        let vocabulary = config.vocabulary
         let documents = DefaultCorpus(vocabulary: vocabulary, seed: 0).documents(400)
         try DatasetShard.writeShards(documents, embeddings: builtinEmbeddings(documents, vocabulary), directory: directory.path,
                                      prefix: "train", perShard: 150, vocabulary: vocabulary) { _ in }

@@ -1,4 +1,5 @@
 import CM3Objective
+import Generation
 
 /// A task `launch eval --task` scores on the built-in corpus, where a caption determines its
 /// picture exactly: a template whose last field is generated from the rest.

@@ -1,28 +1,31 @@
 import CM3Objective
 import Configuration
+import Diagnostics
 import Foundation
+import ShapesCorpus
 import Tokenizer
 
 /// How tokens read as text for a config: words of the built-in corpus, text through the
 /// config's `data.tokenizer`, or ids; special tokens by name and image codes as `img:K`
 /// either way.
-struct TokenText {
-    let corpus: DefaultCorpus
-    let builtin: Bool
-    let tokenizer: ByteLevelBPETokenizer?
+public struct TokenText {
+    public let corpus: DefaultCorpus
+    public let builtin: Bool
+    public let tokenizer: ByteLevelBPETokenizer?
 
     /// Loads `data.tokenizer` when the config names one; a tokenizer whose ids run past the
     /// text vocabulary is refused.
-    init(_ config: TesseraConfig) throws {
-        let vocabulary = config.data.vocabulary(vocabSize: config.model.vocabSize)
+    public init(_ config: TesseraConfig) throws {
+        let vocabulary = config.vocabulary
         corpus = DefaultCorpus(vocabulary: vocabulary)
-        builtin = config.data.train.isEmpty
+        builtin = config.usesBuiltInCorpus
         tokenizer = try config.data.tokenizer.map { try TokenText.load($0, config: config) }
     }
 
-    static func load(_ path: String, config: TesseraConfig) throws -> ByteLevelBPETokenizer {
+    /// `data.tokenizer` at `path`, refused when its ids run past the text vocabulary.
+    public static func load(_ path: String, config: TesseraConfig) throws -> ByteLevelBPETokenizer {
         let tokenizer = try ByteLevelBPETokenizer(contentsOf: path)
-        let textVocabulary = config.data.vocabulary(vocabSize: config.model.vocabSize).textVocabulary
+        let textVocabulary = config.vocabulary.textVocabulary
         guard tokenizer.vocabularySize <= textVocabulary else {
             throw ConfigError(file: config.source, key: "data.tokenizer",
                               message: "\(path) has \(tokenizer.vocabularySize) tokens, more than data.text_vocab \(textVocabulary)")
@@ -31,7 +34,7 @@ struct TokenText {
     }
 
     /// `tokens` for people: runs of text decoded (or as words or `#id`), the rest by name.
-    func render(_ tokens: [Int32]) -> String {
+    public func render(_ tokens: [Int32]) -> String {
         guard let tokenizer else { return builtin ? corpus.render(tokens) : corpus.renderIds(tokens) }
         var pieces: [String] = [], run: [Int32] = []
         let vocabulary = corpus.vocabulary
@@ -48,7 +51,7 @@ struct TokenText {
     /// A prompt: with a tokenizer, special token names and `img:K` items are taken as they
     /// are and the text between them is encoded; otherwise words of the built-in corpus (or
     /// ids), as `DefaultCorpus.parse` reads them.
-    func parse(_ prompt: String) throws -> [Int32] {
+    public func parse(_ prompt: String) throws -> [Int32] {
         guard let tokenizer else { return try corpus.parse(prompt, words: builtin) }
         var tokens: [Int32] = [], words: [Substring] = []
         func flush() { if !words.isEmpty { tokens += tokenizer.encode(words.joined(separator: " ")); words = [] } }

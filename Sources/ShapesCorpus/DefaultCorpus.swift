@@ -1,3 +1,4 @@
+import CM3Objective
 import Randomness
 
 /// The built-in corpus: pictures of coloured shapes on a 6 × 6 grid with captions that fully

@@ -1,3 +1,5 @@
+import CM3Objective
+
 /// What a picture of the built-in corpus shows: up to three coloured shapes, each filling
 /// one region of the 3 × 3 layout. Its caption and its 36 image codes both determine it, so
 /// generated images and captions can be scored exactly.
@@ -80,13 +82,31 @@ extension DefaultCorpus {
 
     /// The caption and the image of a document (either order around its `<break>`).
     public func parts(of document: [Int32]) -> (caption: [Int32], image: [Int32])? {
-        guard let split = document.firstIndex(of: vocabulary.breakToken) else { return nil }
-        let first = Array(document[..<split]), second = Array(document[(split + 1)...].prefix { $0 != vocabulary.eos })
-        return first.first.map(vocabulary.isImage) == true ? (second, first) : (first, second)
+        TemplateFields.captionAndImage(of: document, vocabulary: vocabulary)
     }
 
     /// The cell (row-major in the 6 × 6 grid) of a region's quadrant.
     static func cell(region: Int, quadrant: Int) -> Int {
         (region / 3 * 2 + quadrant / 2) * 6 + region % 3 * 2 + quadrant % 2
+    }
+}
+
+extension DefaultCorpus: TemplateCorpus {
+    /// A word of the corpus, a special token, `img:K` or an id (`parse`).
+    public func templateTokens(_ item: String) throws -> [Int32] { try parse(item) }
+
+    /// The caption and image of any corpus's document; with `readsPictures`, for a picture
+    /// with a shape drawn only once, that shape's name, colour and region.
+    public func templateFields(of document: [Int32], readsPictures: Bool) -> [String: [Int32]] {
+        guard let parts = parts(of: document) else { return [:] }
+        var fields = ["caption": parts.caption, "image": parts.image]
+        // The question must have one answer: ask about the first shape the picture holds once.
+        if readsPictures, let picture = picture(fromImage: parts.image),
+           let item = picture.items.first(where: { item in picture.items.filter { $0.shape == item.shape }.count == 1 }) {
+            fields["shape"] = [wordId(DefaultCorpus.shapes[item.shape])]
+            fields["colour"] = [wordId(DefaultCorpus.colours[item.colour])]
+            fields["region"] = DefaultCorpus.regions[item.region].split(separator: " ").map { wordId(String($0)) }
+        }
+        return fields
     }
 }

@@ -1,5 +1,6 @@
 import CM3Objective
 import Foundation
+import Generation
 
 /// Draws built-in-corpus image codes as the picture they stand for: a 6 × 6 grid whose
 /// shape cells each hold their quarter of a coloured circle, square, triangle or cross.
