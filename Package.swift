@@ -34,6 +34,7 @@ let package = Package(
                        providers: [.apt(["libhdf5-openmpi-dev"])]),
         .target(name: "Randomness"),
         .target(name: "Diagnostics"),
+        .target(name: "Storage"),
         .target(name: "Autograd", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: hotLoopSettings),
         .target(name: "Parallel", dependencies: ["Autograd", "Diagnostics", "CMPI"]),
         .target(name: "Optim", dependencies: ["Autograd"], swiftSettings: hotLoopSettings),
@@ -43,10 +44,10 @@ let package = Package(
         .target(name: "ShapesCorpus", dependencies: ["CM3Objective", "Generation", "Randomness"]),
         .target(name: "Model", dependencies: ["Autograd", "Parallel", "Diagnostics", "Randomness"]),
         .target(name: "TrainingData", dependencies: [
-            "Model", "CM3Objective", "ShapesCorpus", "HDF5", "Diagnostics", "Autograd", "Randomness", "COpenBLAS",
+            "Model", "CM3Objective", "ShapesCorpus", "HDF5", "Storage", "Diagnostics", "Autograd", "Randomness", "COpenBLAS",
         ]),
         .target(name: "Checkpointing", dependencies: [
-            "Model", "HDF5", "Optim", "Parallel", "CM3Objective", "Diagnostics", "Autograd",
+            "Model", "HDF5", "Storage", "Optim", "Parallel", "CM3Objective", "Diagnostics", "Autograd",
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Configuration", dependencies: [
@@ -63,7 +64,7 @@ let package = Package(
             "Configuration", "Tokenizer", "ShapesCorpus", "CM3Objective", "Diagnostics",
         ]),
         .executableTarget(name: "launch", dependencies: [
-            "Trainer", "Generation", "ShapesCorpus", "TextRendering", "Export", "Tokenizer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
+            "Trainer", "Generation", "ShapesCorpus", "TextRendering", "Export", "Tokenizer", "Storage", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
             "CM3Objective", "Diagnostics", "Randomness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -3,11 +3,11 @@ import Randomness
 /// Settings of the CM3 infilling objective (CM3 paper §2; CM3Leon §2.2).
 public struct CM3Settings: Equatable, Sendable {
     /// Span count n ~ clamp(Poisson(λ), minSpans, maxSpans).
-    public var lambda: Double = 1
-    public var minSpans: Int = 1
-    public var maxSpans: Int = 16
+    public var lambda: Double
+    public var minSpans: Int
+    public var maxSpans: Int
     /// Loss weight of targets that are `<mask>` placeholders in the source (CM3: 0).
-    public var maskWeight: Float = 0
+    public var maskWeight: Float
 
     public init(lambda: Double = 1, minSpans: Int = 1, maxSpans: Int = 16, maskWeight: Float = 0) {
         self.lambda = lambda; self.minSpans = minSpans; self.maxSpans = maxSpans; self.maskWeight = maskWeight

@@ -20,8 +20,8 @@ public struct FineTuningTask: Equatable, Sendable {
 /// its weight's share, but never more than `upsampleLimit` times nor less than
 /// `downsampleLimit` times its natural share (its examples over all tasks' examples).
 public struct TaskSampling: Equatable, Sendable {
-    public var upsampleLimit: Double = 3
-    public var downsampleLimit: Double = 0.3
+    public var upsampleLimit: Double
+    public var downsampleLimit: Double
     public init(upsampleLimit: Double = 3, downsampleLimit: Double = 0.3) {
         self.upsampleLimit = upsampleLimit; self.downsampleLimit = downsampleLimit
     }

@@ -6,6 +6,7 @@ import HDF5
 import Model
 import Optim
 import Parallel
+import Storage
 
 /// Everything besides tensors that a run needs to continue exactly.
 public struct TrainingState: Equatable, Sendable {
@@ -111,7 +112,7 @@ public enum Checkpoint {
                               lr: Double, config: String, seed: Int, context: ParallelContext) throws {
         // One file for every rank: rank 0's run directory names it, as it names the checkpoints to load.
         let path = try context.broadcastFromLeader(path)
-        let temporary = path + ".tmp"
+        let temporary = DurableFile.temporaryPath(for: path)
         let parts = parameters.map { TensorPart($0, optimizer: optimizer, context: context) }
         let cursor = try context.broadcastFromLeader(
             "\(state.cursor.epoch) \(state.cursor.position) \(state.cursor.offset) \(state.cursor.block)")
@@ -145,7 +146,8 @@ public enum Checkpoint {
             if context.isLeader { try? FileManager.default.removeItem(atPath: temporary) }
             throw CheckpointError(path: path, problem: .unwritable(failure.map { "\($0)" } ?? "another rank's write failed"))
         }
-        if context.isLeader { try syncAndRename(temporary, to: path) }
+        // Every rank synced its own writes above.
+        if context.isLeader { try moveIntoPlace(temporary, path) }
     }
 
     /// Creates every dataset together with the other ranks and writes this rank's owned

@@ -1,6 +1,7 @@
 import CM3Objective
 import Diagnostics
 import Foundation
+import Storage
 import HDF5
 
 extension Checkpoint {
@@ -54,23 +55,18 @@ extension Checkpoint {
         return "it needs \(mib(needed)) and its file system has \(mib(free)) free"
     }
 
-    /// fsync the file: its bytes are on disk once this returns. Every rank that wrote
-    /// part of it calls this, since each one's writes may still sit in its own page cache.
+    /// fsyncs this rank's writes of `temporary` (`DurableFile.sync`), as a checkpoint error.
     static func sync(_ temporary: String, for path: String) throws {
-        let descriptor = open(temporary, O_RDONLY)
-        guard descriptor >= 0 else { throw CheckpointError(path: path, problem: .notSynced("cannot reopen \(temporary) to sync it")) }
-        let synced = fsync(descriptor)
-        close(descriptor)
-        guard synced == 0 else { throw CheckpointError(path: path, problem: .notSynced("fsync failed (errno \(errno))")) }
+        do { try DurableFile.sync(temporary, for: path) } catch let failure as DurableFile.Failure {
+            throw CheckpointError(path: path, problem: .notSynced(failure.reason))
+        }
     }
 
-    /// fsync the file, rename it into place, fsync the directory: after a crash the final
-    /// name holds either the old file or the whole new one.
-    static func syncAndRename(_ temporary: String, to path: String) throws {
-        try sync(temporary, for: path)
-        guard rename(temporary, path) == 0 else { throw CheckpointError(path: path, problem: .notSynced("cannot rename into place (errno \(errno))")) }
-        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
-        if directory >= 0 { fsync(directory); close(directory) }
+    /// Moves the synced file into place (`DurableFile.moveIntoPlace`), as a checkpoint error.
+    static func moveIntoPlace(_ temporary: String, _ path: String) throws {
+        do { try DurableFile.moveIntoPlace(temporary, path) } catch let failure as DurableFile.Failure {
+            throw CheckpointError(path: path, problem: .notSynced(failure.reason))
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Diagnostics
 import Foundation
+import Storage
 import Glibc
 
 /// A run's directory, `runs/NAME/`: the resolved `config.yaml`, `metrics.jsonl` (one JSON
@@ -59,10 +60,10 @@ public final class RunDirectory {
         lockDescriptor = descriptor
     }
 
-    /// Writes the resolved config (atomically).
+    /// Writes the resolved config (durably).
     public func writeConfig(_ yaml: String) throws {
-        do { try yaml.write(toFile: configPath, atomically: true, encoding: .utf8) } catch {
-            throw RunDirectoryError(message: "cannot write \(configPath): \((error as NSError).localizedDescription)")
+        do { try DurableFile.write(yaml, to: configPath) } catch let failure as DurableFile.Failure {
+            throw RunDirectoryError(message: "cannot write \(configPath): \(failure.reason)")
         }
     }
 
@@ -138,7 +139,11 @@ public final class RunDirectory {
                   let lineStep = object["step"] as? Int else { return false }
             return lineStep < step
         }
-        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: metricsPath, atomically: true, encoding: .utf8)
+        do {
+            try DurableFile.write(kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n"), to: metricsPath)
+        } catch let failure as DurableFile.Failure {
+            throw RunDirectoryError(message: "cannot write \(metricsPath): \(failure.reason)")
+        }
     }
 }
 

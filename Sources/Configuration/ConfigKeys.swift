@@ -39,7 +39,7 @@ public enum ConfigKeys {
                  "Validate before the first step of a fresh run, the curve's zero point (with eval_interval > 0). At 760m on 8 ranks on 2 cores it took 167–197 s; false starts training at once."),
         .integer("train.eval_batches", \.train.evalBatches, maximum: 1 << 20, "Micro-batches per rank in each validation."),
         .integer("train.save_interval", \.train.saveInterval, minimum: 0,
-                 "A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT)."),
+                 "A checkpoint every this many steps (0: only at the end and on \(StopSignals.phrase))."),
         .integer("train.keep_checkpoints", \.train.keepCheckpoints, "Checkpoints kept; older ones are deleted."),
         .integer("train.watchdog_seconds", \.train.watchdogSeconds, minimum: 0,
                  "End the job when a rank makes no progress (micro-batch, validation batch, checkpoint tensor) for this long (0: never)."),

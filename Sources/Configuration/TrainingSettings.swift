@@ -2,7 +2,7 @@ import Parallel
 
 /// How a run trains: batch, length, intervals (Table 3 sizes live in configs/*.yaml).
 public struct TrainingSettings: Equatable, Sendable {
-    /// Sequences per forward/backward pass on each rank.
+    /// `train.micro_batch` (its doc is in `ConfigKeys`).
     public var microBatch: Int = 4
     /// Micro-batches per optimizer step; derived from `batchTokens` when nil.
     public var accumulation: Int? = nil
@@ -13,20 +13,20 @@ public struct TrainingSettings: Equatable, Sendable {
     /// Tokens over the whole run (Table 3: 1.4T, 1.9T, 2.4T).
     public var totalTokens: Double? = nil
     public var seed: Int = 0
-    /// Train on the first batch over and over (to check the model can fit it).
+    /// `train.fixed_batch` (its doc is in `ConfigKeys`).
     public var fixedBatch: Bool = false
     public var logInterval: Int = 1
-    /// Validation every this many steps (0: never).
+    /// `train.eval_interval` (its doc is in `ConfigKeys`).
     public var evalInterval: Int = 0
     /// Validate once before the first step of a fresh run (the zero point of the curve).
     public var validateAtStart = true
-    /// Micro-batches per rank in each validation.
+    /// `train.eval_batches` (its doc is in `ConfigKeys`).
     public var evalBatches: Int = 4
-    /// A checkpoint every this many steps (0: only at the end and on SIGTERM/SIGINT).
+    /// `train.save_interval` (its doc is in `ConfigKeys`).
     public var saveInterval: Int = 0
-    /// Checkpoints kept; older ones are deleted.
+    /// `train.keep_checkpoints` (its doc is in `ConfigKeys`).
     public var keepCheckpoints: Int = 3
-    /// Recompute each block's activations during backward instead of keeping them.
+    /// `train.activation_checkpointing` (its doc is in `ConfigKeys`).
     public var activationCheckpointing = false
     /// A rank that makes no progress (no micro-batch, validation batch or checkpoint tensor
     /// done) for this long ends the job (0: never). 30 minutes is several times the

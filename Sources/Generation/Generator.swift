@@ -13,10 +13,10 @@ public enum Guidance: Equatable, Sendable {
 
 /// Everything that decides what `Generator.generate` draws.
 public struct DecodingSettings: Equatable, Sendable {
-    public var sampling = SamplingSettings()
-    public var guidance = Guidance.none
-    public var samples = 1
-    public var seed: UInt64 = 0
+    public var sampling: SamplingSettings
+    public var guidance: Guidance
+    public var samples: Int
+    public var seed: UInt64
 
     public init(sampling: SamplingSettings = SamplingSettings(), guidance: Guidance = .none, samples: Int = 1, seed: UInt64 = 0) {
         self.sampling = sampling; self.guidance = guidance; self.samples = samples; self.seed = seed
@@ -70,6 +70,7 @@ public final class Generator {
         switch mode {
         case .image(let codes): longest = codes + 1
         case .text(let maxTokens): longest = maxTokens + 1
+        case .free(let tokens): longest = tokens
         }
         let unconditional = prompts.map { Generator.unconditionalPrompt($0, vocabulary: vocabulary) }
         let capacity = zip(prompts, unconditional).map { max($0.count, $1.count) }.max()! + longest

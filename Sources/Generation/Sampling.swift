@@ -5,11 +5,11 @@ import Randomness
 /// How a token is drawn from (possibly guided) logits.
 public struct SamplingSettings: Equatable, Sendable {
     /// 0: greedy (the most likely token, the lowest id on ties).
-    public var temperature: Float = 1
+    public var temperature: Float
     /// 0: off.
-    public var topK = 0
+    public var topK: Int
     /// 1: off.
-    public var topP: Float = 1
+    public var topP: Float
 
     public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1) {
         self.temperature = temperature; self.topK = topK; self.topP = topP
@@ -43,6 +43,8 @@ public func argmax(_ values: [Float]) -> Int {
 public enum GenerationMode: Equatable, Sendable {
     case image(codes: Int)
     case text(maxTokens: Int)
+    /// Exactly `tokens` tokens of any kind, `<eos>` included: for timing decoding.
+    case free(tokens: Int)
 
     /// Whether `token` may come after `generated` tokens; nil when generation is over.
     public func allows(_ token: Int32, after generated: Int, vocabulary: Vocabulary) -> Bool {
@@ -52,20 +54,25 @@ public enum GenerationMode: Equatable, Sendable {
         case .text(let maxTokens):
             if token == vocabulary.eos { return true }
             return generated < maxTokens && !vocabulary.isImage(token) && !vocabulary.isSpecial(token)
+        case .free(let tokens):
+            return generated < tokens
         }
     }
 
     /// Whether a sequence of `generated` tokens ending in `last` is complete.
     public func isComplete(generated: Int, last: Int32?, vocabulary: Vocabulary) -> Bool {
+        if case .free(let tokens) = self { return generated >= tokens }
         if last == vocabulary.eos { return true }
         switch self {
         case .image(let codes): return generated > codes
         case .text(let maxTokens): return generated > maxTokens
+        case .free: return false
         }
     }
 
     /// `logits` with every token this mode forbids after `generated` tokens set to −∞.
     public func constrain(_ logits: [Float], after generated: Int, vocabulary: Vocabulary) -> [Float] {
-        logits.indices.map { allows(Int32($0), after: generated, vocabulary: vocabulary) ? logits[$0] : -.infinity }
+        if case .free = self { return logits }
+        return logits.indices.map { allows(Int32($0), after: generated, vocabulary: vocabulary) ? logits[$0] : -.infinity }
     }
 }

@@ -1,8 +1,8 @@
 import Autograd
 
 /// Decoding: logits of the next token, through a `KVCache` or by a full forward pass. Both
-/// run the training blocks (`CM3LeonDecoder.block`) on a tape that records nothing, so the
-/// model decoded is the model trained; only attention differs.
+/// run the training forward pass (`CM3LeonDecoder.hiddenStates`) on a tape that records
+/// nothing, so the model decoded is the model trained; only attention differs.
 extension CM3LeonDecoder {
     /// An empty cache for `sequences` sequences of up to `capacity` tokens on this rank.
     public func makeCache(sequences: Int, capacity: Int) -> KVCache {
@@ -20,20 +20,15 @@ extension CM3LeonDecoder {
         let ids = tokens.flatMap { $0 }
         guard !ids.isEmpty else { return tokens.map { _ in [] } }
         let positions = (0..<cache.sequences).flatMap { s in (cache.lengths[s]..<(cache.lengths[s] + counts[s])).map(Int32.init) }
-        let tape = Tape(recording: false)
-        var x = tape.add(embedTokens(ids, tape: tape), tape.embedding(embedPositions, ids: positions))  // [new tokens, d]
-        for (index, layer) in layers.enumerated() {
-            x = block(x, layer, tape: tape) { q, k, v in
-                cache.attend(layer: index, q: q, k: k, v: v, counts: counts, heads: self.localHeads)
-            }
-        }
+        let hidden = hiddenStates(ids, positions: positions, attention: .cached(cache, counts: counts),
+                                  tape: Tape(recording: false))  // [new tokens, d]
         cache.advance(counts)
         var lastRows: [Int] = [], row = 0
         for count in counts {
             row += count
             if count > 0 { lastRows.append(row - 1) }
         }
-        var logits = vocabularyLogits(tape.layerNorm(x), rows: lastRows)[...]
+        var logits = vocabularyLogits(hidden, rows: lastRows)[...]
         return counts.map { $0 > 0 ? logits.removeFirst() : [] }
     }
 
@@ -55,13 +50,10 @@ extension CM3LeonDecoder {
     func fullForward(_ sequences: [[Int32]], rows: [Int]) -> [[Float]] {
         let length = sequences[0].count
         precondition(length > 0 && length <= config.seqLen && sequences.allSatisfy { $0.count == length })
-        let tape = Tape(recording: false)
         let positions = sequences.flatMap { _ in (0..<length).map(Int32.init) }
-        var x = tape.add(embedTokens(sequences.flatMap { $0 }, tape: tape), tape.embedding(embedPositions, ids: positions))
-        for layer in layers {
-            x = block(x, layer, tape: tape) { q, k, v in tape.causalSelfAttention(q, k, v, batch: sequences.count, heads: self.localHeads) }
-        }
-        return vocabularyLogits(tape.layerNorm(x), rows: rows)
+        let hidden = hiddenStates(sequences.flatMap { $0 }, positions: positions,
+                                  attention: .causal(sequences: sequences.count), tape: Tape(recording: false))
+        return vocabularyLogits(hidden, rows: rows)
     }
 
     /// The tied LM head on `rows` of `hidden [tokens, d]`: each rank forms its vocabulary

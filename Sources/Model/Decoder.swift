@@ -86,32 +86,56 @@ public final class CM3LeonDecoder {
     public func loss(_ batch: TokenBatch, tape: Tape, normalizer: Float? = nil, checkpointBlocks: Bool = false,
                      stash: ActivationStash? = nil, gradientsReady: (([Tensor]) -> Void)? = nil) -> Tensor {
         precondition(batch.seqLen <= config.seqLen, "sequence \(batch.seqLen) longer than seq_len \(config.seqLen)")
-        // Backward runs the tape in reverse: a step recorded before a group's ops runs after
-        // all of their backward steps, when the group's gradients are final.
+        let positions = (0..<batch.count).map { Int32($0 % batch.seqLen) }
+        let hidden = hiddenStates(batch.inputs, positions: positions, attention: .causal(sequences: batch.microBatch),
+                                  tape: tape, checkpointBlocks: checkpointBlocks, stash: stash,
+                                  gradientsReady: gradientsReady)                     // [tokens, d]
+        return embedTokens.lmHeadLoss(hidden, targets: batch.targets, weights: batch.weights,
+                                      normalizer: normalizer, tape: tape)
+    }
+
+    /// How each block's attention runs.
+    enum AttentionPath {
+        /// Causal self-attention within each of `sequences` equal-length sequences of the
+        /// input: training, evaluation, and decoding without a cache.
+        case causal(sequences: Int)
+        /// Attention over a `KVCache` after what it holds, `counts[s]` new tokens for
+        /// sequence s: cached decoding.
+        case cached(KVCache, counts: [Int])
+    }
+
+    /// The decoder's forward pass up to the final LayerNorm, the one path that training,
+    /// evaluation and decoding share: token and position embeddings of `ids`, every block,
+    /// then LN. Only attention differs between them (`path`). [tokens, d]
+    /// `gradientsReady` is recorded before each group's ops, so backward (which runs the
+    /// tape in reverse) calls it once the group's gradients are final.
+    func hiddenStates(_ ids: [Int32], positions: [Int32], attention path: AttentionPath, tape: Tape,
+                      checkpointBlocks: Bool = false, stash: ActivationStash? = nil,
+                      gradientsReady: (([Tensor]) -> Void)? = nil) -> Tensor {
         func markWhenFinal(_ tensors: [Tensor]) {
             if let gradientsReady { tape.record { gradientsReady(tensors) } }
         }
         markWhenFinal([embedTokens.table, embedPositions])
-        let positions = (0..<batch.count).map { Int32($0 % batch.seqLen) }
-        var x = tape.add(embedTokens(batch.inputs, tape: tape),
-                         tape.embedding(embedPositions, ids: positions))  // [tokens, d]
-        for layer in layers {
+        var x = tape.add(embedTokens(ids, tape: tape), tape.embedding(embedPositions, ids: positions))  // [tokens, d]
+        for (index, layer) in layers.enumerated() {
             markWhenFinal(layer.parameters)
             if checkpointBlocks {
                 x = tape.checkpoint(x, stash: stash) { inner, input in
-                    self.block(input, layer, tape: inner) { q, k, v in
-                        inner.causalSelfAttention(q, k, v, batch: batch.microBatch, heads: self.localHeads)
-                    }
+                    self.block(input, layer, tape: inner) { q, k, v in self.attend(path, layer: index, q, k, v, tape: inner) }
                 }
             } else {
-                x = block(x, layer, tape: tape) { q, k, v in
-                    tape.causalSelfAttention(q, k, v, batch: batch.microBatch, heads: self.localHeads)
-                }
+                x = block(x, layer, tape: tape) { q, k, v in self.attend(path, layer: index, q, k, v, tape: tape) }
             }
         }
-        let hidden = tape.layerNorm(x)                                   // [tokens, d]
-        return embedTokens.lmHeadLoss(hidden, targets: batch.targets, weights: batch.weights,
-                                      normalizer: normalizer, tape: tape)
+        return tape.layerNorm(x)
+    }
+
+    /// One block's attention along `path`: q, k, v `[tokens, d/tp]` to `[tokens, d/tp]`.
+    private func attend(_ path: AttentionPath, layer: Int, _ q: Tensor, _ k: Tensor, _ v: Tensor, tape: Tape) -> Tensor {
+        switch path {
+        case .causal(let sequences): tape.causalSelfAttention(q, k, v, batch: sequences, heads: localHeads)
+        case .cached(let cache, let counts): cache.attend(layer: layer, q: q, k: k, v: v, counts: counts, heads: localHeads)
+        }
     }
 
     /// `x += out_proj(attn(LN(x)))`, then `x += fc2(act(fc1(LN(x))))`, act being

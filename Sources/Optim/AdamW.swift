@@ -3,10 +3,10 @@ import Foundation
 
 /// AdamW hyper-parameters (defaults: metaseq's OPT launcher, which trained CM3Leon).
 public struct AdamWSettings: Equatable, Sendable {
-    public var beta1: Float = 0.9
-    public var beta2: Float = 0.95
-    public var eps: Float = 1e-8
-    public var weightDecay: Float = 0.1
+    public var beta1: Float
+    public var beta2: Float
+    public var eps: Float
+    public var weightDecay: Float
 
     public init(beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay

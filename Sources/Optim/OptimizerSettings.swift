@@ -5,7 +5,7 @@ public struct OptimizerSettings: Equatable, Sendable {
     public var decay: LearningRateSchedule.Decay = .linear
     /// The learning rate at the last step, as a fraction of the peak.
     public var finalLrFraction: Double = 0.1
-    /// Global L2 norm the gradients are clipped to (0: no clipping).
+    /// `optim.clip_norm` (its doc is in `ConfigKeys`).
     public var clipNorm: Double = 1.0
     public var adamW = AdamWSettings()
 

@@ -271,7 +271,7 @@ final class TrainingRun {
     /// Whether a step-counted `interval` (0: never) falls on the current step.
     func isDue(_ interval: Int) -> Bool { interval > 0 && state.step % interval == 0 }
 
-    /// Whether any rank was asked to stop (SIGTERM, SIGINT) or `--stop-after` is reached.
+    /// Whether any rank was asked to stop (`StopSignals`) or `--stop-after` is reached.
     func stopRequested(stepsHere: Int) throws -> Bool {
         try context.maxOverWorld(StopSignal.requested ? 1 : 0) == 1 || stepsHere == loop.stopAfter
     }

@@ -10,16 +10,14 @@ public struct DataSettings: Equatable, Sendable {
     /// Defaults to CM3Leon's split at its vocabulary size, half the vocabulary otherwise.
     public var textVocab: Int? = nil
     public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
-    /// Prepend retrieved documents (CM3Leon §2.1).
+    /// `data.retrieval` (its doc is in `ConfigKeys`).
     public var retrieval = false
     /// A Hugging Face tokenizer.json (byte-level BPE) for text: JSONL text segments are
     /// encoded with it, and generated text is printed through it. nil: token ids only.
     public var tokenizer: String? = nil
     /// Codes per image (CM3Leon: 1024, a 32 × 32 grid); JSONL images must have this many.
     public var imageTokens = 1024
-    /// Start every example in a block of its own, padded (fairseq's `break_mode: eos`),
-    /// instead of running examples on across blocks: positions then count from the
-    /// example's start. Retrieval examples always start a block.
+    /// `data.block_per_example` (its doc is in `ConfigKeys`).
     public var blockPerExample = false
     /// Train on synthetic sequences (a random motif repeated, every weight 1) instead of a
     /// corpus: for smoke tests and checks that need tokens that rarely repeat.

@@ -1,6 +1,7 @@
 import CM3Objective
 import Diagnostics
 import Foundation
+import Storage
 import HDF5
 
 /// A data problem, reported as one line naming the file and what is wrong.
@@ -26,28 +27,29 @@ public struct DatasetShard {
 
     public var documentCount: Int { offsets.count - 1 }
 
-    /// Writes a shard atomically (temporary file, then rename).
+    /// Writes a shard durably (`DurableFile`: temporary, fsync, rename).
     public static func write(path: String, documents: [[Int32]], embeddings: [DocumentEmbedding]? = nil, vocabulary: Vocabulary) throws {
         var offsets: [Int64] = [0]
         for document in documents { offsets.append(offsets.last! + Int64(document.count)) }
-        let temporary = path + ".tmp"
         do {
-            let file = try HDF5File.create(temporary)
-            let tokens = documents.flatMap { $0 }
-            try file.write("tokens", int32: tokens, shape: [tokens.count])
-            try file.write("doc_offsets", int64: offsets, shape: [offsets.count])
-            if let embeddings, let dimensions = embeddings.first?.text.count {
-                for modality in Modality.allCases {
-                    try file.write(StoredEmbeddings.dataset(modality), floats: embeddings.flatMap { $0[modality] }, shape: [embeddings.count, dimensions])
+            try DurableFile.write(path) { temporary in
+                let file = try HDF5File.create(temporary)
+                let tokens = documents.flatMap { $0 }
+                try file.write("tokens", int32: tokens, shape: [tokens.count])
+                try file.write("doc_offsets", int64: offsets, shape: [offsets.count])
+                if let embeddings, let dimensions = embeddings.first?.text.count {
+                    for modality in Modality.allCases {
+                        try file.write(StoredEmbeddings.dataset(modality), floats: embeddings.flatMap { $0[modality] },
+                                       shape: [embeddings.count, dimensions])
+                    }
                 }
+                try file.setAttribute("text_vocab", Int64(vocabulary.textVocabulary))
+                try file.setAttribute("image_codes", Int64(vocabulary.imageCodes))
+                try file.setAttribute("format", "tessera-shard-2")
+                try file.close()
             }
-            try file.setAttribute("text_vocab", Int64(vocabulary.textVocabulary))
-            try file.setAttribute("image_codes", Int64(vocabulary.imageCodes))
-            try file.setAttribute("format", "tessera-shard-2")
-            try file.flush()
-        }
-        guard rename(temporary, path) == 0 else {
-            throw DataError(path: path, message: "cannot move the finished shard into place (errno \(errno))")
+        } catch let failure as DurableFile.Failure {
+            throw DataError(path: path, message: "cannot move the finished shard into place (\(failure.reason))")
         }
     }
 

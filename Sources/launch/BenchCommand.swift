@@ -1,5 +1,6 @@
 import ArgumentParser
 import Autograd
+import Diagnostics
 import Foundation
 import Trainer
 
@@ -49,11 +50,7 @@ struct Bench: ParsableCommand {
             log(String(format: "where a step goes (rank 0, mean of %ld timed steps, %.4f s):", result.stepSeconds.count, result.breakdown.step))
             result.breakdown.lines.forEach(log)
             if json {
-                let seconds = result.stepSeconds.map { String(format: "%.6f", $0) }.joined(separator: ",")
-                log("{\"engine\":\"Tessera\",\"shape\":\"\(result.shape)\",\"tp\":\(context.tp),\"dp\":\(context.dp),\"tokens_per_step\":\(result.tokensPerStep),\"flops_per_token\":\(result.flopsPerToken),\"seconds\":[\(seconds)],"
-                    + String(format: "\"median_tokens_per_s\":%.3f,\"best_tokens_per_s\":%.3f,\"sgemm_gflops\":%.3f,\"median_fraction_of_sgemm\":%.4f,\"best_fraction_of_sgemm\":%.4f,",
-                             result.medianTokensPerSecond, result.bestTokensPerSecond, result.sgemmGflops, result.fractionOfSgemm, result.bestFractionOfSgemm)
-                    + "\"peak_rss_bytes\":\(result.peakResidentBytes),\"kernel\":\"\(BLASRuntime.coreName)\"}")
+                log(try JSONLine.encode(BenchLine(result, tp: context.tp, dp: context.dp)))
             }
             log("collectives per step, rank 0: tensor-parallel \(result.tensorParallelBytesPerStep) bytes sent, data-parallel \(result.dataParallelBytesPerStep) bytes sent")
         }
@@ -66,4 +63,35 @@ func benchmarkShape(_ name: String) throws -> BenchmarkShape {
         throw ValidationError("unknown shape '\(name)'; choose one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
     }
     return shape
+}
+
+/// `launch bench --json`'s line, in the keys benchmarks/compare_training.py reads.
+struct BenchLine: Encodable {
+    let engine = "Tessera"
+    let shape: String
+    let tp: Int, dp: Int
+    let tokensPerStep: Int
+    let flopsPerToken: Double
+    let seconds: [Double]
+    let medianTokensPerS: Double, bestTokensPerS: Double
+    let sgemmGflops: Double
+    let medianFractionOfSgemm: Double, bestFractionOfSgemm: Double
+    let peakRssBytes: Int
+    let kernel: String
+
+    init(_ result: BenchmarkResult, tp: Int, dp: Int) {
+        shape = result.shape
+        self.tp = tp
+        self.dp = dp
+        tokensPerStep = result.tokensPerStep
+        flopsPerToken = result.flopsPerToken
+        seconds = result.stepSeconds
+        medianTokensPerS = result.medianTokensPerSecond
+        bestTokensPerS = result.bestTokensPerSecond
+        sgemmGflops = result.sgemmGflops
+        medianFractionOfSgemm = result.fractionOfSgemm
+        bestFractionOfSgemm = result.bestFractionOfSgemm
+        peakRssBytes = result.peakResidentBytes
+        kernel = BLASRuntime.coreName
+    }
 }

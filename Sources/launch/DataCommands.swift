@@ -3,6 +3,7 @@ import CM3Objective
 import ShapesCorpus
 import TextRendering
 import Configuration
+import Diagnostics
 import Foundation
 import Trainer
 import TrainingData
@@ -184,10 +185,5 @@ struct InspectedBlock: Encodable {
         }
     }
 
-    func jsonLine() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    func jsonLine() throws -> String { try JSONLine.encode(self) }
 }

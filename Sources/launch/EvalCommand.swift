@@ -4,6 +4,7 @@ import ShapesCorpus
 import TextRendering
 import Configuration
 import Checkpointing
+import Diagnostics
 import Foundation
 import Generation
 import Model
@@ -64,15 +65,18 @@ struct Eval: ParsableCommand {
                     let chosen = (0..<min(documents, held.count)).map { Array(held.document($0)) }
                     let vocabulary = resolved.vocabulary
                     let scores = try score(task, chosen, decoder: decoder, vocabulary: vocabulary)
-                    if context.isLeader { show(scores, step: state.step) }
+                    if context.isLeader { try show(scores, step: state.step) }
                     return
                 }
                 let pipeline = try context.agreeing { try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp) }
                 let validation = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
                 let loss = try decoder.validationLoss(validation, context: context)
-                if let blocks, context.isLeader { try writeAtomically(Data(validation.flatMap(\.blockLines).joined().utf8), to: blocks) }
+                if let blocks, context.isLeader {
+                    let lines = try validation.flatMap(ScoredBlock.rows).map { try JSONLine.encode($0) + "\n" }
+                    try writeAtomically(Data(lines.joined().utf8), to: blocks)
+                }
                 if context.isLeader {
-                    print("{\"checkpoint\":\"\(checkpoint)\"," + String(format: "\"step\":%ld,\"val_loss\":%.9f,\"val_ppl\":%.9f}", state.step, loss, exp(loss)))
+                    print(try JSONLine.encode(ValidationScore(checkpoint: checkpoint, step: state.step, valLoss: loss, valPpl: exp(loss))))
                 }
             }
         }
@@ -97,20 +101,16 @@ struct Eval: ParsableCommand {
     /// Greedy decoding with each guidance the paper compares.
     func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, vocabulary: Vocabulary) throws -> [TaskScore] {
         let scoring = ExactScoring(generator: Generator(decoder: decoder, vocabulary: vocabulary), corpus: DefaultCorpus(vocabulary: vocabulary))
-        let settings: [(String, Guidance)] = [("no guidance", .none), ("CFG α=2", .classifierFree(scale: 2)),
-                                              ("CFG α=3", .classifierFree(scale: 3)), ("CFG α=5", .classifierFree(scale: 5)),
-                                              ("CD-K k=\(cdK) α=\(cdAlpha)", .contrastive(k: cdK, alpha: cdAlpha))]
-        return try settings.map { name, guidance in
-            let decoding = DecodingSettings(sampling: SamplingSettings(temperature: 0), guidance: guidance)
-            return try scoring.score(task, documents: documents, settings: decoding, setting: name)
+        return try GuidanceComparison.settings(cdK: cdK, cdAlpha: cdAlpha).map { name, decoding in
+            try scoring.score(task, documents: documents, settings: decoding, setting: name)
         }
     }
 
-    func show(_ scores: [TaskScore], step: Int) {
+    func show(_ scores: [TaskScore], step: Int) throws {
         if json {
             for score in scores {
-                let cells = score.cellAccuracy.map { String(format: ",\"cell_accuracy\":%.4f", $0) } ?? ""
-                print("{\"checkpoint\":\(jsonString(checkpoint)),\"step\":\(step),\"task\":\(jsonString(score.task)),\"setting\":\(jsonString(score.setting)),\"documents\":\(score.documents)," + String(format: "\"exact\":%.4f", score.exact) + cells + "}")
+                print(try JSONLine.encode(ScoreLine(checkpoint: checkpoint, step: step, task: score.task, setting: score.setting,
+                                                    documents: score.documents, exact: score.exact, cellAccuracy: score.cellAccuracy)))
             }
             return
         }
@@ -124,14 +124,36 @@ struct Eval: ParsableCommand {
     }
 }
 
-extension TokenBatch {
-    /// Each sequence as a JSON line: its tokens (inputs, then the last target) and the loss
-    /// weight of each target.
-    var blockLines: [String] {
-        (0..<microBatch).map { row in
-            let range = (row * seqLen)..<((row + 1) * seqLen)
-            let tokens = Array(inputs[range]) + [targets[range.upperBound - 1]]
-            return "{\"tokens\":[\(tokens.map(String.init).joined(separator: ","))],\"weights\":[\(weights[range].map { "\($0)" }.joined(separator: ","))]}\n"
+/// `launch eval`'s line without `--task`.
+struct ValidationScore: Encodable {
+    let checkpoint: String
+    let step: Int
+    let valLoss: Double, valPpl: Double
+}
+
+/// One line of `launch eval --task --json`: a decoding setting's score.
+struct ScoreLine: Encodable {
+    let checkpoint: String
+    let step: Int
+    let task: String, setting: String
+    let documents: Int
+    let exact: Double
+    /// Images only.
+    let cellAccuracy: Double?
+}
+
+/// A validation sequence as `--blocks` writes it: its tokens (inputs, then the last target)
+/// and the loss weight of each target.
+struct ScoredBlock: Encodable {
+    let tokens: [Int32]
+    let weights: [Float]
+
+    /// Each sequence of `batch`.
+    static func rows(_ batch: TokenBatch) -> [ScoredBlock] {
+        (0..<batch.microBatch).map { row in
+            let range = (row * batch.seqLen)..<((row + 1) * batch.seqLen)
+            return ScoredBlock(tokens: Array(batch.inputs[range]) + [batch.targets[range.upperBound - 1]],
+                               weights: Array(batch.weights[range]))
         }
     }
 }

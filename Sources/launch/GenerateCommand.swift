@@ -4,6 +4,7 @@ import ShapesCorpus
 import TextRendering
 import Checkpointing
 import Configuration
+import Diagnostics
 import Foundation
 import Trainer
 import Generation
@@ -122,8 +123,8 @@ struct Generate: ParsableCommand {
                 let render = text.render
                 for document in retrieved where !json { print("retrieved \(document.index): \(render(document.tokens))") }
                 if json {
-                    let lines = outputs.map { "{\"tokens\":[\($0.map(String.init).joined(separator: ","))],\"text\":\(jsonString(render($0)))}" }
-                    print("{\"prompt\":[\(tokens.map(String.init).joined(separator: ","))],\"retrieved\":[\(retrieved.map { "\($0.index)" }.joined(separator: ","))],\"mode\":\"\(mode)\",\"samples\":[\(lines.joined(separator: ","))]}")
+                    let samples = outputs.map { GeneratedSample(tokens: $0, text: render($0)) }
+                    print(try JSONLine.encode(Generation(prompt: tokens, retrieved: retrieved.map(\.index), mode: mode, samples: samples)))
                 } else {
                     print("prompt: \(render(tokens))")
                     for (index, output) in outputs.enumerated() { print("sample \(index + 1): \(render(output))") }
@@ -149,4 +150,18 @@ extension Generate {
         }
         return retrieval.retrieve(for: prompt, count: retrieve).map { ($0, Array(training.documents.document($0))) }
     }
+}
+
+/// `launch generate --json`'s line: the prompt's ids, the documents retrieved before it, and
+/// each sample's ids and text.
+struct Generation: Encodable {
+    let prompt: [Int32]
+    let retrieved: [Int]
+    let mode: String
+    let samples: [GeneratedSample]
+}
+
+struct GeneratedSample: Encodable {
+    let tokens: [Int32]
+    let text: String
 }

@@ -7,6 +7,7 @@ import Foundation
 import HDF5
 import Model
 import Parallel
+import Storage
 import Trainer
 import TrainingData
 
@@ -108,7 +109,7 @@ struct Train: ParsableCommand {
         abstract: "Train a model described by a YAML config.",
         discussion: """
         Writes runs/NAME/ (config.yaml, metrics.jsonl, checkpoints/). Running the same command \
-        again resumes from the newest checkpoint that verifies. SIGTERM or SIGINT finishes the \
+        again resumes from the newest checkpoint that verifies. \(StopSignals.phrase) finishes the \
         current step, saves a checkpoint and exits 0.
         """)
 
@@ -227,19 +228,10 @@ func commaSeparatedIntegers(_ text: String) -> [Int]? {
     return items.isEmpty || items.contains(nil) ? nil : items.compactMap { $0 }
 }
 
-/// `text` as a JSON string literal.
-func jsonString(_ text: String) -> String {
-    (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-}
-
-/// Writes `data` to `path` through a temporary file and a rename, so a reader never sees a
-/// partial file; a failure is one line naming the path.
+/// Writes `data` to `path` durably (`DurableFile`), so a reader never sees a partial file;
+/// a failure is one line naming the path.
 func writeAtomically(_ data: Data, to path: String) throws {
-    let temporary = path + ".tmp"
-    guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw OutputError(path: path)
-    }
+    do { try DurableFile.write(data, to: path) } catch is DurableFile.Failure { throw OutputError(path: path) }
 }
 
 /// A file the command could not write.

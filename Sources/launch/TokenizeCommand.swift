@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnostics
 import Foundation
 import Tokenizer
 
@@ -49,7 +50,14 @@ struct Tokenize: ParsableCommand {
         var tokens = 0
         for line in lines { tokens += tokenizer.encode(line).count }
         let seconds = Date().timeIntervalSince(started), bytes = lines.reduce(0) { $0 + $1.utf8.count }
-        print(String(format: "{\"lines\":%ld,\"bytes\":%ld,\"tokens\":%ld,\"seconds\":%.4f,\"mb_per_s\":%.3f}",
-                     lines.count, bytes, tokens, seconds, Double(bytes) / 1e6 / seconds))
+        print(try JSONLine.encode(TokenizerSpeed(lines: lines.count, bytes: bytes, tokens: tokens, seconds: seconds,
+                                                 mbPerS: Double(bytes) / 1e6 / seconds)))
     }
+}
+
+/// `launch tokenize --bench`'s line.
+struct TokenizerSpeed: Encodable {
+    let lines: Int, bytes: Int, tokens: Int
+    let seconds: Double
+    let mbPerS: Double
 }
