@@ -11,9 +11,10 @@ let hotLoopSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 let hotLoopSettings: [SwiftSetting] = []
 #endif
 
-// Module layering follows docs/architecture.md:
-// launch → Trainer → {Configuration, Parallel, Optim, CM3Objective} → Autograd → COpenBLAS;
-// Configuration → {Optim, CM3Objective}.
+// Module layering follows docs/architecture.md; each layer imports only from those below:
+// 9 launch; 8 Trainer, TextRendering; 7 Configuration; 6 TrainingData; 5 ShapesCorpus;
+// 4 Generation, Checkpointing, Export; 3 Model; 2 Parallel, Optim;
+// 1 Autograd, CM3Objective, HDF5, Tokenizer; 0 Randomness, Diagnostics, Storage and the system libraries.
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v13)],
@@ -56,7 +57,7 @@ let package = Package(
         ]),
         .target(name: "Trainer", dependencies: [
             "Configuration", "Model", "TrainingData", "Checkpointing", "Parallel", "Optim", "Autograd", "CM3Objective",
-            "Diagnostics",
+            "Diagnostics", "Randomness",
         ]),
         .target(name: "Export", dependencies: ["Model", "CM3Objective"]),
         .target(name: "Tokenizer", dependencies: ["Diagnostics"]),
@@ -79,6 +80,9 @@ let package = Package(
             "Generation", "ShapesCorpus", "Model", "Configuration", "Autograd", "CM3Objective", "Randomness", "TestSupport",
         ]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Checkpointing", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "LibraryTests", dependencies: [
+            "Storage", "Diagnostics", "TextRendering", "Configuration", "CM3Objective", "Trainer", "Model", "TestSupport",
+        ]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "ShapesCorpus", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "HDF5", "TestSupport"]),

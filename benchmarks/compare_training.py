@@ -3,7 +3,7 @@
 (benchmarks/train_reference.py), interleaved in one run on the same shapes, threads and CPU.
 
     pip install torch
-    benchmarks/compare_training.py [--shapes tiny,small,350m-slice] [--steps 5] [--rounds 2]
+    benchmarks/compare_training.py [--shapes d256-l4,d512-l8,350m-slice] [--steps 5] [--rounds 2]
                                    [--data-parallel tiny]
 
 Each round runs PyTorch, then Tessera, for every shape; then, for each `--data-parallel`
@@ -46,12 +46,12 @@ def last_json(text):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shapes", default="tiny,small,350m-slice")
+    parser.add_argument("--shapes", default="d256-l4,d512-l8,350m-slice")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--launch", default=".build/release/launch")
-    parser.add_argument("--data-parallel", default="tiny", help="shapes also run as 2 ranks × 1 thread (empty: none)")
+    parser.add_argument("--data-parallel", default="d256-l4", help="shapes also run as 2 ranks × 1 thread (empty: none)")
     args = parser.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(here)

@@ -12,7 +12,7 @@ Tessera's code:
   lr 1e-4, global-norm clipping at 1.0, as `launch bench` trains.
 
     pip install torch
-    benchmarks/train_reference.py --shape tiny --steps 5 [--threads 2] [--ranks 1]
+    benchmarks/train_reference.py --shape d256-l4 --steps 5 [--threads 2] [--ranks 1]
 
 `--ranks N` trains data-parallel as `launch bench --dp N` does: N processes (gloo,
 DistributedDataParallel), each with `--threads` threads and the shape's whole batch, so a
@@ -29,8 +29,8 @@ import socket
 import time
 
 SHAPES = {  # the shapes of `launch bench` (Sources/Trainer/Benchmark.swift)
-    "tiny": dict(vocab=1024, d=256, layers=4, heads=4, ffn=1024, seq=256, batch=8),
-    "small": dict(vocab=64512, d=512, layers=8, heads=8, ffn=2048, seq=1024, batch=4),
+    "d256-l4": dict(vocab=1024, d=256, layers=4, heads=4, ffn=1024, seq=256, batch=8),
+    "d512-l8": dict(vocab=64512, d=512, layers=8, heads=8, ffn=2048, seq=1024, batch=4),
     "350m-slice": dict(vocab=64512, d=1024, layers=2, heads=16, ffn=4096, seq=4096, batch=1),
 }
 
@@ -125,7 +125,7 @@ def train(rank, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", choices=SHAPES, default="tiny")
+    parser.add_argument("--shape", choices=SHAPES, default="d256-l4")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ranks", type=int, default=1)

@@ -33,7 +33,8 @@ public enum OPTExport {
             "activation_function": model.activation == .gelu ? "gelu_new" : "relu",
             "tie_word_embeddings": true,
             "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0, "layerdrop": 0.0,
-            "init_std": 0.02,
+            // What fine-tuning in `transformers` draws new weights from: Tessera's init.
+            "init_std": ParameterInit.matrixStd,
             "pad_token_id": Int(vocabulary.pad),
             "bos_token_id": Int(vocabulary.eos),
             "eos_token_id": Int(vocabulary.eos),

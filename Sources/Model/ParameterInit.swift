@@ -11,7 +11,8 @@ public enum ParameterInit: Sendable {
     /// Zero: the output layers of each block (`out_proj`, `fc2`).
     case zero
 
-    static let matrixStd = 0.006
+    /// The std of every matrix and the token embedding (what an export states as `init_std`).
+    public static let matrixStd = 0.006
     static let positionStd = 0.0002
 
     /// Fills this rank's shard of a `fullShape` tensor: row R of the full tensor comes from

@@ -4,7 +4,9 @@ import Foundation
 import Model
 import Parallel
 
-/// A named model shape for `launch bench`.
+/// A named model shape for `launch bench` and `launch bench-generate`. Each is named by
+/// its width and depth (`d512-l8`), or as a slice of a config (`350m-slice`: two layers of
+/// configs/350m.yaml), so that no name reads as one of configs/*.yaml, whose models differ.
 public struct BenchmarkShape: Sendable {
     public let name: String
     public let model: ModelConfig
@@ -12,8 +14,8 @@ public struct BenchmarkShape: Sendable {
 
     /// The shapes the README reports.
     public static let all: [BenchmarkShape] = [
-        BenchmarkShape(name: "tiny", model: ModelConfig(vocabSize: 1024, dModel: 256, layers: 4, heads: 4, ffn: 1024, seqLen: 256), microBatch: 8),
-        BenchmarkShape(name: "small", model: ModelConfig(vocabSize: 64512, dModel: 512, layers: 8, heads: 8, ffn: 2048, seqLen: 1024), microBatch: 4),
+        BenchmarkShape(name: "d256-l4", model: ModelConfig(vocabSize: 1024, dModel: 256, layers: 4, heads: 4, ffn: 1024, seqLen: 256), microBatch: 8),
+        BenchmarkShape(name: "d512-l8", model: ModelConfig(vocabSize: 64512, dModel: 512, layers: 8, heads: 8, ffn: 2048, seqLen: 1024), microBatch: 4),
         BenchmarkShape(name: "350m-slice", model: ModelConfig(vocabSize: 64512, dModel: 1024, layers: 2, heads: 16, ffn: 4096, seqLen: 4096), microBatch: 1),
     ]
 

@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
         discussion: "Under mpirun, --tp splits each replica and the remaining ranks are data-parallel.")
 
     @Option(name: .long, help: "Shape: \(BenchmarkShape.all.map(\.name).joined(separator: ", ")).")
-    var shape: String = "tiny"
+    var shape: String = "d256-l4"
 
     @Option(name: .long, help: "Timed steps after one warm-up step.")
     var steps: Int = 5

@@ -99,6 +99,21 @@ final class LaunchTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: run))
     }
 
+    /// `--resume PATH` that names no file, or a directory, says which, in one line, and
+    /// leaves nothing behind.
+    func testResumeFromAMissingFileOrADirectoryNamesWhatIsWrong() throws {
+        let directory = try makeTemporaryDirectory("tessera-resume-path")
+        let missing = directory.appendingPathComponent("step-00000009.h5").path
+        for (path, problem) in [(missing, "does not exist"), (directory.path, "is a directory, not a checkpoint file")] {
+            let run = directory.appendingPathComponent("run-\(UUID().uuidString)").path
+            let result = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", run,
+                                                              "--resume", path])
+            XCTAssertEqual(result.status, 2, result.stderr)
+            XCTAssertEqual(result.stderr, "error: checkpoint \(path) \(problem)\n")
+            XCTAssertFalse(result.stdout.contains("step "), result.stdout)
+        }
+    }
+
     /// An error reported to a full disk (standard error on /dev/full) still exits with
     /// status 2 instead of trapping in the write.
     func testReportingToAFullDiskKeepsTheExitStatus() throws {
