@@ -6,9 +6,9 @@ import PackageDescription
 // Xeon since Haswell and every EPYC has) runs it as one. Swift never fuses a multiply and
 // an add on its own, so the numbers are the same bits either way.
 #if arch(x86_64)
-let hotLoopSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+    let hotLoopSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let hotLoopSettings: [SwiftSetting] = []
+    let hotLoopSettings: [SwiftSetting] = []
 #endif
 
 // Module layering follows docs/architecture.md; each layer imports only from those below:
@@ -20,19 +20,22 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "launch", targets: ["launch"]),
-        .library(name: "Trainer", targets: ["Trainer"]),
+        .library(name: "Trainer", targets: ["Trainer"])
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
     ],
     targets: [
-        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
-                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
-        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi",
-                       providers: [.apt(["libhdf5-openmpi-dev"])]),
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5-openmpi",
+            providers: [.apt(["libhdf5-openmpi-dev"])]),
         .target(name: "Randomness"),
         .target(name: "Diagnostics"),
         .target(name: "Storage"),
@@ -44,52 +47,81 @@ let package = Package(
         .target(name: "Generation", dependencies: ["Model", "Autograd", "CM3Objective", "Diagnostics", "Randomness"]),
         .target(name: "ShapesCorpus", dependencies: ["CM3Objective", "Generation", "Randomness"]),
         .target(name: "Model", dependencies: ["Autograd", "Parallel", "Diagnostics", "Randomness"]),
-        .target(name: "TrainingData", dependencies: [
-            "Model", "CM3Objective", "ShapesCorpus", "HDF5", "Storage", "Diagnostics", "Autograd", "Randomness", "COpenBLAS",
-        ]),
-        .target(name: "Checkpointing", dependencies: [
-            "Model", "HDF5", "Storage", "Optim", "Parallel", "CM3Objective", "Diagnostics", "Autograd",
-            .product(name: "Yams", package: "Yams"),
-        ]),
-        .target(name: "Configuration", dependencies: [
-            "Diagnostics", "Model", "Optim", "Parallel", "TrainingData", "CM3Objective", "ShapesCorpus",
-            .product(name: "Yams", package: "Yams"),
-        ]),
-        .target(name: "Trainer", dependencies: [
-            "Configuration", "Model", "TrainingData", "Checkpointing", "Parallel", "Optim", "Autograd", "CM3Objective",
-            "Diagnostics", "Randomness",
-        ]),
+        .target(
+            name: "TrainingData",
+            dependencies: [
+                "Model", "CM3Objective", "ShapesCorpus", "HDF5", "Storage", "Diagnostics", "Autograd", "Randomness",
+                "COpenBLAS"
+            ]),
+        .target(
+            name: "Checkpointing",
+            dependencies: [
+                "Model", "HDF5", "Storage", "Optim", "Parallel", "CM3Objective", "Diagnostics", "Autograd",
+                .product(name: "Yams", package: "Yams")
+            ]),
+        .target(
+            name: "Configuration",
+            dependencies: [
+                "Diagnostics", "Model", "Optim", "Parallel", "TrainingData", "CM3Objective", "ShapesCorpus",
+                .product(name: "Yams", package: "Yams")
+            ]),
+        .target(
+            name: "Trainer",
+            dependencies: [
+                "Configuration", "Model", "TrainingData", "Checkpointing", "Parallel", "Optim", "Autograd",
+                "CM3Objective",
+                "Diagnostics", "Randomness"
+            ]),
         .target(name: "Export", dependencies: ["Model", "CM3Objective"]),
         .target(name: "Tokenizer", dependencies: ["Diagnostics"]),
-        .target(name: "TextRendering", dependencies: [
-            "Configuration", "Tokenizer", "ShapesCorpus", "CM3Objective", "Diagnostics",
-        ]),
-        .executableTarget(name: "launch", dependencies: [
-            "Trainer", "Generation", "ShapesCorpus", "TextRendering", "Export", "Tokenizer", "Storage", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
-            "CM3Objective", "Diagnostics", "Randomness",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "TextRendering",
+            dependencies: [
+                "Configuration", "Tokenizer", "ShapesCorpus", "CM3Objective", "Diagnostics"
+            ]),
+        .executableTarget(
+            name: "launch",
+            dependencies: [
+                "Trainer", "Generation", "ShapesCorpus", "TextRendering", "Export", "Tokenizer", "Storage", "Model",
+                "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "Autograd",
+                "CM3Objective", "Diagnostics", "Randomness",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
         .executableTarget(name: "parallel-checks", dependencies: ["Parallel", "Autograd", "Randomness"]),
         .target(name: "TestSupport", dependencies: ["Autograd", "Randomness"], path: "Tests/TestSupport"),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Optim", "Randomness", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: [
-            "Trainer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel", "CM3Objective",
-            "ShapesCorpus", "Diagnostics", "Autograd", "Randomness", "TestSupport",
-        ]),
-        .testTarget(name: "GenerationTests", dependencies: [
-            "Generation", "ShapesCorpus", "Model", "Configuration", "Autograd", "CM3Objective", "Randomness", "TestSupport",
-        ]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Checkpointing", "Diagnostics", "TestSupport"]),
-        .testTarget(name: "LibraryTests", dependencies: [
-            "Storage", "Diagnostics", "TextRendering", "Configuration", "CM3Objective", "Trainer", "Model", "TestSupport",
-        ]),
+        .testTarget(
+            name: "TrainerTests",
+            dependencies: [
+                "Trainer", "Model", "TrainingData", "Checkpointing", "Configuration", "HDF5", "Parallel",
+                "CM3Objective",
+                "ShapesCorpus", "Diagnostics", "Autograd", "Randomness", "TestSupport"
+            ]),
+        .testTarget(
+            name: "GenerationTests",
+            dependencies: [
+                "Generation", "ShapesCorpus", "Model", "Configuration", "Autograd", "CM3Objective", "Randomness",
+                "TestSupport"
+            ]),
+        .testTarget(
+            name: "ConfigurationTests",
+            dependencies: ["Configuration", "Checkpointing", "Diagnostics", "TestSupport"]),
+        .testTarget(
+            name: "LibraryTests",
+            dependencies: [
+                "Storage", "Diagnostics", "TextRendering", "Configuration", "CM3Objective", "Trainer", "Model",
+                "TestSupport"
+            ]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "CM3ObjectiveTests", dependencies: ["CM3Objective", "ShapesCorpus", "TestSupport"]),
         .testTarget(name: "LaunchTests", dependencies: ["launch", "Autograd", "HDF5", "TestSupport"]),
-        .testTarget(name: "ParallelTests", dependencies: [
-            "Trainer", "Model", "Checkpointing", "Configuration", "Diagnostics", "HDF5", "Autograd", "TestSupport", "launch",
-            "parallel-checks",
-        ]),
+        .testTarget(
+            name: "ParallelTests",
+            dependencies: [
+                "Trainer", "Model", "Checkpointing", "Configuration", "Diagnostics", "HDF5", "Autograd", "TestSupport",
+                "launch",
+                "parallel-checks"
+            ])
     ],
     swiftLanguageModes: [.v5]
 )

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The house style first: it takes seconds, the suite minutes.
+bash scripts/check-format.sh
 # The test process loads OpenBLAS itself, so it takes the core type `launch` would use.
 swift build -c release --product launch
 export_openblas_coretype .build/release/launch

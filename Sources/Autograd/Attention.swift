@@ -23,16 +23,19 @@ extension Tape {
         // [batch, heads, seq]: log Σ exp(scores) of each query row, all backward needs.
         let logSumExp = BufferPool.shared.allocate(max(batch * heads * seq, 1))
         // Heads run in parallel, one BLAS thread each; every worker has its own scratch.
-        StepProfile.measure(.attention) { ParallelLoops.forEachWorker { worker, workers in
-            let scores = BufferPool.shared.allocate(blockSize * seq)  // [block, keys]
-            defer { BufferPool.shared.release(scores) }
-            for pair in stride(from: worker, to: batch * heads, by: workers) {
-                let offset = (pair / heads) * seq * width + (pair % heads) * headDim
-                geometry.forward(q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
-                                 out: output.pointer + offset, logSumExp: logSumExp.pointer + pair * seq,
-                                 probabilities: scores.pointer)
+        StepProfile.measure(.attention) {
+            ParallelLoops.forEachWorker { worker, workers in
+                let scores = BufferPool.shared.allocate(blockSize * seq)  // [block, keys]
+                defer { BufferPool.shared.release(scores) }
+                for pair in stride(from: worker, to: batch * heads, by: workers) {
+                    let offset = (pair / heads) * seq * width + (pair % heads) * headDim
+                    geometry.forward(
+                        q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
+                        out: output.pointer + offset, logSumExp: logSumExp.pointer + pair * seq,
+                        probabilities: scores.pointer)
+                }
             }
-        } }
+        }
         guard output.requiresGrad else { BufferPool.shared.release(logSumExp); return output }
         record {
             defer { BufferPool.shared.release(logSumExp) }
@@ -43,20 +46,22 @@ extension Tape {
             let gradK = k.requiresGrad ? k.gradPointer : nil
             let gradV = v.requiresGrad ? v.gradPointer : nil
             let gradOut = output.gradPointer
-            StepProfile.measure(.attention) { ParallelLoops.forEachWorker { worker, workers in
-                let probabilities = BufferPool.shared.allocate(blockSize * seq)
-                let gradScores = BufferPool.shared.allocate(blockSize * seq)
-                defer { BufferPool.shared.release(probabilities); BufferPool.shared.release(gradScores) }
-                for pair in stride(from: worker, to: batch * heads, by: workers) {
-                    let offset = (pair / heads) * seq * width + (pair % heads) * headDim
-                    geometry.backward(
-                        q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
-                        out: output.pointer + offset, gradOut: gradOut + offset,
-                        gradQ: gradQ.map { $0 + offset }, gradK: gradK.map { $0 + offset },
-                        gradV: gradV.map { $0 + offset }, betaQ: betaQ, logSumExp: logSumExp.pointer + pair * seq,
-                        probabilities: probabilities.pointer, gradScores: gradScores.pointer)
+            StepProfile.measure(.attention) {
+                ParallelLoops.forEachWorker { worker, workers in
+                    let probabilities = BufferPool.shared.allocate(blockSize * seq)
+                    let gradScores = BufferPool.shared.allocate(blockSize * seq)
+                    defer { BufferPool.shared.release(probabilities); BufferPool.shared.release(gradScores) }
+                    for pair in stride(from: worker, to: batch * heads, by: workers) {
+                        let offset = (pair / heads) * seq * width + (pair % heads) * headDim
+                        geometry.backward(
+                            q: q.pointer + offset, k: k.pointer + offset, v: v.pointer + offset,
+                            out: output.pointer + offset, gradOut: gradOut + offset,
+                            gradQ: gradQ.map { $0 + offset }, gradK: gradK.map { $0 + offset },
+                            gradV: gradV.map { $0 + offset }, betaQ: betaQ, logSumExp: logSumExp.pointer + pair * seq,
+                            probabilities: probabilities.pointer, gradScores: gradScores.pointer)
+                    }
                 }
-            } }
+            }
         }
         return output
     }
@@ -79,15 +84,20 @@ private struct AttentionGeometry {
     }
 
     /// `S [rows, keys] = scale · Q_block Kᵀ` into `p`: the block's scores, before the softmax.
-    func scores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, start: Int, rows: Int,
-                into p: UnsafeMutablePointer<Float>) {
-        sgemm(transposeB: true, m: rows, n: start + rows, k: headDim, alpha: scale,
-              a: q + start * width, lda: width, b: k, ldb: width, c: p, ldc: start + rows)
+    func scores(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, start: Int, rows: Int,
+        into p: UnsafeMutablePointer<Float>
+    ) {
+        sgemm(
+            transposeB: true, m: rows, n: start + rows, k: headDim, alpha: scale,
+            a: q + start * width, lda: width, b: k, ldb: width, c: p, ldc: start + rows)
     }
 
-    func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                 out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
-                 probabilities p: UnsafeMutablePointer<Float>) {
+    func forward(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
+        probabilities p: UnsafeMutablePointer<Float>
+    ) {
         forEachBlock { start, rows in
             let keys = start + rows
             scores(q: q, k: k, start: start, rows: rows, into: p)
@@ -101,16 +111,19 @@ private struct AttentionGeometry {
                 for j in visible..<keys { row[j] = 0 }
             }
             // O_block [rows, headDim] = P [rows, keys] · V [keys, headDim]
-            sgemm(m: rows, n: headDim, k: keys, a: p, lda: keys, b: v, ldb: width,
-                  c: out + start * width, ldc: width)
+            sgemm(
+                m: rows, n: headDim, k: keys, a: p, lda: keys, b: v, ldb: width,
+                c: out + start * width, ldc: width)
         }
     }
 
-    func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                  out: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
-                  gradQ: UnsafeMutablePointer<Float>?, gradK: UnsafeMutablePointer<Float>?,
-                  gradV: UnsafeMutablePointer<Float>?, betaQ: Float, logSumExp: UnsafeMutablePointer<Float>,
-                  probabilities p: UnsafeMutablePointer<Float>, gradScores ds: UnsafeMutablePointer<Float>) {
+    func backward(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        out: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+        gradQ: UnsafeMutablePointer<Float>?, gradK: UnsafeMutablePointer<Float>?,
+        gradV: UnsafeMutablePointer<Float>?, betaQ: Float, logSumExp: UnsafeMutablePointer<Float>,
+        probabilities p: UnsafeMutablePointer<Float>, gradScores ds: UnsafeMutablePointer<Float>
+    ) {
         let needScores = gradQ != nil || gradK != nil
         forEachBlock { start, rows in
             let keys = start + rows
@@ -118,8 +131,9 @@ private struct AttentionGeometry {
             scores(q: q, k: k, start: start, rows: rows, into: p)
             if needScores {
                 // dP [rows, keys] = dO_block · Vᵀ
-                sgemm(transposeB: true, m: rows, n: keys, k: headDim, a: dOut, lda: width,
-                      b: v, ldb: width, c: ds, ldc: keys)
+                sgemm(
+                    transposeB: true, m: rows, n: keys, k: headDim, a: dOut, lda: width,
+                    b: v, ldb: width, c: ds, ldc: keys)
             }
             for r in 0..<rows {
                 // P = e^(S − logSumExp) from the forward's row statistics; with dP at hand the
@@ -139,18 +153,21 @@ private struct AttentionGeometry {
             }
             if let gradV {
                 // dV [keys, headDim] += Pᵀ [keys, rows] · dO_block [rows, headDim]
-                sgemm(transposeA: true, m: keys, n: headDim, k: rows, a: p, lda: keys,
-                      b: dOut, ldb: width, beta: 1, c: gradV, ldc: width)
+                sgemm(
+                    transposeA: true, m: keys, n: headDim, k: rows, a: p, lda: keys,
+                    b: dOut, ldb: width, beta: 1, c: gradV, ldc: width)
             }
             if let gradQ {
                 // dQ_block [rows, headDim] (+)= scale · dS [rows, keys] · K [keys, headDim]
-                sgemm(m: rows, n: headDim, k: keys, alpha: scale, a: ds, lda: keys,
-                      b: k, ldb: width, beta: betaQ, c: gradQ + start * width, ldc: width)
+                sgemm(
+                    m: rows, n: headDim, k: keys, alpha: scale, a: ds, lda: keys,
+                    b: k, ldb: width, beta: betaQ, c: gradQ + start * width, ldc: width)
             }
             if let gradK {
                 // dK [keys, headDim] += scale · dSᵀ [keys, rows] · Q_block [rows, headDim]
-                sgemm(transposeA: true, m: keys, n: headDim, k: rows, alpha: scale, a: ds, lda: keys,
-                      b: q + start * width, ldb: width, beta: 1, c: gradK, ldc: width)
+                sgemm(
+                    transposeA: true, m: keys, n: headDim, k: rows, alpha: scale, a: ds, lda: keys,
+                    b: q + start * width, ldb: width, beta: 1, c: gradK, ldc: width)
             }
         }
     }

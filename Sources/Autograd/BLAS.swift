@@ -21,8 +21,10 @@ public func sgemm(
             // One row (a decoding step): sgemm would pack all of B for a single product, which
             // for an LM head is a copy of the whole vocabulary table; sgemv streams it once.
             // c [n] = alpha · op(B) a + beta · c, with B [n, k] when transposed, else [k, n].
-            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k), Int32(transposeB ? k : n),
-                        alpha, b, Int32(ldb), a, 1, beta, c, 1)
+            cblas_sgemv(
+                CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k),
+                Int32(transposeB ? k : n),
+                alpha, b, Int32(ldb), a, 1, beta, c, 1)
             return
         }
         cblas_sgemm(

@@ -14,7 +14,11 @@ public final class BufferPool: @unchecked Sendable {
     /// Most bytes kept for reuse; buffers freed beyond this go back to the system.
     public var capacityBytes: Int {
         get { lock.withLock { capacity } }
-        set { lock.withLock { capacity = newValue; trimLocked() } }
+        set {
+            lock.withLock {
+                capacity = newValue; trimLocked()
+            }
+        }
     }
 
     /// Bytes currently cached (free, awaiting reuse).

@@ -1,4 +1,3 @@
-
 /// Where a checkpoint keeps its input between forward and backward: `save` runs after the
 /// forward (it may keep a part and `releaseData()` the rest), `restore` before the replay
 /// (it must leave the input whole again).
@@ -25,7 +24,9 @@ extension Tape {
     ///
     /// With a `stash`, `x` itself is kept only as the stash chooses (Megatron's distributed
     /// saved activations keep 1/tp of it per rank) and is released again after the replay.
-    public func checkpoint(_ x: Tensor, stash: ActivationStash? = nil, _ body: @escaping (Tape, Tensor) -> Tensor) -> Tensor {
+    public func checkpoint(_ x: Tensor, stash: ActivationStash? = nil, _ body: @escaping (Tape, Tensor) -> Tensor)
+        -> Tensor
+    {
         let forward = Tape()
         let output = body(forward, x)
         forward.clear()

@@ -79,8 +79,10 @@ private func geluTanh(_ v: FloatVector) -> FloatVector {
 /// `output[i..<i+8] = body(input[i..<i+8], i)` over `range`, 8 floats at a time; the last,
 /// partial vector is zero-padded and only its lanes inside `range` are written.
 @inline(__always)
-private func mapVectors(_ range: Range<Int>, _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
-                        _ body: (FloatVector, Int) -> FloatVector) {
+private func mapVectors(
+    _ range: Range<Int>, _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>,
+    _ body: (FloatVector, Int) -> FloatVector
+) {
     var i = range.lowerBound
     while i + 8 <= range.upperBound {
         store(body(load(input + i), i), output + i)
@@ -94,8 +96,10 @@ private func mapVectors(_ range: Range<Int>, _ input: UnsafePointer<Float>, into
 /// `gradient[i..<i+8] (+)= body(input[i..<i+8], i)` over `range`: a backward's contribution,
 /// added or written as `gradient` says.
 @inline(__always)
-private func mapVectors(_ range: Range<Int>, _ input: UnsafePointer<Float>, into gradient: GradientDestination,
-                        _ body: (FloatVector, Int) -> FloatVector) {
+private func mapVectors(
+    _ range: Range<Int>, _ input: UnsafePointer<Float>, into gradient: GradientDestination,
+    _ body: (FloatVector, Int) -> FloatVector
+) {
     let output = gradient.pointer
     if gradient.accumulate {
         mapVectors(range, input, into: output) { v, i in load(output, i, range) + body(v, i) }

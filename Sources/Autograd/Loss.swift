@@ -12,18 +12,23 @@ import Foundation
 /// logit) give every rank the full softmax normaliser: no rank ever holds a whole row.
 extension Tape {
     /// `logits [rows, vocab]`, one target and weight per row → scalar loss `[1]`.
-    public func crossEntropy(_ logits: Tensor, targets: [Int32], weights: [Float],
-                             normalizer: Float? = nil) -> Tensor {
+    public func crossEntropy(
+        _ logits: Tensor, targets: [Int32], weights: [Float],
+        normalizer: Float? = nil
+    ) -> Tensor {
         let vocab = logits.lastDimension, rows = logits.rows
-        precondition(targets.count == rows && weights.count == rows,
-                     "crossEntropy: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
+        precondition(
+            targets.count == rows && weights.count == rows,
+            "crossEntropy: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
         let scale = 1 / (normalizer ?? weightSum(weights))
         let loss = Tensor(shape: [1], requiresGrad: tracks(logits))
         // Gradient rows are computed with the loss and kept until backward scales them.
         let gradient = BufferPool.shared.allocate(max(logits.count, 1))
         _ = gradient.update(from: logits.data)  // copies all of logits: gradient holds at least as many
-        loss.scalar = Float(softmaxCrossEntropyRows(gradient.pointer, rows: rows, firstRow: 0, shard: VocabularyShard(size: vocab),
-                                                     targets: targets, weights: weights, scale: scale))
+        loss.scalar = Float(
+            softmaxCrossEntropyRows(
+                gradient.pointer, rows: rows, firstRow: 0, shard: VocabularyShard(size: vocab),
+                targets: targets, weights: weights, scale: scale))
         guard loss.requiresGrad else { BufferPool.shared.release(gradient); return loss }
         record {
             defer { BufferPool.shared.release(gradient) }
@@ -57,32 +62,41 @@ extension Tape {
     /// vocabulary split evenly over `vocabGroup`) → scalar loss `[1]`, the same on every rank.
     /// With a group, `hidden`'s gradient is this shard's part: sum it over the group
     /// (Megatron's f before the head does).
-    public func lmHeadCrossEntropy(_ hidden: Tensor, table: Tensor, targets: [Int32], weights: [Float],
-                                   normalizer: Float? = nil, chunkRows: Int? = nil,
-                                   vocabGroup: ReductionGroup = LocalGroup.shared, vocabOffset: Int = 0) -> Tensor {
+    public func lmHeadCrossEntropy(
+        _ hidden: Tensor, table: Tensor, targets: [Int32], weights: [Float],
+        normalizer: Float? = nil, chunkRows: Int? = nil,
+        vocabGroup: ReductionGroup = LocalGroup.shared, vocabOffset: Int = 0
+    ) -> Tensor {
         let d = hidden.lastDimension, rows = hidden.rows, vocab = table.shape[0]
         precondition(table.shape == [vocab, d], "lmHead: table \(table.shape) does not match hidden \(hidden.shape)")
-        precondition(targets.count == rows && weights.count == rows,
-                     "lmHead: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
+        precondition(
+            targets.count == rows && weights.count == rows,
+            "lmHead: \(rows) rows, \(targets.count) targets, \(weights.count) weights")
         let scale = 1 / (normalizer ?? weightSum(weights))
-        let chunkRows = chunkRows.map { max(1, min(rows, $0)) } ?? Tape.lmHeadChunkRows(tokens: rows, vocabulary: vocab)
+        let chunkRows =
+            chunkRows.map { max(1, min(rows, $0)) } ?? Tape.lmHeadChunkRows(tokens: rows, vocabulary: vocab)
         let shard = VocabularyShard(size: vocab, offset: vocabOffset, group: vocabGroup)
         let loss = Tensor(shape: [1], requiresGrad: tracks(hidden, table))
-        let gradHidden = loss.requiresGrad && hidden.requiresGrad ? Tensor(uninitializedShape: hidden.shape) : nil  // [rows, d]
+        // [rows, d]
+        let gradHidden = loss.requiresGrad && hidden.requiresGrad ? Tensor(uninitializedShape: hidden.shape) : nil
         let tableGradient = loss.requiresGrad && table.requiresGrad
         /// Runs `body(start, chunk, dlogits [chunk, vocab])` for each chunk of rows, the
         /// logits replaced by their loss gradient; returns the summed loss.
-        func forEachChunk(_ body: (_ start: Int, _ chunk: Int, _ gradLogits: UnsafeMutablePointer<Float>) -> Void) -> Double {
+        func forEachChunk(_ body: (_ start: Int, _ chunk: Int, _ gradLogits: UnsafeMutablePointer<Float>) -> Void)
+            -> Double
+        {
             let logits = BufferPool.shared.allocate(chunkRows * vocab)  // [chunk, vocab]
             defer { BufferPool.shared.release(logits) }
             var total: Double = 0
             var start = 0
             while start < rows {
                 let chunk = min(chunkRows, rows - start)
-                sgemm(transposeB: true, m: chunk, n: vocab, k: d, a: hidden.pointer + start * d, lda: d,
-                      b: table.pointer, ldb: d, c: logits.pointer, ldc: vocab)
-                total += softmaxCrossEntropyRows(logits.pointer, rows: chunk, firstRow: start, shard: shard,
-                                                 targets: targets, weights: weights, scale: scale)
+                sgemm(
+                    transposeB: true, m: chunk, n: vocab, k: d, a: hidden.pointer + start * d, lda: d,
+                    b: table.pointer, ldb: d, c: logits.pointer, ldc: vocab)
+                total += softmaxCrossEntropyRows(
+                    logits.pointer, rows: chunk, firstRow: start, shard: shard,
+                    targets: targets, weights: weights, scale: scale)
                 body(start, chunk, logits.pointer)
                 start += chunk
             }
@@ -90,23 +104,30 @@ extension Tape {
         }
         /// dtable [vocab, d] += alpha · dlogitsᵀ [vocab, chunk] · h_chunk [chunk, d]
         func addTableGradient(_ start: Int, _ chunk: Int, _ gradLogits: UnsafeMutablePointer<Float>, alpha: Float) {
-            sgemm(transposeA: true, m: vocab, n: d, k: chunk, alpha: alpha, a: gradLogits, lda: vocab,
-                  b: hidden.pointer + start * d, ldb: d, beta: 1, c: table.gradPointer, ldc: d)
+            sgemm(
+                transposeA: true, m: vocab, n: d, k: chunk, alpha: alpha, a: gradLogits, lda: vocab,
+                b: hidden.pointer + start * d, ldb: d, beta: 1, c: table.gradPointer, ldc: d)
         }
-        loss.scalar = Float(forEachChunk { start, chunk, gradLogits in
-            if let gradHidden {
-                // dh_chunk [chunk, d] = dlogits [chunk, vocab] · table [vocab, d]
-                sgemm(m: chunk, n: d, k: vocab, a: gradLogits, lda: vocab, b: table.pointer, ldb: d,
-                      c: gradHidden.pointer + start * d, ldc: d)
-            }
-            if tableGradient { addTableGradient(start, chunk, gradLogits, alpha: 1) }
-        })
+        loss.scalar = Float(
+            forEachChunk { start, chunk, gradLogits in
+                if let gradHidden {
+                    // dh_chunk [chunk, d] = dlogits [chunk, vocab] · table [vocab, d]
+                    sgemm(
+                        m: chunk, n: d, k: vocab, a: gradLogits, lda: vocab, b: table.pointer, ldb: d,
+                        c: gradHidden.pointer + start * d, ldc: d)
+                }
+                if tableGradient { addTableGradient(start, chunk, gradLogits, alpha: 1) }
+            })
         guard loss.requiresGrad else { return loss }
         record {
             let upstream = loss.grad[0]
-            if let gradHidden { hidden.gradientDestination().put(gradHidden.pointer, scaledBy: upstream, count: gradHidden.count) }
+            if let gradHidden {
+                hidden.gradientDestination().put(gradHidden.pointer, scaledBy: upstream, count: gradHidden.count)
+            }
             if tableGradient && upstream != 1 {
-                _ = forEachChunk { start, chunk, gradLogits in addTableGradient(start, chunk, gradLogits, alpha: upstream - 1) }
+                _ = forEachChunk { start, chunk, gradLogits in
+                    addTableGradient(start, chunk, gradLogits, alpha: upstream - 1)
+                }
             }
         }
         return loss
@@ -145,8 +166,10 @@ struct VocabularyShard {
 /// three. With a group, each rank exponentiates against its own shard's maximum and the
 /// sums are rescaled to the row's maximum after it is all-reduced, so the only second trip
 /// is the scaling.
-func softmaxCrossEntropyRows(_ logits: UnsafeMutablePointer<Float>, rows: Int, firstRow: Int, shard: VocabularyShard,
-                             targets: [Int32], weights: [Float], scale: Float) -> Double {
+func softmaxCrossEntropyRows(
+    _ logits: UnsafeMutablePointer<Float>, rows: Int, firstRow: Int, shard: VocabularyShard,
+    targets: [Int32], weights: [Float], scale: Float
+) -> Double {
     let vocab = shard.size, grouped = shard.group.size > 1
     // Per row: max, Σ exp(x − max), target logit; with a group, made the row's by all-reduces.
     let maximum = BufferPool.shared.allocate(max(rows, 1)), sums = BufferPool.shared.allocate(max(rows, 1))

@@ -20,7 +20,8 @@ public struct CPUFeatures: Sendable {
         let lines = cpuinfo.split(separator: "\n")
         func value(_ key: String) -> Substring? {
             guard let line = lines.first(where: { $0.hasPrefix(key) }),
-                  let colon = line.firstIndex(of: ":") else { return nil }
+                let colon = line.firstIndex(of: ":")
+            else { return nil }
             return line[line.index(after: colon)...]
         }
         let flags = Set((value("flags") ?? "").split(separator: " ").map(String.init))
@@ -46,14 +47,14 @@ public enum OpenBLASKernel {
         "haswell": ["avx2", "fma"], "zen": ["avx2", "fma"],
         "skylakex": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"],
         "cooperlake": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512_bf16"],
-        "sapphirerapids": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512_bf16"],
+        "sapphirerapids": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512_bf16"]
     ]
 
     /// Families that run 128-bit SSE code only: about 6× slower sgemm than an AVX2 family,
     /// which is what an unrecognised AVX2 CPU gets.
     public static let fallbackFamilies: Set<String> = [
         "katmai", "coppermine", "northwood", "banias", "prescott", "atom", "core2", "penryn",
-        "dunnington", "nehalem", "unknown",
+        "dunnington", "nehalem", "unknown"
     ]
 
     /// Whether `family` is one of the slow fallbacks.

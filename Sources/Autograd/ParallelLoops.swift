@@ -10,11 +10,13 @@ public enum ParallelLoops {
     /// Calls `body(part, range)` on disjoint ranges covering `0..<count`, concurrently;
     /// `part` is below `workers`. Ranges are at least `grain` long so tiny loops stay on one
     /// thread.
-    public static func forEachRange(_ count: Int, grain: Int = 1024, _ body: (_ part: Int, _ range: Range<Int>) -> Void) {
+    public static func forEachRange(
+        _ count: Int, grain: Int = 1024, _ body: (_ part: Int, _ range: Range<Int>) -> Void
+    ) {
         let parts = min(workers, max(1, count / max(grain, 1)))
         if parts <= 1 { body(0, 0..<count); return }
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            body(part, count * part / parts ..< count * (part + 1) / parts)
+            body(part, count * part / parts..<count * (part + 1) / parts)
         }
     }
 

@@ -98,8 +98,10 @@ func scaleRow(_ row: UnsafeMutablePointer<Float>, _ count: Int, by factor: Float
 /// same trip through memory: `p[j] = e^(p[j] − shift)` (the scores become probabilities),
 /// then `gradient[j] = p[j] · (gradient[j] − delta)` (dP becomes dS), for `j < count`.
 @inline(__always)
-func softmaxGradientRow(_ p: UnsafeMutablePointer<Float>, _ gradient: UnsafeMutablePointer<Float>,
-                        _ count: Int, shift: Float, delta: Float) {
+func softmaxGradientRow(
+    _ p: UnsafeMutablePointer<Float>, _ gradient: UnsafeMutablePointer<Float>,
+    _ count: Int, shift: Float, delta: Float
+) {
     var j = 0
     while j + 8 <= count {
         let e = exponential(load(p + j) - shift)

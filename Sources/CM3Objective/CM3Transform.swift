@@ -47,8 +47,10 @@ public func maskableSegments(_ tokens: [Int32], vocabulary: Vocabulary) -> [Rang
 /// segment; replaces each by `<mask>` in place and appends `<infill> span` for each in
 /// order, then `<eos>`. With one span: `Image of <mask> : <break> [image] <infill> a
 /// chameleon <eos>`. Output length is `tokens.count + 2n + 1`.
-public func cm3Transform(_ tokens: [Int32], vocabulary: Vocabulary, settings: CM3Settings,
-                         generator: inout SplitMix64) -> CM3Example {
+public func cm3Transform(
+    _ tokens: [Int32], vocabulary: Vocabulary, settings: CM3Settings,
+    generator: inout SplitMix64
+) -> CM3Example {
     let spanCount = cm3SpanCount(settings, generator: &generator)
     return cm3Transform(tokens, spanCount: spanCount, vocabulary: vocabulary, generator: &generator)
 }
@@ -59,8 +61,10 @@ public func cm3SpanCount(_ settings: CM3Settings, generator: inout SplitMix64) -
 }
 
 /// CM3 masking with a given span count (fewer only when `tokens` has fewer maskable ones).
-public func cm3Transform(_ tokens: [Int32], spanCount wanted: Int, vocabulary: Vocabulary,
-                         generator: inout SplitMix64) -> CM3Example {
+public func cm3Transform(
+    _ tokens: [Int32], spanCount wanted: Int, vocabulary: Vocabulary,
+    generator: inout SplitMix64
+) -> CM3Example {
     var free = maskableSegments(tokens, vocabulary: vocabulary)
     var spans: [Range<Int>] = []
     while spans.count < wanted {
@@ -78,7 +82,9 @@ public func cm3Transform(_ tokens: [Int32], spanCount wanted: Int, vocabulary: V
         let b = run.lowerBound + generator.nextInt(below: run.count)
         let span = min(a, b)..<(max(a, b) + 1)
         spans.append(span)
-        free.replaceSubrange(runIndex...runIndex, with: [run.lowerBound..<span.lowerBound, span.upperBound..<run.upperBound].filter { !$0.isEmpty })
+        free.replaceSubrange(
+            runIndex...runIndex,
+            with: [run.lowerBound..<span.lowerBound, span.upperBound..<run.upperBound].filter { !$0.isEmpty })
     }
     spans.sort { $0.lowerBound < $1.lowerBound }
     var output: [Int32] = []

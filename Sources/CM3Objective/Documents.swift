@@ -30,7 +30,8 @@ public final class FlatDocuments: DocumentSource {
 }
 
 /// The text part and the image part of a document (special tokens dropped).
-public func modalities(of document: some Collection<Int32>, vocabulary: Vocabulary) -> (text: [Int32], image: [Int32]) {
+public func modalities(of document: some Collection<Int32>, vocabulary: Vocabulary) -> (text: [Int32], image: [Int32])
+{
     var text: [Int32] = [], image: [Int32] = []
     for token in document where !vocabulary.isSpecial(token) {
         if vocabulary.isImage(token) { image.append(token) } else { text.append(token) }

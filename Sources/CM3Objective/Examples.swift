@@ -11,10 +11,13 @@ public struct Example: Equatable, Sendable {
     /// document as it is).
     public var task: String?
 
-    public init(query: Int, queryTokens: [Int32], retrieved: [RetrievedDocument] = [], retrievedTokens: [[Int32]] = [],
-                task: String? = nil) {
+    public init(
+        query: Int, queryTokens: [Int32], retrieved: [RetrievedDocument] = [], retrievedTokens: [[Int32]] = [],
+        task: String? = nil
+    ) {
         precondition(retrieved.count == retrievedTokens.count)
-        self.query = query; self.queryTokens = queryTokens; self.retrieved = retrieved; self.retrievedTokens = retrievedTokens
+        self.query = query; self.queryTokens = queryTokens; self.retrieved = retrieved;
+        self.retrievedTokens = retrievedTokens
         self.task = task
     }
 

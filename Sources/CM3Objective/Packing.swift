@@ -59,9 +59,13 @@ public final class BlockStream {
     private var order: [Int] = []
     private var current: (epoch: Int, position: Int, example: MaskedExample)?
 
-    public init(documentCount: Int, examples: ExampleBuilder, vocabulary: Vocabulary, settings: CM3Settings,
-                seqLen: Int, seed: UInt64, dpRank: Int = 0, dp: Int = 1) {
-        precondition(seqLen + 1 > settings.reserve, "seq_len \(seqLen) leaves no room after the masking reserve \(settings.reserve)")
+    public init(
+        documentCount: Int, examples: ExampleBuilder, vocabulary: Vocabulary, settings: CM3Settings,
+        seqLen: Int, seed: UInt64, dpRank: Int = 0, dp: Int = 1
+    ) {
+        precondition(
+            seqLen + 1 > settings.reserve,
+            "seq_len \(seqLen) leaves no room after the masking reserve \(settings.reserve)")
         precondition(documentCount > 0, "an empty corpus has no blocks")
         self.documentCount = documentCount
         self.examples = examples
@@ -121,8 +125,11 @@ public final class BlockStream {
             if examples.startsAtBlockBoundary && cursor.offset == 0 && !tokens.isEmpty { break }
             let masked = exampleAtCursor()
             let take = min(blockSize - tokens.count, masked.tokens.count - cursor.offset)
-            pieces.append(BlockPiece(query: masked.example.query, retrieved: masked.example.retrieved, task: masked.example.task, spanCount: masked.spans.count,
-                                     range: tokens.count..<(tokens.count + take), offset: cursor.offset, length: masked.tokens.count))
+            pieces.append(
+                BlockPiece(
+                    query: masked.example.query, retrieved: masked.example.retrieved, task: masked.example.task,
+                    spanCount: masked.spans.count,
+                    range: tokens.count..<(tokens.count + take), offset: cursor.offset, length: masked.tokens.count))
             tokens += masked.tokens[cursor.offset..<(cursor.offset + take)]
             cursor.offset += take
             if cursor.offset == masked.tokens.count {

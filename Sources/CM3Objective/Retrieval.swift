@@ -46,10 +46,13 @@ public struct RetrievedDocument: Equatable, Codable, Sendable {
 /// relevance to the full query: skip the query itself, a copy of its tokens, anything whose
 /// relevance exceeds `maxRelevance`, and anything already taken; prefer multimodal
 /// documents (take them first, in rank order, then unimodal ones if needed).
-public func selectRetrieved(_ candidates: [(document: Int, relevance: Float)], count: Int, query: Int, taken: Set<Int>,
-                            maxRelevance: Float, isCopyOfQuery: (Int) -> Bool, isMultimodal: (Int) -> Bool) -> [Int] {
+public func selectRetrieved(
+    _ candidates: [(document: Int, relevance: Float)], count: Int, query: Int, taken: Set<Int>,
+    maxRelevance: Float, isCopyOfQuery: (Int) -> Bool, isMultimodal: (Int) -> Bool
+) -> [Int] {
     let eligible = candidates.filter {
-        $0.document != query && $0.relevance <= maxRelevance && !taken.contains($0.document) && !isCopyOfQuery($0.document)
+        $0.document != query && $0.relevance <= maxRelevance && !taken.contains($0.document)
+            && !isCopyOfQuery($0.document)
     }
     let preferred = eligible.filter { isMultimodal($0.document) } + eligible.filter { !isMultimodal($0.document) }
     return Array(preferred.prefix(count).map(\.document))
@@ -66,8 +69,12 @@ public final class RetrievalExamples: ExampleBuilder {
     public let bank: RetrievalBank
     let multimodal: [Bool]
 
-    public init(documents: DocumentSource, vocabulary: Vocabulary, settings: RetrievalSettings, seed: UInt64, bank: RetrievalBank) {
-        precondition(bank.count == documents.count, "the bank has \(bank.count) documents, the corpus \(documents.count)")
+    public init(
+        documents: DocumentSource, vocabulary: Vocabulary, settings: RetrievalSettings, seed: UInt64,
+        bank: RetrievalBank
+    ) {
+        precondition(
+            bank.count == documents.count, "the bank has \(bank.count) documents, the corpus \(documents.count)")
         self.documents = documents
         self.vocabulary = vocabulary
         self.settings = settings
@@ -95,8 +102,9 @@ public final class RetrievalExamples: ExampleBuilder {
             guard !part.isEmpty else { continue }
             let kept = dropTokens(part, rate: settings.queryDropout, generator: &generator)
             let query = bank.queryVector(document, modality, kept: kept, generator: &generator)
-            chosen += search(query, modality: modality, count: settings.perModality, full: full, excluding: document,
-                             isCopyOfQuery: { self.documents.document($0) == queryTokens }, taken: chosen)
+            chosen += search(
+                query, modality: modality, count: settings.perModality, full: full, excluding: document,
+                isCopyOfQuery: { self.documents.document($0) == queryTokens }, taken: chosen)
         }
         while chosen.count > settings.keep { chosen.remove(at: generator.nextInt(below: chosen.count)) }
         return chosen
@@ -106,17 +114,24 @@ public final class RetrievalExamples: ExampleBuilder {
     /// `selectRetrieved`, with relevance measured against `full`, the whole query's vector.
     /// The ranking window widens until enough candidates pass (a corpus full of near-copies
     /// can fill the first window).
-    public func search(_ query: [Float], modality: Modality, count: Int, full: [Float], excluding queryDocument: Int?,
-                       isCopyOfQuery: (Int) -> Bool, taken: [RetrievedDocument]) -> [RetrievedDocument] {
+    public func search(
+        _ query: [Float], modality: Modality, count: Int, full: [Float], excluding queryDocument: Int?,
+        isCopyOfQuery: (Int) -> Bool, taken: [RetrievedDocument]
+    ) -> [RetrievedDocument] {
         var limit = min(bank.count, 16 * (count + taken.count + 1))
         while true {
-            let candidates = bank.ranked(query, limit: limit).map { (document: $0.document, relevance: dot(bank.documentVector($0.document), full)) }
-            let picked = selectRetrieved(candidates, count: count, query: queryDocument ?? -1, taken: Set(taken.map(\.document)),
-                                         maxRelevance: settings.maxRelevance, isCopyOfQuery: isCopyOfQuery,
-                                         isMultimodal: { self.multimodal[$0] })
+            let candidates = bank.ranked(query, limit: limit).map {
+                (document: $0.document, relevance: dot(bank.documentVector($0.document), full))
+            }
+            let picked = selectRetrieved(
+                candidates, count: count, query: queryDocument ?? -1, taken: Set(taken.map(\.document)),
+                maxRelevance: settings.maxRelevance, isCopyOfQuery: isCopyOfQuery,
+                isMultimodal: { self.multimodal[$0] })
             if picked.count == count || limit == bank.count {
                 return picked.map { document in
-                    RetrievedDocument(document: document, relevance: candidates.first { $0.document == document }!.relevance, modality: modality)
+                    RetrievedDocument(
+                        document: document, relevance: candidates.first { $0.document == document }!.relevance,
+                        modality: modality)
                 }
             }
             limit = min(bank.count, limit * 4)
@@ -125,7 +140,8 @@ public final class RetrievalExamples: ExampleBuilder {
 
     public func example(for document: Int, epoch: Int) -> Example {
         let retrieved = retrieved(for: document, epoch: epoch)
-        return Example(query: document, queryTokens: Array(documents.document(document)),
-                       retrieved: retrieved, retrievedTokens: retrieved.map { Array(documents.document($0.document)) })
+        return Example(
+            query: document, queryTokens: Array(documents.document(document)),
+            retrieved: retrieved, retrievedTokens: retrieved.map { Array(documents.document($0.document)) })
     }
 }

@@ -76,16 +76,21 @@ public struct TemplatedExamples: ExampleBuilder {
     let seed: UInt64
 
     /// Throws `EmptyTask` when a task has no document with its fields.
-    public init(tasks: [FineTuningTask], sampling: TaskSampling, documents: DocumentSource, corpus: any TemplateCorpus,
-                readsPictures: Bool, seed: UInt64, oneExamplePerBlock: Bool = false) throws {
+    public init(
+        tasks: [FineTuningTask], sampling: TaskSampling, documents: DocumentSource, corpus: any TemplateCorpus,
+        readsPictures: Bool, seed: UInt64, oneExamplePerBlock: Bool = false
+    ) throws {
         var pools = [[Int]](repeating: [], count: tasks.count)
         for index in 0..<documents.count {
-            let fields = TemplateFields.of(Array(documents.document(index)), corpus: corpus, readsPictures: readsPictures)
+            let fields = TemplateFields.of(
+                Array(documents.document(index)), corpus: corpus, readsPictures: readsPictures)
             for (k, task) in tasks.enumerated() where pools[k].count < (task.examples ?? Int.max) {
                 if task.template.fields.allSatisfy({ fields[$0] != nil }) { pools[k].append(index) }
             }
         }
-        if let empty = pools.firstIndex(where: \.isEmpty) { throw EmptyTask(task: tasks[empty].name, fields: tasks[empty].template.fields) }
+        if let empty = pools.firstIndex(where: \.isEmpty) {
+            throw EmptyTask(task: tasks[empty].name, fields: tasks[empty].template.fields)
+        }
         mixture = TaskMixture(tasks: tasks, sizes: pools.map(\.count), sampling: sampling)
         self.pools = pools
         self.documents = documents
@@ -99,7 +104,8 @@ public struct TemplatedExamples: ExampleBuilder {
         var generator = SplitMix64(seed: seed, name: "sft/\(epoch)/\(slot)")
         let task = mixture.task(at: generator.nextUnit())
         let document = pools[task][generator.nextInt(below: pools[task].count)]
-        let fields = TemplateFields.of(Array(documents.document(document)), corpus: corpus, readsPictures: readsPictures)
+        let fields = TemplateFields.of(
+            Array(documents.document(document)), corpus: corpus, readsPictures: readsPictures)
         // The pool holds only documents with every field, so the template fills in.
         let tokens = mixture.tasks[task].template.render(fields)! + [corpus.vocabulary.eos]
         return Example(query: document, queryTokens: tokens, task: mixture.tasks[task].name)
@@ -110,7 +116,10 @@ public struct TemplatedExamples: ExampleBuilder {
         public let task: String
         public let fields: [String]
         public var description: String {
-            "task '\(task)': no document has every field its template reads (\(fields.map { "{\($0)}" }.joined(separator: ", ")))"
+            """
+            task '\(task)': no document has every field its template reads \
+            (\(fields.map { "{\($0)}" }.joined(separator: ", ")))
+            """
         }
     }
 }

@@ -23,7 +23,11 @@ public struct TaskTemplate: Equatable, Sendable {
             }
             let token: [Int32]
             do { token = try corpus.templateTokens(item) } catch { throw TemplateError.unknownToken("\(error)") }
-            if case .tokens(let previous)? = pieces.last { pieces[pieces.count - 1] = .tokens(previous + token) } else { pieces.append(.tokens(token)) }
+            if case .tokens(let previous)? = pieces.last {
+                pieces[pieces.count - 1] = .tokens(previous + token)
+            } else {
+                pieces.append(.tokens(token))
+            }
         }
         guard case .field? = pieces.last else { throw TemplateError.noAnswerField }
         self.pieces = pieces
@@ -65,7 +69,8 @@ public enum TemplateError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unknownField(let name): "unknown field {\(name)} (fields: \(TemplateFields.names.map { "{\($0)}" }.joined(separator: ", ")))"
+        case .unknownField(let name):
+            "unknown field {\(name)} (fields: \(TemplateFields.names.map { "{\($0)}" }.joined(separator: ", ")))"
         case .unknownToken(let reason): reason
         case .noAnswerField: "must end with a field, the task's answer"
         }
@@ -97,7 +102,9 @@ public enum TemplateFields {
 
     /// The caption and the image of a document of any corpus, either order around its
     /// `<break>`; nil without one.
-    public static func captionAndImage(of document: [Int32], vocabulary: Vocabulary) -> (caption: [Int32], image: [Int32])? {
+    public static func captionAndImage(of document: [Int32], vocabulary: Vocabulary) -> (
+        caption: [Int32], image: [Int32]
+    )? {
         guard let split = document.firstIndex(of: vocabulary.breakToken) else { return nil }
         let first = Array(document[..<split]), second = Array(document[(split + 1)...].prefix { $0 != vocabulary.eos })
         return first.first.map(vocabulary.isImage) == true ? (second, first) : (first, second)

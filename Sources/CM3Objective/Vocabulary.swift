@@ -12,8 +12,10 @@ public struct Vocabulary: Equatable, Sendable {
     /// CM3Leon's sizes: 56320 text ids + 8192 image codes = 64512.
     public static let cm3leon = Vocabulary(textVocabulary: 56320, imageCodes: 8192)
 
-    public init(textVocabulary: Int, imageCodes: Int, pad: Int32 = 0, eos: Int32 = 1,
-                breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4) {
+    public init(
+        textVocabulary: Int, imageCodes: Int, pad: Int32 = 0, eos: Int32 = 1,
+        breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
+    ) {
         self.textVocabulary = textVocabulary
         self.imageCodes = imageCodes
         self.pad = pad; self.eos = eos; self.breakToken = breakToken; self.mask = mask; self.infill = infill

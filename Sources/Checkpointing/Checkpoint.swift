@@ -57,7 +57,8 @@ public enum Checkpoint {
         public var allocatedBytes = 0
 
         public init(seconds: Double = 0, bytes: Int = 0, bytesOverRanks: Double = 0, allocatedBytes: Int = 0) {
-            self.seconds = seconds; self.bytes = bytes; self.bytesOverRanks = bytesOverRanks; self.allocatedBytes = allocatedBytes
+            self.seconds = seconds; self.bytes = bytes; self.bytesOverRanks = bytesOverRanks;
+            self.allocatedBytes = allocatedBytes
         }
 
         /// Measures `body` on every rank of `context`. The sum over ranks is collective, so
@@ -69,7 +70,8 @@ public enum Checkpoint {
             var failure: (any Error)?
             do { try body() } catch { failure = error }
             let after = ProcessIO.current()
-            var transfer = Transfer(seconds: Date().timeIntervalSince(started), allocatedBytes: pool.peakLiveBytes - live)
+            var transfer = Transfer(
+                seconds: Date().timeIntervalSince(started), allocatedBytes: pool.peakLiveBytes - live)
             let read = after.bytesRead - before.bytesRead, written = after.bytesWritten - before.bytesWritten
             transfer.bytes = max(read, written)
             transfer.bytesOverRanks = try context.sumOverWorld(Double(transfer.bytes))
@@ -101,15 +103,21 @@ public enum Checkpoint {
     /// (`TensorPart`) straight from its own buffers, so a save allocates nothing of the
     /// model's size. The step, cursor and other attributes are rank 0's.
     @discardableResult
-    public static func save(path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
-                            lr: Double, config: String, seed: Int, context: ParallelContext) throws -> Transfer {
+    public static func save(
+        path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
+        lr: Double, config: String, seed: Int, context: ParallelContext
+    ) throws -> Transfer {
         try Transfer.measure(context) {
-            try write(path: path, parameters: parameters, optimizer: optimizer, state: state, lr: lr, config: config, seed: seed, context: context)
+            try write(
+                path: path, parameters: parameters, optimizer: optimizer, state: state, lr: lr, config: config,
+                seed: seed, context: context)
         }
     }
 
-    private static func write(path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
-                              lr: Double, config: String, seed: Int, context: ParallelContext) throws {
+    private static func write(
+        path: String, parameters: [NamedParameter], optimizer: AdamW, state: TrainingState,
+        lr: Double, config: String, seed: Int, context: ParallelContext
+    ) throws {
         // One file for every rank: rank 0's run directory names it, as it names the checkpoints to load.
         let path = try context.broadcastFromLeader(path)
         let temporary = DurableFile.temporaryPath(for: path)
@@ -135,7 +143,8 @@ public enum Checkpoint {
                     formatVersion: formatVersion, step: Int64(state.step), tokens: Int64(state.tokens),
                     optimizerStep: Int64(optimizer.stepCount), cursor: cursor, globalBatch: Int64(state.globalBatch),
                     seed: Int64(seed), lr: lr, config: config,
-                    checksums: CheckpointAttributes.checksumLines(zip(parts.flatMap { $0.sources.map(\.name) }, totals))
+                    checksums: CheckpointAttributes.checksumLines(
+                        zip(parts.flatMap { $0.sources.map(\.name) }, totals))
                 ).write(to: file)
             } catch { failure = failure ?? error }
             do { try file.close() } catch { failure = failure ?? error }
@@ -144,7 +153,8 @@ public enum Checkpoint {
         // Out of disk or quota on any rank: leave no partial file behind; earlier checkpoints stay.
         guard try context.maxOverWorld(failure == nil ? 0 : 1) == 0 else {
             if context.isLeader { try? FileManager.default.removeItem(atPath: temporary) }
-            throw CheckpointError(path: path, problem: .unwritable(failure.map { "\($0)" } ?? "another rank's write failed"))
+            throw CheckpointError(
+                path: path, problem: .unwritable(failure.map { "\($0)" } ?? "another rank's write failed"))
         }
         // Every rank synced its own writes above.
         if context.isLeader { try moveIntoPlace(temporary, path) }
@@ -154,10 +164,13 @@ public enum Checkpoint {
     /// rows of each. Returns each dataset's checksum part, in `parts` order, and the first
     /// write that failed here: the collective calls go on after it, so no rank waits on
     /// this one, and the ranks agree on the failure afterwards.
-    private static func writeOwnedRows(of parts: [TensorPart], to file: HDF5File,
-                                       context: ParallelContext) throws -> (sums: [UInt64], failure: (any Error)?) {
+    private static func writeOwnedRows(
+        of parts: [TensorPart], to file: HDF5File,
+        context: ParallelContext
+    ) throws -> (sums: [UInt64], failure: (any Error)?) {
         // Test hook: die by SIGKILL half-way through writing, as a crash or OOM kill would.
-        let crashAfter = ProcessInfo.processInfo.environment["TESSERA_TEST_KILL_DURING_SAVE"] != nil && context.isLeader
+        let crashAfter =
+            ProcessInfo.processInfo.environment["TESSERA_TEST_KILL_DURING_SAVE"] != nil && context.isLeader
             ? parts.count * 3 / 2 : nil
         var sums: [UInt64] = [], failure: (any Error)?
         for part in parts {
@@ -166,8 +179,9 @@ public enum Checkpoint {
                 try file.createDataset(source.name, type: .float32, shape: part.parameter.fullShape)
                 if failure == nil && !part.owned.isEmpty {
                     do {
-                        try file.write(source.name, type: .float32, block: part.block(part.owned),
-                                       data: part.pointer(source, row: part.owned.lowerBound))
+                        try file.write(
+                            source.name, type: .float32, block: part.block(part.owned),
+                            data: part.pointer(source, row: part.owned.lowerBound))
                     } catch { failure = error }
                 }
                 sums.append(part.ownedChecksum(source))

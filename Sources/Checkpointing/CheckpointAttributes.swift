@@ -25,9 +25,12 @@ struct CheckpointAttributes: Equatable {
     /// What the attribute checksum covers: every other attribute, the learning rate by its
     /// bits so that no formatting can change it.
     var canonicalText: String {
-        ["format_version=\(formatVersion)", "step=\(step)", "tokens=\(tokens)", "optimizer_step=\(optimizerStep)",
-         "cursor=\(cursor)", "global_batch=\(globalBatch)", "seed=\(seed)", "lr=\(String(lr.bitPattern, radix: 16))", "config=\(config)",
-         "checksums=\(checksums)"].joined(separator: "\n")
+        [
+            "format_version=\(formatVersion)", "step=\(step)", "tokens=\(tokens)", "optimizer_step=\(optimizerStep)",
+            "cursor=\(cursor)", "global_batch=\(globalBatch)", "seed=\(seed)",
+            "lr=\(String(lr.bitPattern, radix: 16))", "config=\(config)",
+            "checksums=\(checksums)"
+        ].joined(separator: "\n")
     }
 
     var digest: String { String(Checkpoint.checksum(bytes: Array(canonicalText.utf8)), radix: 16) }
@@ -48,34 +51,44 @@ struct CheckpointAttributes: Equatable {
 
     /// Reads and, for format 2, checks them. Format 1 files predate the attribute checksum.
     init(reading file: HDF5File, path: String) throws {
-        guard let version = try file.integerAttribute("format_version"), Checkpoint.readableFormats.contains(version) else {
+        guard let version = try file.integerAttribute("format_version"), Checkpoint.readableFormats.contains(version)
+        else {
             throw CheckpointError(path: path, problem: .wrongFormat(expected: Checkpoint.formatVersion))
         }
         guard let step = try file.integerAttribute("step"), let tokens = try file.integerAttribute("tokens"),
-              let cursor = try file.stringAttribute("cursor") else {
+            let cursor = try file.stringAttribute("cursor")
+        else {
             throw CheckpointError(path: path, problem: .missingState)
         }
-        self.init(formatVersion: version, step: step, tokens: tokens, optimizerStep: try file.integerAttribute("optimizer_step") ?? 0,
-                  cursor: cursor, globalBatch: try file.integerAttribute("global_batch") ?? 0, seed: try file.integerAttribute("seed") ?? 0, lr: try file.doubleAttribute("lr") ?? 0,
-                  config: try file.stringAttribute("config") ?? "", checksums: try file.stringAttribute("checksums") ?? "")
+        self.init(
+            formatVersion: version, step: step, tokens: tokens,
+            optimizerStep: try file.integerAttribute("optimizer_step") ?? 0,
+            cursor: cursor, globalBatch: try file.integerAttribute("global_batch") ?? 0,
+            seed: try file.integerAttribute("seed") ?? 0, lr: try file.doubleAttribute("lr") ?? 0,
+            config: try file.stringAttribute("config") ?? "", checksums: try file.stringAttribute("checksums") ?? "")
         if version >= 2, try file.stringAttribute("attributes_checksum") != digest {
             throw CheckpointError(path: path, problem: .attributesChecksumMismatch)
         }
     }
 
-    init(formatVersion: Int64, step: Int64, tokens: Int64, optimizerStep: Int64, cursor: String, globalBatch: Int64, seed: Int64,
-         lr: Double, config: String, checksums: String) {
+    init(
+        formatVersion: Int64, step: Int64, tokens: Int64, optimizerStep: Int64, cursor: String, globalBatch: Int64,
+        seed: Int64,
+        lr: Double, config: String, checksums: String
+    ) {
         self.formatVersion = formatVersion; self.step = step; self.tokens = tokens; self.optimizerStep = optimizerStep
-        self.cursor = cursor; self.globalBatch = globalBatch; self.seed = seed; self.lr = lr; self.config = config; self.checksums = checksums
+        self.cursor = cursor; self.globalBatch = globalBatch; self.seed = seed; self.lr = lr; self.config = config;
+        self.checksums = checksums
     }
 
     /// The training state these attributes record.
     func trainingState(path: String) throws -> TrainingState {
         let parts = cursor.split(separator: " ").compactMap { Int($0) }
         guard parts.count == 4 else { throw CheckpointError(path: path, problem: .missingState) }
-        return TrainingState(step: Int(step), tokens: Int(tokens),
-                             cursor: BlockCursor(epoch: parts[0], position: parts[1], offset: parts[2], block: parts[3]),
-                             globalBatch: Int(globalBatch))
+        return TrainingState(
+            step: Int(step), tokens: Int(tokens),
+            cursor: BlockCursor(epoch: parts[0], position: parts[1], offset: parts[2], block: parts[3]),
+            globalBatch: Int(globalBatch))
     }
 
     /// How this file's tensor checksums are computed, and so how it is read.

@@ -18,7 +18,9 @@ extension Checkpoint {
     static func checksum(bytes raw: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         let words = raw.count / 8
-        for i in 0..<words { hash = (hash ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+        for i in 0..<words {
+            hash = (hash ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3
+        }
         for i in (words * 8)..<raw.count { hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
         return hash ^ (hash >> 29)
     }
@@ -73,13 +75,15 @@ extension Checkpoint {
 extension Checkpoint.Transfer {
     /// `2.1 s; rank 0 wrote 1.20 GiB, all ranks 9.40 GiB; 0.00 MiB allocated on rank 0`
     public func summary(verb: String) -> String {
-        String(format: "%.1f s; ", seconds) + "rank 0 \(verb) \(Self.size(Double(bytes))), all ranks \(Self.size(bytesOverRanks)); "
+        String(format: "%.1f s; ", seconds)
+            + "rank 0 \(verb) \(Self.size(Double(bytes))), all ranks \(Self.size(bytesOverRanks)); "
             + "\(Self.size(Double(allocatedBytes))) allocated on rank 0"
     }
 
     /// MiB below a GiB, GiB above, two decimals.
     static func size(_ bytes: Double) -> String {
-        bytes < 1_073_741_824 ? String(format: "%.2f MiB", bytes / 1_048_576) : String(format: "%.2f GiB", bytes / 1_073_741_824)
+        bytes < 1_073_741_824
+            ? String(format: "%.2f MiB", bytes / 1_048_576) : String(format: "%.2f GiB", bytes / 1_073_741_824)
     }
 }
 
@@ -121,28 +125,33 @@ public struct CheckpointError: ReportableError {
     /// Damaged files are skipped in favour of an older checkpoint; the others stop the run.
     public var isCorrupt: Bool {
         switch problem {
-        case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch, .attributesChecksumMismatch, .missingState: true
+        case .unreadable, .wrongFormat, .missingTensor, .unreadableTensor, .checksumMismatch,
+            .attributesChecksumMismatch, .missingState:
+            true
         case .missing, .directory, .otherModel, .otherActivation, .unwritable, .notSynced, .stepMismatch: false
         }
     }
 
     public var description: String {
-        let message = switch problem {
-        case .missing: "does not exist"
-        case .directory: "is a directory, not a checkpoint file"
-        case .unreadable: "cannot be read (truncated or not HDF5)"
-        case .wrongFormat(let expected): "has no readable format_version (this build reads 1 to \(expected))"
-        case .missingTensor(let name): "lacks tensor '\(name)'"
-        case .otherModel(let name, let stored, let needed): "holds another model: \(name) is \(stored), this config needs \(needed)"
-        case .otherActivation(let stored, let needed): "holds another model: model.activation is \(stored), this config needs \(needed)"
-        case .unreadableTensor(let name): "tensor '\(name)' cannot be read"
-        case .checksumMismatch(let name): "tensor '\(name)' fails its checksum"
-        case .attributesChecksumMismatch: "attributes (step, cursor, lr, config, …) fail their checksum"
-        case .missingState: "lacks its training state"
-        case .unwritable(let reason): "could not be written: \(reason)"
-        case .notSynced(let reason): reason
-        case .stepMismatch(let loaded, let leader): "gave step \(loaded) on this rank but step \(leader) on rank 0"
-        }
+        let message =
+            switch problem {
+            case .missing: "does not exist"
+            case .directory: "is a directory, not a checkpoint file"
+            case .unreadable: "cannot be read (truncated or not HDF5)"
+            case .wrongFormat(let expected): "has no readable format_version (this build reads 1 to \(expected))"
+            case .missingTensor(let name): "lacks tensor '\(name)'"
+            case .otherModel(let name, let stored, let needed):
+                "holds another model: \(name) is \(stored), this config needs \(needed)"
+            case .otherActivation(let stored, let needed):
+                "holds another model: model.activation is \(stored), this config needs \(needed)"
+            case .unreadableTensor(let name): "tensor '\(name)' cannot be read"
+            case .checksumMismatch(let name): "tensor '\(name)' fails its checksum"
+            case .attributesChecksumMismatch: "attributes (step, cursor, lr, config, …) fail their checksum"
+            case .missingState: "lacks its training state"
+            case .unwritable(let reason): "could not be written: \(reason)"
+            case .notSynced(let reason): reason
+            case .stepMismatch(let loaded, let leader): "gave step \(loaded) on this rank but step \(leader) on rank 0"
+            }
         return "checkpoint \(path) \(message)"
     }
 }

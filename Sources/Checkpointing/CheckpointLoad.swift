@@ -13,8 +13,10 @@ extension Checkpoint {
     /// and checked against the stored checksums. Formats 1 and 2 are read whole on every
     /// rank and checked tensor by tensor. A `CheckpointError` names the file and what is
     /// wrong; after a corrupt one the tensors read so far have been overwritten.
-    public static func load(path: String, model: ModelConfig, into parameters: [NamedParameter],
-                            optimizer: AdamW? = nil, context: ParallelContext = .single()) throws -> Loaded {
+    public static func load(
+        path: String, model: ModelConfig, into parameters: [NamedParameter],
+        optimizer: AdamW? = nil, context: ParallelContext = .single()
+    ) throws -> Loaded {
         var loaded: Loaded?
         let transfer = try Transfer.measure(context) {
             loaded = try read(path: path, model: model, into: parameters, optimizer: optimizer, context: context)
@@ -24,8 +26,10 @@ extension Checkpoint {
         return loaded
     }
 
-    private static func read(path: String, model: ModelConfig, into parameters: [NamedParameter],
-                             optimizer: AdamW?, context: ParallelContext) throws -> Loaded {
+    private static func read(
+        path: String, model: ModelConfig, into parameters: [NamedParameter],
+        optimizer: AdamW?, context: ParallelContext
+    ) throws -> Loaded {
         let parts = parameters.map { TensorPart($0, optimizer: optimizer, context: context) }
         var failure: CheckpointError?
         var opened: CheckpointAttributes?
@@ -48,7 +52,8 @@ extension Checkpoint {
         }
         // Exactly one sum on every rank, whatever failed where.
         let names = parts.flatMap { $0.sources.map(\.name) }
-        let totals = try context.sumOverWorld(sums.count == names.count ? sums : [UInt64](repeating: 0, count: names.count))
+        let totals = try context.sumOverWorld(
+            sums.count == names.count ? sums : [UInt64](repeating: 0, count: names.count))
         if let failure { throw failure }
         guard let attributes = opened else { preconditionFailure("a load without failure opened the file") }
         if attributes.tensorCheck == .partsSummedOverRanks {
@@ -58,8 +63,9 @@ extension Checkpoint {
             }
         }
         if let optimizer { optimizer.stepCount = Int(attributes.optimizerStep) }
-        return Loaded(state: try attributes.trainingState(path: path), attributesChecked: attributes.formatVersion >= 2,
-                      formatVersion: attributes.formatVersion, tensorCheck: attributes.tensorCheck)
+        return Loaded(
+            state: try attributes.trainingState(path: path), attributesChecked: attributes.formatVersion >= 2,
+            formatVersion: attributes.formatVersion, tensorCheck: attributes.tensorCheck)
     }
 
     /// Reads the rows `source` covers straight into its buffer.
@@ -68,17 +74,23 @@ extension Checkpoint {
     }
 
     /// Reads `block` of dataset `name` into `destination`; a failure names the tensor.
-    static func read(_ file: HDF5File, _ name: String, block: HDF5Block, into destination: UnsafeMutablePointer<Float>,
-                     path: String) throws {
+    static func read(
+        _ file: HDF5File, _ name: String, block: HDF5Block, into destination: UnsafeMutablePointer<Float>,
+        path: String
+    ) throws {
         do {
-            try file.read(name, type: .float32, block: block, into: UnsafeMutableRawBufferPointer(start: destination, count: block.count * 4))
+            try file.read(
+                name, type: .float32, block: block,
+                into: UnsafeMutableRawBufferPointer(start: destination, count: block.count * 4))
         } catch {
             throw CheckpointError(path: path, problem: .unreadableTensor(name))
         }
     }
 
     /// Formats 1 and 2: reads each whole tensor, checks it, and keeps this rank's rows.
-    static func readWholeTensors(_ file: HDF5File, into parts: [TensorPart], sums: [String: String], path: String) throws {
+    static func readWholeTensors(_ file: HDF5File, into parts: [TensorPart], sums: [String: String], path: String)
+        throws
+    {
         for part in parts {
             let fullColumns = part.parameter.fullShape[1]
             for source in part.sources {
@@ -114,7 +126,9 @@ extension Checkpoint {
                         total &+= checksumPart(values.baseAddress!, block: block, fullColumns: columns)
                     }
                 }
-                guard sums[name] == String(total, radix: 16) else { throw CheckpointError(path: path, problem: .checksumMismatch(name)) }
+                guard sums[name] == String(total, radix: 16) else {
+                    throw CheckpointError(path: path, problem: .checksumMismatch(name))
+                }
             }
         }
         return try attributes.trainingState(path: path)
@@ -153,21 +167,27 @@ extension Checkpoint {
                 guard file.contains(name) else { throw CheckpointError(path: path, problem: .missingTensor(name)) }
                 let stored = try file.shape(of: name)
                 guard stored == spec.shape else {
-                    throw CheckpointError(path: path, problem: .otherModel(tensor: name, stored: stored, needed: spec.shape))
+                    throw CheckpointError(
+                        path: path, problem: .otherModel(tensor: name, stored: stored, needed: spec.shape))
                 }
             }
         }
-        let activation = recordedValue("model.activation", inYAML: attributes.config)
+        let activation =
+            recordedValue("model.activation", inYAML: attributes.config)
             ?? ModelConfig.Activation.gelu.rawValue
         guard activation == model.activation.rawValue else {
-            throw CheckpointError(path: path, problem: .otherActivation(stored: activation, needed: model.activation.rawValue))
+            throw CheckpointError(
+                path: path, problem: .otherActivation(stored: activation, needed: model.activation.rawValue))
         }
         return (file, attributes)
     }
 
-    static func readVerified(_ file: HDF5File, _ name: String, sums: [String: String], path: String) throws -> [Float] {
+    static func readVerified(_ file: HDF5File, _ name: String, sums: [String: String], path: String) throws -> [Float]
+    {
         let values: [Float]
-        do { values = try file.readFloats(name) } catch { throw CheckpointError(path: path, problem: .unreadableTensor(name)) }
+        do { values = try file.readFloats(name) } catch {
+            throw CheckpointError(path: path, problem: .unreadableTensor(name))
+        }
         guard sums[name] == String(checksum(values), radix: 16) else {
             throw CheckpointError(path: path, problem: .checksumMismatch(name))
         }

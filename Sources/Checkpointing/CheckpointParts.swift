@@ -39,7 +39,9 @@ struct TensorPart {
         let names = Checkpoint.datasetNames(parameter.name)
         var sources = [Source(name: names[0], pointer: parameter.tensor.pointer, rows: 0..<parameter.localShape[0])]
         if let optimizer {
-            guard let state = optimizer.state(named: parameter.name) else { preconditionFailure("AdamW has no state for \(parameter.name)") }
+            guard let state = optimizer.state(named: parameter.name) else {
+                preconditionFailure("AdamW has no state for \(parameter.name)")
+            }
             let width = columns.count
             let rows = (state.elements.lowerBound / width)..<(state.elements.upperBound / width)
             sources.append(Source(name: names[1], pointer: state.expAvg.pointer, rows: rows))
@@ -62,7 +64,8 @@ struct TensorPart {
     /// The checksum part of the owned rows of `source` (format 3).
     func ownedChecksum(_ source: Source) -> UInt64 {
         guard !owned.isEmpty else { return 0 }
-        return Checkpoint.checksumPart(UnsafePointer(pointer(source, row: owned.lowerBound)), block: block(owned),
-                                       fullColumns: parameter.fullShape[1])
+        return Checkpoint.checksumPart(
+            UnsafePointer(pointer(source, row: owned.lowerBound)), block: block(owned),
+            fullColumns: parameter.fullShape[1])
     }
 }

@@ -32,7 +32,8 @@ public final class RunDirectory {
         do {
             try manager.createDirectory(atPath: checkpointsPath, withIntermediateDirectories: true)
         } catch {
-            throw RunDirectoryError(message: "cannot create run directory \(path): \((error as NSError).localizedDescription)")
+            throw RunDirectoryError(
+                message: "cannot create run directory \(path): \((error as NSError).localizedDescription)")
         }
         let probe = (path as NSString).appendingPathComponent(".write-test")
         guard manager.createFile(atPath: probe, contents: Data("ok".utf8)) else {
@@ -48,9 +49,17 @@ public final class RunDirectory {
         let descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT, 0o644)
         guard descriptor >= 0 else { throw RunDirectoryError(message: "cannot open \(lockPath) (errno \(errno))") }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
             close(descriptor)
-            throw RunDirectoryError(message: "run directory \(path) is in use by another trainer (\(holder.map { $0.isEmpty ? "unknown" : $0 } ?? "unknown")); stop it first, or pass another --run")
+            throw RunDirectoryError(
+                message:
+                    """
+                    run directory \(path) is in use by another trainer \
+                    (\(holder.map { $0.isEmpty ? "unknown" : $0 } ?? "unknown")); stop it first, or pass another \
+                    --run
+                    """
+            )
         }
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
@@ -75,7 +84,9 @@ public final class RunDirectory {
     public func checkpoints() -> [(step: Int, path: String)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpointsPath)) ?? []
         return names.compactMap { name -> (Int, String)? in
-            guard name.hasPrefix("step-"), name.hasSuffix(".h5"), let step = Int(name.dropFirst(5).dropLast(3)) else { return nil }
+            guard name.hasPrefix("step-"), name.hasSuffix(".h5"), let step = Int(name.dropFirst(5).dropLast(3)) else {
+                return nil
+            }
             return (step, (checkpointsPath as NSString).appendingPathComponent(name))
         }.sorted { $0.0 > $1.0 }.map { (step: $0.0, path: $0.1) }
     }
@@ -87,9 +98,7 @@ public final class RunDirectory {
 
     /// Appends one record to metrics.jsonl, as a line of JSON.
     public func appendMetrics(_ record: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = String(decoding: try encoder.encode(record), as: UTF8.self)
+        let line = try JSONLine.encode(record)
         let bytes = Array((line + "\n").utf8)
         let descriptor = Glibc.open(metricsPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
         guard descriptor >= 0 else { throw RunDirectoryError(message: "cannot write \(metricsPath)") }
@@ -117,15 +126,20 @@ public final class RunDirectory {
         guard !newer.isEmpty else { return nil }
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let folder = (checkpointsPath as NSString).appendingPathComponent("abandoned-\(formatter.string(from: Date()))-\(getpid())")
+        let folder = (checkpointsPath as NSString).appendingPathComponent(
+            "abandoned-\(formatter.string(from: Date()))-\(getpid())")
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             for checkpoint in newer {
-                try FileManager.default.moveItem(atPath: checkpoint.path,
-                                                 toPath: (folder as NSString).appendingPathComponent((checkpoint.path as NSString).lastPathComponent))
+                try FileManager.default.moveItem(
+                    atPath: checkpoint.path,
+                    toPath: (folder as NSString).appendingPathComponent(
+                        (checkpoint.path as NSString).lastPathComponent))
             }
         } catch {
-            throw RunDirectoryError(message: "cannot move newer checkpoints aside into \(folder): \((error as NSError).localizedDescription)")
+            throw RunDirectoryError(
+                message:
+                    "cannot move newer checkpoints aside into \(folder): \((error as NSError).localizedDescription)")
         }
         return (folder, newer.map(\.step).sorted())
     }
@@ -136,7 +150,8 @@ public final class RunDirectory {
         guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return }
         let kept = text.split(separator: "\n").filter { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let lineStep = object["step"] as? Int else { return false }
+                let lineStep = object["step"] as? Int
+            else { return false }
             return lineStep < step
         }
         do {

@@ -37,7 +37,8 @@ public struct TesseraConfig: Equatable, Sendable {
 
     /// Validates YAML text; `source` names it in errors. Every key comes from
     /// `ConfigKeys.all`; the rules that tie keys together come after, in `checkAcrossKeys`.
-    public static func parse(_ text: String, source: String, overrides: [String: String] = [:]) throws -> TesseraConfig {
+    public static func parse(_ text: String, source: String, overrides: [String: String] = [:]) throws -> TesseraConfig
+    {
         try ConfigKeys.checkOverrides(overrides)
         let file = try ConfigFile(file: source, text: text, overrides: overrides)
         var config = TesseraConfig.defaults(source: source)
@@ -48,12 +49,15 @@ public struct TesseraConfig: Equatable, Sendable {
 
     /// Every default, with an empty model that the required keys fill in.
     static func defaults(source: String) -> TesseraConfig {
-        TesseraConfig(model: ModelConfig(vocabSize: 0, dModel: 0, layers: 0, heads: 0, ffn: 0, seqLen: 0), source: source)
+        TesseraConfig(
+            model: ModelConfig(vocabSize: 0, dModel: 0, layers: 0, heads: 0, ffn: 0, seqLen: 0), source: source)
     }
 
     /// The rules no single key can check, each naming the key a user would change.
     func checkAcrossKeys() throws {
-        func problem(_ key: String, _ message: String) -> ConfigError { ConfigError(file: source, key: key, message: message) }
+        func problem(_ key: String, _ message: String) -> ConfigError {
+            ConfigError(file: source, key: key, message: message)
+        }
         guard model.dModel % model.heads == 0 else {
             throw problem("model.heads", "\(model.heads) does not divide d_model \(model.dModel)")
         }
@@ -61,7 +65,8 @@ public struct TesseraConfig: Equatable, Sendable {
             throw problem("train.accumulation", "give accumulation or batch_tokens, not both")
         }
         if let textVocab = data.textVocab, textVocab >= model.vocabSize {
-            throw problem("data.text_vocab", "\(textVocab) leaves no image codes in model.vocab_size \(model.vocabSize)")
+            throw problem(
+                "data.text_vocab", "\(textVocab) leaves no image codes in model.vocab_size \(model.vocabSize)")
         }
         if let message = vocabulary.problem { throw problem("data.special_tokens", message) }
         guard data.cm3.maxSpans >= data.cm3.minSpans else {
@@ -69,7 +74,13 @@ public struct TesseraConfig: Equatable, Sendable {
         }
         // The transform adds up to `reserve` tokens to a block, which must leave room for one.
         guard model.seqLen + 1 > data.cm3.reserve else {
-            throw problem("data.cm3", "max_spans \(data.cm3.maxSpans) needs \(data.cm3.reserve) tokens of each block, more than seq_len \(model.seqLen)")
+            throw problem(
+                "data.cm3",
+                """
+                max_spans \(data.cm3.maxSpans) needs \(data.cm3.reserve) tokens of each block, more than seq_len \
+                \(model.seqLen)
+                """
+            )
         }
     }
 }

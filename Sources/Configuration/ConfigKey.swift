@@ -68,9 +68,11 @@ public struct ConfigKey {
     /// The config's value as YAML; nil when unset (only optional keys are ever unset).
     let yamlValue: (TesseraConfig) -> String?
 
-    private init<Value>(_ name: String, _ kind: ConfigValueKind, _ requirement: ConfigRequirement, _ doc: String,
-                        _ path: WritableKeyPath<TesseraConfig, Value>,
-                        parse: @escaping (ConfigInput) throws -> Value, render: @escaping (Value) -> String?) {
+    private init<Value>(
+        _ name: String, _ kind: ConfigValueKind, _ requirement: ConfigRequirement, _ doc: String,
+        _ path: WritableKeyPath<TesseraConfig, Value>,
+        parse: @escaping (ConfigInput) throws -> Value, render: @escaping (Value) -> String?
+    ) {
         self.name = name
         self.kind = kind
         self.requirement = requirement
@@ -94,73 +96,97 @@ extension ConfigKey {
     /// `maximum` bounds sizes that are multiplied together (parameters, activations, batch
     /// tokens), so every product the trainer forms fits in `Int` and an absurd value is
     /// refused by name instead of overflowing later.
-    static func integer(_ name: String, _ path: WritableKeyPath<TesseraConfig, Int>, minimum: Int = 1,
-                        maximum: Int = Int.max, required: Bool = false, _ doc: String) -> ConfigKey {
-        ConfigKey(name, .integer(minimum: minimum, maximum: maximum), required ? .required : .defaulted, doc, path,
-                  parse: { try integer($0, minimum: minimum, maximum: maximum) }, render: { "\($0)" })
+    static func integer(
+        _ name: String, _ path: WritableKeyPath<TesseraConfig, Int>, minimum: Int = 1,
+        maximum: Int = Int.max, required: Bool = false, _ doc: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name, .integer(minimum: minimum, maximum: maximum), required ? .required : .defaulted, doc, path,
+            parse: { try integer($0, minimum: minimum, maximum: maximum) }, render: { "\($0)" })
     }
 
-    static func integer(_ name: String, _ path: WritableKeyPath<TesseraConfig, Int?>, minimum: Int = 1,
-                        maximum: Int = Int.max, _ doc: String) -> ConfigKey {
-        ConfigKey(name, .integer(minimum: minimum, maximum: maximum), .optional, doc, path,
-                  parse: { try integer($0, minimum: minimum, maximum: maximum) }, render: { $0.map { "\($0)" } })
+    static func integer(
+        _ name: String, _ path: WritableKeyPath<TesseraConfig, Int?>, minimum: Int = 1,
+        maximum: Int = Int.max, _ doc: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name, .integer(minimum: minimum, maximum: maximum), .optional, doc, path,
+            parse: { try integer($0, minimum: minimum, maximum: maximum) }, render: { $0.map { "\($0)" } })
     }
 
     /// A token id: at least 0 and within `Int32`.
     static func token(_ name: String, _ path: WritableKeyPath<TesseraConfig, Int32>, _ doc: String) -> ConfigKey {
         let maximum = Int(Int32.max)
-        return ConfigKey(name, .integer(minimum: 0, maximum: maximum), .defaulted, doc, path,
-                         parse: { Int32(try integer($0, minimum: 0, maximum: maximum)) }, render: { "\($0)" })
+        return ConfigKey(
+            name, .integer(minimum: 0, maximum: maximum), .defaulted, doc, path,
+            parse: { Int32(try integer($0, minimum: 0, maximum: maximum)) }, render: { "\($0)" })
     }
 
-    static func number(_ name: String, _ path: WritableKeyPath<TesseraConfig, Double>, in range: ClosedRange<Double>,
-                       _ doc: String) -> ConfigKey {
-        ConfigKey(name, .number(range), .defaulted, doc, path,
-                  parse: { try number($0, in: range) }, render: { "\($0)" })
+    static func number(
+        _ name: String, _ path: WritableKeyPath<TesseraConfig, Double>, in range: ClosedRange<Double>,
+        _ doc: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name, .number(range), .defaulted, doc, path,
+            parse: { try number($0, in: range) }, render: { "\($0)" })
     }
 
-    static func number(_ name: String, _ path: WritableKeyPath<TesseraConfig, Double?>, in range: ClosedRange<Double>,
-                       _ doc: String) -> ConfigKey {
-        ConfigKey(name, .number(range), .optional, doc, path,
-                  parse: { try number($0, in: range) }, render: { $0.map { "\($0)" } })
+    static func number(
+        _ name: String, _ path: WritableKeyPath<TesseraConfig, Double?>, in range: ClosedRange<Double>,
+        _ doc: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name, .number(range), .optional, doc, path,
+            parse: { try number($0, in: range) }, render: { $0.map { "\($0)" } })
     }
 
     /// A number stored as `Float`, written as the `Float` prints (`0.9`, not `0.8999999761581421`).
-    static func number(_ name: String, _ path: WritableKeyPath<TesseraConfig, Float>, in range: ClosedRange<Double>,
-                       _ doc: String) -> ConfigKey {
-        ConfigKey(name, .number(range), .defaulted, doc, path,
-                  parse: { Float(try number($0, in: range)) }, render: { "\($0)" })
+    static func number(
+        _ name: String, _ path: WritableKeyPath<TesseraConfig, Float>, in range: ClosedRange<Double>,
+        _ doc: String
+    ) -> ConfigKey {
+        ConfigKey(
+            name, .number(range), .defaulted, doc, path,
+            parse: { Float(try number($0, in: range)) }, render: { "\($0)" })
     }
 
     static func boolean(_ name: String, _ path: WritableKeyPath<TesseraConfig, Bool>, _ doc: String) -> ConfigKey {
         ConfigKey(name, .boolean, .defaulted, doc, path, parse: { try boolean($0) }, render: { "\($0)" })
     }
 
-    static func choice<Word: RawRepresentable>(_ name: String, _ path: WritableKeyPath<TesseraConfig, Word>,
-                                               _ options: [Word], _ doc: String) -> ConfigKey where Word.RawValue == String {
+    static func choice<Word: RawRepresentable>(
+        _ name: String, _ path: WritableKeyPath<TesseraConfig, Word>,
+        _ options: [Word], _ doc: String
+    ) -> ConfigKey where Word.RawValue == String {
         let words = options.map(\.rawValue)
-        return ConfigKey(name, .choice(words), .defaulted, doc, path, parse: { input in
-            let text = try scalar(input)
-            guard let word = Word(rawValue: text), words.contains(text) else {
-                throw ConfigProblem(message: "expected \(ConfigValueKind.phrase(words)), got '\(text)'")
-            }
-            return word
-        }, render: { $0.rawValue })
+        return ConfigKey(
+            name, .choice(words), .defaulted, doc, path,
+            parse: { input in
+                let text = try scalar(input)
+                guard let word = Word(rawValue: text), words.contains(text) else {
+                    throw ConfigProblem(message: "expected \(ConfigValueKind.phrase(words)), got '\(text)'")
+                }
+                return word
+            }, render: { $0.rawValue })
     }
 
     static func paths(_ name: String, _ path: WritableKeyPath<TesseraConfig, [String]>, _ doc: String) -> ConfigKey {
-        ConfigKey(name, .paths, .defaulted, doc, path, parse: { try paths($0) }, render: { list in
-            "[" + list.map(quoted).joined(separator: ", ") + "]"
-        })
+        ConfigKey(
+            name, .paths, .defaulted, doc, path, parse: { try paths($0) },
+            render: { list in
+                "[" + list.map(quoted).joined(separator: ", ") + "]"
+            })
     }
 
     /// One path, unset unless given.
     static func path(_ name: String, _ path: WritableKeyPath<TesseraConfig, String?>, _ doc: String) -> ConfigKey {
-        ConfigKey(name, .path, .optional, doc, path, parse: { input in
-            let text = try scalar(input)
-            guard !text.isEmpty else { throw ConfigProblem(message: "expected a path") }
-            return text
-        }, render: { $0.map(quoted) })
+        ConfigKey(
+            name, .path, .optional, doc, path,
+            parse: { input in
+                let text = try scalar(input)
+                guard !text.isEmpty else { throw ConfigProblem(message: "expected a path") }
+                return text
+            }, render: { $0.map(quoted) })
     }
 
     /// A path as a double-quoted YAML string.
@@ -191,7 +217,9 @@ extension ConfigKey {
 
     private static func number(_ input: ConfigInput, in range: ClosedRange<Double>) throws -> Double {
         let text = try scalar(input)
-        guard let value = Double(text), value.isFinite else { throw ConfigProblem(message: "expected a number, got '\(text)'") }
+        guard let value = Double(text), value.isFinite else {
+            throw ConfigProblem(message: "expected a number, got '\(text)'")
+        }
         guard range.contains(value) else {
             throw ConfigProblem(message: "must be in \(range.lowerBound)...\(range.upperBound), got \(text)")
         }

@@ -34,8 +34,9 @@ struct ConfigReader {
             // YAML parsers keep either copy of a repeated key; refuse it rather than guess.
             let line = key.mark?.line ?? 0
             if let first = lines[name] {
-                throw ConfigError(file: file, key: path.isEmpty ? name : "\(path).\(name)",
-                                  message: "given twice (lines \(first) and \(line))")
+                throw ConfigError(
+                    file: file, key: path.isEmpty ? name : "\(path).\(name)",
+                    message: "given twice (lines \(first) and \(line))")
             }
             lines[name] = line
             entries.append((name, value))

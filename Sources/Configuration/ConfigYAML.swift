@@ -27,7 +27,11 @@ extension TesseraConfig {
                 closeNested()
             }
             guard let value = key.yamlValue(self) else { continue }
-            if parts.count == 3 { nested?.entries.append("\(parts[2]): \(value)") } else { lines.append("  \(parts[1]): \(value)") }
+            if parts.count == 3 {
+                nested?.entries.append("\(parts[2]): \(value)")
+            } else {
+                lines.append("  \(parts[1]): \(value)")
+            }
         }
         closeNested()
         return lines.joined(separator: "\n") + "\n"

@@ -25,10 +25,12 @@ extension TesseraConfig {
     public func fineTuningTasks() throws -> [FineTuningTask]? {
         guard let path = data.tasks else { return nil }
         if data.retrieval {
-            throw ConfigError(file: source, key: "data.tasks",
-                              message: "fine-tuning tasks do not combine with data.retrieval: set it to false")
+            throw ConfigError(
+                file: source, key: "data.tasks",
+                message: "fine-tuning tasks do not combine with data.retrieval: set it to false")
         }
-        return try TaskFile.load(path: path, corpus: DefaultCorpus(vocabulary: try DataPipeline.checkedVocabulary(dataPlan)))
+        return try TaskFile.load(
+            path: path, corpus: DefaultCorpus(vocabulary: try DataPipeline.checkedVocabulary(dataPlan)))
     }
 }
 
@@ -39,19 +41,24 @@ extension DataPipeline {
     }
 
     /// `config`'s training documents: its shards, or the built-in default corpus.
-    public static func trainingDataset(_ config: TesseraConfig) throws -> Dataset { try trainingDataset(config.dataPlan) }
+    public static func trainingDataset(_ config: TesseraConfig) throws -> Dataset {
+        try trainingDataset(config.dataPlan)
+    }
 
     /// `config`'s held-out documents.
-    public static func validationDataset(_ config: TesseraConfig) throws -> Dataset { try validationDataset(config.dataPlan) }
+    public static func validationDataset(_ config: TesseraConfig) throws -> Dataset {
+        try validationDataset(config.dataPlan)
+    }
 }
 
 extension MemoryPlan {
     /// The plan of one rank of `config` laid out as tp × dp; `distributedOptimizer`
     /// overrides `parallel.distributed_optimizer` (for comparing the two).
     public init(config: TesseraConfig, tp: Int, dp: Int, distributedOptimizer: Bool? = nil) {
-        self.init(model: config.model, microBatch: config.train.microBatch, tp: tp, dp: dp,
-                  checkpointing: config.train.activationCheckpointing,
-                  distributedOptimizer: distributedOptimizer ?? config.parallel.distributedOptimizer)
+        self.init(
+            model: config.model, microBatch: config.train.microBatch, tp: tp, dp: dp,
+            checkpointing: config.train.activationCheckpointing,
+            distributedOptimizer: distributedOptimizer ?? config.parallel.distributedOptimizer)
     }
 
     /// Fails fast when `config` laid out as tp × dp cannot fit this machine.

@@ -17,9 +17,11 @@ public enum TaskFile {
         }
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
-            throw ConfigError(file: path, key: "", message: "not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
+            throw ConfigError(
+                file: path, key: "", message: "not valid YAML: \("\(error)".split(separator: "\n").first ?? "")")
         }
-        guard case .mapping(let top)? = root, top.count == 1, case .sequence(let list)? = top["tasks"], !list.isEmpty else {
+        guard case .mapping(let top)? = root, top.count == 1, case .sequence(let list)? = top["tasks"], !list.isEmpty
+        else {
             throw ConfigError(file: path, key: "", message: "expected `tasks:` and a list of tasks under it")
         }
         var tasks: [FineTuningTask] = []
@@ -28,8 +30,12 @@ public enum TaskFile {
             func failure(_ field: String, _ message: String) -> ConfigError {
                 ConfigError(file: path, key: line + (field.isEmpty ? key : "\(key).\(field)"), message: message)
             }
-            guard case .mapping(let task) = node else { throw failure("", "expected a mapping with name, template and weight") }
-            if let unknown = task.keys.compactMap(\.string).first(where: { !keys.contains($0) }) { throw failure(unknown, "unknown key") }
+            guard case .mapping(let task) = node else {
+                throw failure("", "expected a mapping with name, template and weight")
+            }
+            if let unknown = task.keys.compactMap(\.string).first(where: { !keys.contains($0) }) {
+                throw failure(unknown, "unknown key")
+            }
             guard let name = task["name"]?.string, !name.isEmpty else { throw failure("name", "missing") }
             if tasks.contains(where: { $0.name == name }) { throw failure("name", "'\(name)' is given twice") }
             guard let text = task["template"]?.string else { throw failure("template", "missing") }

@@ -45,7 +45,13 @@ public struct TrainingSettings: Equatable, Sendable {
         guard let batchTokens else { return 1 }
         let perPass = try tokens(microBatch, seqLen, dp)
         guard batchTokens % perPass == 0 else {
-            throw LayoutError(description: "train.batch_tokens \(batchTokens) is not a multiple of micro_batch \(microBatch) × seq_len \(seqLen) × dp \(dp) = \(perPass)")
+            throw LayoutError(
+                description:
+                    """
+                    train.batch_tokens \(batchTokens) is not a multiple of micro_batch \(microBatch) × seq_len \
+                    \(seqLen) × dp \(dp) = \(perPass)
+                    """
+            )
         }
         return batchTokens / perPass
     }
@@ -66,10 +72,11 @@ public struct TrainingSettings: Equatable, Sendable {
             let (result, overflow) = product.multipliedReportingOverflow(by: factor)
             guard !overflow else {
                 let names = "micro_batch × seq_len × dp" + (factors.count > 3 ? " × accumulation" : "")
-                throw LayoutError(description: "\(names) = \(factors.map(String.init).joined(separator: " × ")) tokens, too many to count")
+                throw LayoutError(
+                    description:
+                        "\(names) = \(factors.map(String.init).joined(separator: " × ")) tokens, too many to count")
             }
             return result
         }
     }
 }
-

@@ -9,7 +9,9 @@ public struct ProcessIO: Sendable {
 
     /// The counters now; zero where `/proc/self/io` cannot be read (not Linux).
     public static func current() -> ProcessIO {
-        guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return ProcessIO(bytesRead: 0, bytesWritten: 0) }
+        guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else {
+            return ProcessIO(bytesRead: 0, bytesWritten: 0)
+        }
         var fields: [String: Int] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -6,7 +6,9 @@ public enum StopSignals {
     /// SIGTERM (a scheduler or `kill`), SIGINT (Ctrl-C), and SIGUSR1: mpirun forwards
     /// SIGUSR1 to every rank and then waits for them, whereas on SIGINT or SIGTERM it kills
     /// them within 2 s (Open MPI 4.1), so scripts/mpirun.sh turns Ctrl-C into SIGUSR1.
-    public static let all: [(number: Int32, name: String)] = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGUSR1, "SIGUSR1")]
+    public static let all: [(number: Int32, name: String)] = [
+        (SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGUSR1, "SIGUSR1")
+    ]
 
     /// "SIGTERM, SIGINT or SIGUSR1".
     public static var phrase: String {

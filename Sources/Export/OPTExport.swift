@@ -39,7 +39,7 @@ public enum OPTExport {
             "bos_token_id": Int(vocabulary.eos),
             "eos_token_id": Int(vocabulary.eos),
             "torch_dtype": "float32",
-            "use_cache": true,
+            "use_cache": true
         ]
     }
 

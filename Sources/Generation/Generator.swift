@@ -18,7 +18,9 @@ public struct DecodingSettings: Equatable, Sendable {
     public var samples: Int
     public var seed: UInt64
 
-    public init(sampling: SamplingSettings = SamplingSettings(), guidance: Guidance = .none, samples: Int = 1, seed: UInt64 = 0) {
+    public init(
+        sampling: SamplingSettings = SamplingSettings(), guidance: Guidance = .none, samples: Int = 1, seed: UInt64 = 0
+    ) {
         self.sampling = sampling; self.guidance = guidance; self.samples = samples; self.seed = seed
     }
 }
@@ -53,7 +55,9 @@ public final class Generator {
     /// The unconditional stream's prompt (eq. 1): what comes before the prompt's last
     /// `<break>` (the caption, for an image) becomes one `<mask>`.
     public static func unconditionalPrompt(_ prompt: [Int32], vocabulary: Vocabulary) -> [Int32] {
-        guard let split = prompt.lastIndex(of: vocabulary.breakToken), split > 0 else { return [vocabulary.mask] + prompt }
+        guard let split = prompt.lastIndex(of: vocabulary.breakToken), split > 0 else {
+            return [vocabulary.mask] + prompt
+        }
         return [vocabulary.mask] + prompt[split...]
     }
 
@@ -89,8 +93,11 @@ public final class Generator {
             for sample in 0..<samples where !feed[sample].isEmpty {
                 // Constrained first, so that CD-K's k-th largest and both streams' softmax
                 // range over the tokens the mode allows.
-                func allowed(_ row: [Float]) -> [Float] { mode.constrain(row, after: outputs[sample].count, vocabulary: vocabulary) }
-                let combined = combine(allowed(logits[sample]), guided ? allowed(logits[samples + sample]) : [], settings.guidance)
+                func allowed(_ row: [Float]) -> [Float] {
+                    mode.constrain(row, after: outputs[sample].count, vocabulary: vocabulary)
+                }
+                let combined = combine(
+                    allowed(logits[sample]), guided ? allowed(logits[samples + sample]) : [], settings.guidance)
                 next[sample] = settings.sampling.pick(combined, generator: &generators[sample])
             }
             // Every tensor-parallel rank must continue with the same tokens: rank 0's.

@@ -6,7 +6,8 @@ public enum GuidanceComparison {
     public static func settings(cdK: Int, cdAlpha: Float) -> [(name: String, decoding: DecodingSettings)] {
         let guidances: [(String, Guidance)] = [
             ("no guidance", .none), ("CFG α=2", .classifierFree(scale: 2)), ("CFG α=3", .classifierFree(scale: 3)),
-            ("CFG α=5", .classifierFree(scale: 5)), ("CD-K k=\(cdK) α=\(cdAlpha)", .contrastive(k: cdK, alpha: cdAlpha)),
+            ("CFG α=5", .classifierFree(scale: 5)),
+            ("CD-K k=\(cdK) α=\(cdAlpha)", .contrastive(k: cdK, alpha: cdAlpha))
         ]
         return guidances.map { name, guidance in
             (name, DecodingSettings(sampling: SamplingSettings(temperature: 0), guidance: guidance))

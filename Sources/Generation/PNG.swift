@@ -30,7 +30,9 @@ public struct PNGImage {
         var offset = 0
         repeat {
             let count = min(65535, raw.count - offset), last = offset + count == raw.count
-            zlib += [last ? 1 : 0, UInt8(count & 0xff), UInt8(count >> 8), UInt8(~count & 0xff), UInt8((~count >> 8) & 0xff)]
+            zlib += [
+                last ? 1 : 0, UInt8(count & 0xff), UInt8(count >> 8), UInt8(~count & 0xff), UInt8((~count >> 8) & 0xff)
+            ]
             zlib += raw[offset..<(offset + count)]
             offset += count
         } while offset < raw.count

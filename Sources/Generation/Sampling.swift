@@ -73,6 +73,8 @@ public enum GenerationMode: Equatable, Sendable {
     /// `logits` with every token this mode forbids after `generated` tokens set to −∞.
     public func constrain(_ logits: [Float], after generated: Int, vocabulary: Vocabulary) -> [Float] {
         if case .free = self { return logits }
-        return logits.indices.map { allows(Int32($0), after: generated, vocabulary: vocabulary) ? logits[$0] : -.infinity }
+        return logits.indices.map {
+            allows(Int32($0), after: generated, vocabulary: vocabulary) ? logits[$0] : -.infinity
+        }
     }
 }

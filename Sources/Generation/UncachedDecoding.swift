@@ -13,7 +13,8 @@ extension Generator {
 
     /// `tokens` greedy tokens of any kind after each of `prompts`, through the `KVCache`.
     public func greedy(_ prompts: [[Int32]], tokens: Int) throws -> [[Int32]] {
-        try generate(prompts: prompts, mode: .free(tokens: tokens),
-                     settings: DecodingSettings(sampling: SamplingSettings(temperature: 0)))
+        try generate(
+            prompts: prompts, mode: .free(tokens: tokens),
+            settings: DecodingSettings(sampling: SamplingSettings(temperature: 0)))
     }
 }

@@ -35,8 +35,11 @@ extension HDF5File {
     /// Reads `block` of the two-dimensional dataset `name`, which must hold `type`
     /// elements, into `destination` (exactly `block.count` elements): only those bytes
     /// are read from the file.
-    public func read(_ name: String, type: HDF5ElementType, block: HDF5Block, into destination: UnsafeMutableRawBufferPointer) throws {
-        precondition(destination.count == block.count * type.byteSize, "read(block:): the destination must hold the block")
+    public func read(
+        _ name: String, type: HDF5ElementType, block: HDF5Block, into destination: UnsafeMutableRawBufferPointer
+    ) throws {
+        precondition(
+            destination.count == block.count * type.byteSize, "read(block:): the destination must hold the block")
         guard block.count > 0 else { return }
         let dataset = try openDataset(name)
         defer { H5Dclose(dataset) }
@@ -48,11 +51,16 @@ extension HDF5File {
 
     /// Selects `block` in the dataset's file space, describes the contiguous memory beside
     /// it, and runs `body(memorySpace, fileSpace)`.
-    private func transfer(_ dataset: hid_t, _ name: String, _ block: HDF5Block, _ body: (hid_t, hid_t) -> herr_t) throws {
+    private func transfer(_ dataset: hid_t, _ name: String, _ block: HDF5Block, _ body: (hid_t, hid_t) -> herr_t)
+        throws
+    {
         let shape = datasetShape(dataset)
         guard shape.count == 2, block.rows.lowerBound >= 0, block.rows.upperBound <= shape[0],
-              block.columns.lowerBound >= 0, block.columns.upperBound <= shape[1] else {
-            throw HDF5Error(path: path, message: "dataset '\(name)' of shape \(shape) has no block \(block.rows) × \(block.columns)")
+            block.columns.lowerBound >= 0, block.columns.upperBound <= shape[1]
+        else {
+            throw HDF5Error(
+                path: path,
+                message: "dataset '\(name)' of shape \(shape) has no block \(block.rows) × \(block.columns)")
         }
         let file = H5Dget_space(dataset)
         defer { H5Sclose(file) }
@@ -64,7 +72,9 @@ extension HDF5File {
         let memory = H5Screate_simple(2, count, nil)
         defer { H5Sclose(memory) }
         guard body(memory, file) >= 0 else {
-            throw HDF5Error(path: path, message: "cannot transfer rows \(block.rows), columns \(block.columns) of dataset '\(name)'")
+            throw HDF5Error(
+                path: path,
+                message: "cannot transfer rows \(block.rows), columns \(block.columns) of dataset '\(name)'")
         }
     }
 }

@@ -52,7 +52,9 @@ public final class HDF5File {
     /// Opens an existing file read-only.
     public static func open(_ path: String) throws -> HDF5File {
         tessera_h5_silence_errors()
-        guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(path: path, message: "no such file") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw HDF5Error(path: path, message: "no such file")
+        }
         let access = tessera_h5p_file_access_unsieved()
         defer { H5Pclose(access) }
         let id = H5Fopen(path, tessera_h5f_acc_rdonly(), access)
@@ -86,7 +88,9 @@ public final class HDF5File {
     public func write(_ name: String, type: HDF5ElementType, shape: [Int], data: UnsafeRawPointer) throws {
         let dataset = try openNewDataset(name, type: type, shape: shape, filled: true)
         defer { H5Dclose(dataset) }
-        guard H5Dwrite(dataset, type.nativeType, tessera_h5s_all(), tessera_h5s_all(), tessera_h5p_default(), data) >= 0 else {
+        guard
+            H5Dwrite(dataset, type.nativeType, tessera_h5s_all(), tessera_h5s_all(), tessera_h5p_default(), data) >= 0
+        else {
             throw HDF5Error(path: path, message: "cannot write dataset '\(name)'")
         }
     }
@@ -132,9 +136,16 @@ public final class HDF5File {
         try checkType(of: dataset, name, is: type)
         let count = datasetShape(dataset).reduce(1, *)
         guard count * type.byteSize == destination.count else {
-            throw HDF5Error(path: path, message: "dataset '\(name)' has \(count) elements, expected \(destination.count / type.byteSize)")
+            throw HDF5Error(
+                path: path,
+                message: "dataset '\(name)' has \(count) elements, expected \(destination.count / type.byteSize)")
         }
-        guard count == 0 || H5Dread(dataset, type.nativeType, tessera_h5s_all(), tessera_h5s_all(), tessera_h5p_default(), destination.baseAddress) >= 0 else {
+        guard
+            count == 0
+                || H5Dread(
+                    dataset, type.nativeType, tessera_h5s_all(), tessera_h5s_all(), tessera_h5p_default(),
+                    destination.baseAddress) >= 0
+        else {
             throw HDF5Error(path: path, message: "cannot read dataset '\(name)'")
         }
     }
@@ -168,7 +179,9 @@ public final class HDF5File {
             }
             return 0
         }
-        H5Ovisit2(handle, H5_INDEX_NAME, H5_ITER_INC, callback, Unmanaged.passUnretained(collector).toOpaque(), UInt32(H5O_INFO_BASIC))
+        H5Ovisit2(
+            handle, H5_INDEX_NAME, H5_ITER_INC, callback, Unmanaged.passUnretained(collector).toOpaque(),
+            UInt32(H5O_INFO_BASIC))
         return collector.names.sorted()
     }
 
@@ -234,7 +247,9 @@ public final class HDF5File {
     /// Sets a double attribute on the root group.
     public func setAttribute(_ name: String, _ value: Double) throws {
         var copy = value
-        try writeAttribute(name, type: tessera_h5t_native_double()) { H5Awrite($0, tessera_h5t_native_double(), &copy) }
+        try writeAttribute(name, type: tessera_h5t_native_double()) {
+            H5Awrite($0, tessera_h5t_native_double(), &copy)
+        }
     }
 
     private func writeAttribute(_ name: String, type: hid_t, _ write: (hid_t) -> herr_t) throws {
@@ -254,10 +269,14 @@ public final class HDF5File {
         defer { H5Aclose(attribute) }
         let type = H5Aget_type(attribute)
         defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_STRING else { throw HDF5Error(path: path, message: "attribute '\(name)' is not a string") }
+        guard H5Tget_class(type) == H5T_STRING else {
+            throw HDF5Error(path: path, message: "attribute '\(name)' is not a string")
+        }
         let size = H5Tget_size(type)
         var buffer = [CChar](repeating: 0, count: size + 1)
-        guard H5Aread(attribute, type, &buffer) >= 0 else { throw HDF5Error(path: path, message: "cannot read attribute '\(name)'") }
+        guard H5Aread(attribute, type, &buffer) >= 0 else {
+            throw HDF5Error(path: path, message: "cannot read attribute '\(name)'")
+        }
         return String(cString: buffer)
     }
 
@@ -272,7 +291,9 @@ public final class HDF5File {
     }
 
     /// Reads a scalar attribute converted by HDF5 to the memory `type`.
-    private func numericAttribute<T: Numeric & BitwiseCopyable>(_ name: String, as _: T.Type, type: hid_t, description: String) throws -> T? {
+    private func numericAttribute<T: Numeric & BitwiseCopyable>(
+        _ name: String, as _: T.Type, type: hid_t, description: String
+    ) throws -> T? {
         guard H5Aexists(handle, name) > 0 else { return nil }
         let attribute = H5Aopen(handle, name, tessera_h5p_default())
         defer { H5Aclose(attribute) }

@@ -19,10 +19,10 @@ public struct NamedParameter {
 /// One pre-LN block, split over the tensor-parallel group: q, k, v and fc1 by output rows
 /// (whole heads per rank), out_proj and fc2 by input columns.
 struct DecoderLayer {
-    let qkv: ColumnParallelLinear      // 3 × [d/tp, d]
-    let outProj: RowParallelLinear     // [d, d/tp]
-    let fc1: ColumnParallelLinear      // [ffn/tp, d]
-    let fc2: RowParallelLinear         // [d, ffn/tp]
+    let qkv: ColumnParallelLinear  // 3 × [d/tp, d]
+    let outProj: RowParallelLinear  // [d, d/tp]
+    let fc1: ColumnParallelLinear  // [ffn/tp, d]
+    let fc2: RowParallelLinear  // [d, ffn/tp]
     let parameters: [Tensor]
 }
 
@@ -35,7 +35,7 @@ public final class CM3LeonDecoder {
     /// Every trainable tensor (this rank's shard), in a fixed order: embeddings, then blocks.
     public let parameters: [NamedParameter]
     let embedTokens: VocabParallelEmbedding  // [V/tp, d], also the LM head
-    let embedPositions: Tensor               // [S, d], replicated
+    let embedPositions: Tensor  // [S, d], replicated
     let layers: [DecoderLayer]
     let localHeads: Int
     /// The tensor-parallel group the tensors are split over.
@@ -47,8 +47,9 @@ public final class CM3LeonDecoder {
     /// rows it holds and every layout starts from the same full weights.
     /// `tensorParallel` must have a size dividing heads, ffn and the vocabulary.
     public init(config: ModelConfig, seed: UInt64, tensorParallel group: ReductionGroup = LocalGroup.shared) {
-        precondition(config.heads % group.size == 0 && config.ffn % group.size == 0 && config.vocabSize % group.size == 0,
-                     "tensor-parallel size must divide heads, ffn and vocabulary (checked by TensorParallelLayout)")
+        precondition(
+            config.heads % group.size == 0 && config.ffn % group.size == 0 && config.vocabSize % group.size == 0,
+            "tensor-parallel size must divide heads, ffn and vocabulary (checked by TensorParallelLayout)")
         self.config = config
         self.group = group
         let tp = group.size, rank = group.rank
@@ -61,17 +62,19 @@ public final class CM3LeonDecoder {
         }
         let byRole = Dictionary(uniqueKeysWithValues: parameters.map { ($0.spec.role, $0.tensor) })
         func tensor(_ role: ParameterRole) -> Tensor { byRole[role]! }
-        embedTokens = VocabParallelEmbedding(table: tensor(.tokenEmbedding), offset: rank * config.vocabSize / tp, group: group)
+        embedTokens = VocabParallelEmbedding(
+            table: tensor(.tokenEmbedding), offset: rank * config.vocabSize / tp, group: group)
         embedPositions = tensor(.positionEmbedding)
         layers = (0..<config.layers).map { layer in
             let q = tensor(.queryProjection(layer: layer)), k = tensor(.keyProjection(layer: layer))
             let v = tensor(.valueProjection(layer: layer)), out = tensor(.attentionOutput(layer: layer))
             let fc1 = tensor(.fc1(layer: layer)), fc2 = tensor(.fc2(layer: layer))
-            return DecoderLayer(qkv: ColumnParallelLinear(weights: [q, k, v], group: group),
-                                outProj: RowParallelLinear(weight: out, group: group),
-                                fc1: ColumnParallelLinear(weights: [fc1], group: group),
-                                fc2: RowParallelLinear(weight: fc2, group: group),
-                                parameters: [q, k, v, out, fc1, fc2])
+            return DecoderLayer(
+                qkv: ColumnParallelLinear(weights: [q, k, v], group: group),
+                outProj: RowParallelLinear(weight: out, group: group),
+                fc1: ColumnParallelLinear(weights: [fc1], group: group),
+                fc2: RowParallelLinear(weight: fc2, group: group),
+                parameters: [q, k, v, out, fc1, fc2])
         }
     }
 
@@ -83,15 +86,19 @@ public final class CM3LeonDecoder {
     /// With `checkpointBlocks`, each block keeps only its output and recomputes the rest
     /// during backward (activation memory of one block instead of all of them).
     /// `stash` (with checkpointing) decides how each block's input is kept until backward.
-    public func loss(_ batch: TokenBatch, tape: Tape, normalizer: Float? = nil, checkpointBlocks: Bool = false,
-                     stash: ActivationStash? = nil, gradientsReady: (([Tensor]) -> Void)? = nil) -> Tensor {
+    public func loss(
+        _ batch: TokenBatch, tape: Tape, normalizer: Float? = nil, checkpointBlocks: Bool = false,
+        stash: ActivationStash? = nil, gradientsReady: (([Tensor]) -> Void)? = nil
+    ) -> Tensor {
         precondition(batch.seqLen <= config.seqLen, "sequence \(batch.seqLen) longer than seq_len \(config.seqLen)")
         let positions = (0..<batch.count).map { Int32($0 % batch.seqLen) }
-        let hidden = hiddenStates(batch.inputs, positions: positions, attention: .causal(sequences: batch.microBatch),
-                                  tape: tape, checkpointBlocks: checkpointBlocks, stash: stash,
-                                  gradientsReady: gradientsReady)                     // [tokens, d]
-        return embedTokens.lmHeadLoss(hidden, targets: batch.targets, weights: batch.weights,
-                                      normalizer: normalizer, tape: tape)
+        let hidden = hiddenStates(
+            batch.inputs, positions: positions, attention: .causal(sequences: batch.microBatch),
+            tape: tape, checkpointBlocks: checkpointBlocks, stash: stash,
+            gradientsReady: gradientsReady)  // [tokens, d]
+        return embedTokens.lmHeadLoss(
+            hidden, targets: batch.targets, weights: batch.weights,
+            normalizer: normalizer, tape: tape)
     }
 
     /// How each block's attention runs.
@@ -109,9 +116,11 @@ public final class CM3LeonDecoder {
     /// then LN. Only attention differs between them (`path`). [tokens, d]
     /// `gradientsReady` is recorded before each group's ops, so backward (which runs the
     /// tape in reverse) calls it once the group's gradients are final.
-    func hiddenStates(_ ids: [Int32], positions: [Int32], attention path: AttentionPath, tape: Tape,
-                      checkpointBlocks: Bool = false, stash: ActivationStash? = nil,
-                      gradientsReady: (([Tensor]) -> Void)? = nil) -> Tensor {
+    func hiddenStates(
+        _ ids: [Int32], positions: [Int32], attention path: AttentionPath, tape: Tape,
+        checkpointBlocks: Bool = false, stash: ActivationStash? = nil,
+        gradientsReady: (([Tensor]) -> Void)? = nil
+    ) -> Tensor {
         func markWhenFinal(_ tensors: [Tensor]) {
             if let gradientsReady { tape.record { gradientsReady(tensors) } }
         }
@@ -121,7 +130,9 @@ public final class CM3LeonDecoder {
             markWhenFinal(layer.parameters)
             if checkpointBlocks {
                 x = tape.checkpoint(x, stash: stash) { inner, input in
-                    self.block(input, layer, tape: inner) { q, k, v in self.attend(path, layer: index, q, k, v, tape: inner) }
+                    self.block(input, layer, tape: inner) { q, k, v in
+                        self.attend(path, layer: index, q, k, v, tape: inner)
+                    }
                 }
             } else {
                 x = block(x, layer, tape: tape) { q, k, v in self.attend(path, layer: index, q, k, v, tape: tape) }
@@ -131,10 +142,12 @@ public final class CM3LeonDecoder {
     }
 
     /// One block's attention along `path`: q, k, v `[tokens, d/tp]` to `[tokens, d/tp]`.
-    private func attend(_ path: AttentionPath, layer: Int, _ q: Tensor, _ k: Tensor, _ v: Tensor, tape: Tape) -> Tensor {
+    private func attend(_ path: AttentionPath, layer: Int, _ q: Tensor, _ k: Tensor, _ v: Tensor, tape: Tape) -> Tensor
+    {
         switch path {
         case .causal(let sequences): tape.causalSelfAttention(q, k, v, batch: sequences, heads: localHeads)
-        case .cached(let cache, let counts): cache.attend(layer: layer, q: q, k: k, v: v, counts: counts, heads: localHeads)
+        case .cached(let cache, let counts):
+            cache.attend(layer: layer, q: q, k: k, v: v, counts: counts, heads: localHeads)
         }
     }
 
@@ -142,11 +155,13 @@ public final class CM3LeonDecoder {
     /// `model.activation` (GELU unless set). x: [tokens, d].
     /// `attention` maps this rank's q, k, v `[tokens, d/tp]` to `[tokens, d/tp]`: causal
     /// self-attention in training, attention over a `KVCache` in decoding.
-    func block(_ x: Tensor, _ layer: DecoderLayer, tape: Tape, attention: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
-        let qkv = layer.qkv(tape.layerNorm(x), tape: tape)              // 3 × [tokens, d/tp]
-        let attention = attention(qkv[0], qkv[1], qkv[2])               // [tokens, d/tp]
+    func block(_ x: Tensor, _ layer: DecoderLayer, tape: Tape, attention: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor
+    {
+        let qkv = layer.qkv(tape.layerNorm(x), tape: tape)  // 3 × [tokens, d/tp]
+        let attention = attention(qkv[0], qkv[1], qkv[2])  // [tokens, d/tp]
         let afterAttention = tape.add(x, layer.outProj(attention, tape: tape))
-        let inner = tape.activation(config.activation, layer.fc1(tape.layerNorm(afterAttention), tape: tape)[0])  // [tokens, ffn/tp]
+        let fc1 = layer.fc1(tape.layerNorm(afterAttention), tape: tape)[0]  // [tokens, ffn/tp]
+        let inner = tape.activation(config.activation, fc1)
         return tape.add(afterAttention, layer.fc2(inner, tape: tape))
     }
 

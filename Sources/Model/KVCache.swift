@@ -57,13 +57,18 @@ public final class KVCache {
         var row = 0
         for sequence in 0..<sequences where counts[sequence] > 0 {
             let start = lengths[sequence], count = counts[sequence]
-            precondition(start + count <= capacity, "sequence \(sequence) would hold \(start + count) tokens, the cache \(capacity)")
+            precondition(
+                start + count <= capacity,
+                "sequence \(sequence) would hold \(start + count) tokens, the cache \(capacity)")
             let base = sequence * capacity * width
-            (keys[layer].baseAddress! + base + start * width).update(from: k.pointer + row * width, count: count * width)
-            (values[layer].baseAddress! + base + start * width).update(from: v.pointer + row * width, count: count * width)
-            cachedCausalAttention(q: q.pointer + row * width, keys: keys[layer].baseAddress! + base,
-                                  values: values[layer].baseAddress! + base, out: output.pointer + row * width,
-                                  rows: count, start: start, width: width, heads: heads)
+            (keys[layer].baseAddress! + base + start * width).update(
+                from: k.pointer + row * width, count: count * width)
+            (values[layer].baseAddress! + base + start * width).update(
+                from: v.pointer + row * width, count: count * width)
+            cachedCausalAttention(
+                q: q.pointer + row * width, keys: keys[layer].baseAddress! + base,
+                values: values[layer].baseAddress! + base, out: output.pointer + row * width,
+                rows: count, start: start, width: width, heads: heads)
             row += count
         }
         return output

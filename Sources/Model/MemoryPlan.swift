@@ -31,7 +31,8 @@ public struct MemoryPlan: Sendable {
     /// Whether the plan shards the optimizer over dp (ZeRO-1).
     public let distributedOptimizer: Bool
 
-    public init(model: ModelConfig, microBatch: Int, tp: Int, dp: Int, checkpointing: Bool, distributedOptimizer: Bool) {
+    public init(model: ModelConfig, microBatch: Int, tp: Int, dp: Int, checkpointing: Bool, distributedOptimizer: Bool)
+    {
         let d = model.dModel, tokens = microBatch * model.seqLen
         parametersPerRank = ParameterTable(model).parametersPerRank(tp: tp)
         weights = 4 * parametersPerRank
@@ -46,7 +47,8 @@ public struct MemoryPlan: Sendable {
         let shardedPerBlock = 4 * tokens * d / tp + 2 * tokens * model.ffn / tp
         let block = 4 * (replicatedPerBlock + shardedPerBlock)
         let embeddings = 4 * 4 * tokens * d  // token + position lookups, their sum, final LayerNorm
-        activations = embeddings + (checkpointing ? model.layers * 4 * tokens * d / tp + 2 * block : (model.layers + 1) * block)
+        activations =
+            embeddings + (checkpointing ? model.layers * 4 * tokens * d / tp + 2 * block : (model.layers + 1) * block)
         let shard = model.vocabSize / tp
         let chunkRows = Tape.lmHeadChunkRows(tokens: tokens, vocabulary: shard)
         // A chunk of logits, and hidden's gradient with its copy; the table's gradient goes
@@ -58,19 +60,20 @@ public struct MemoryPlan: Sendable {
     public func describe(ranks: Int) -> String {
         func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) }
         return """
-        memory per rank: weights \(gib(weights)), gradients \(gib(gradients)), \
-        optimizer \(gib(optimizer))\(distributedOptimizer ? " (ZeRO-1)" : ""), \
-        dp buffers \(gib(dataParallelBuffers)), activations \(gib(activations)), LM head \(gib(lmHead)), \
-        runtime \(gib(baseline)) = \(gib(total))
-        all \(ranks) ranks: \(String(format: "%.2f GiB", Double(total) * Double(ranks) / 1_073_741_824))
-        """
+            memory per rank: weights \(gib(weights)), gradients \(gib(gradients)), \
+            optimizer \(gib(optimizer))\(distributedOptimizer ? " (ZeRO-1)" : ""), \
+            dp buffers \(gib(dataParallelBuffers)), activations \(gib(activations)), LM head \(gib(lmHead)), \
+            runtime \(gib(baseline)) = \(gib(total))
+            all \(ranks) ranks: \(String(format: "%.2f GiB", Double(total) * Double(ranks) / 1_073_741_824))
+            """
     }
 
     /// Memory this machine can give (MemAvailable from /proc/meminfo), in bytes.
     public static func availableBytes() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-              let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first else { return nil }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first
+        else { return nil }
         return kilobytes * 1024
     }
 
@@ -82,6 +85,12 @@ public struct MemoryPlan: Sendable {
         let needed = total * localRanks
         guard needed > available else { return }
         func gib(_ bytes: Int) -> String { String(format: "%.1f GiB", Double(bytes) / 1_073_741_824) }
-        throw LayoutError(description: "out of memory: this run needs about \(gib(total)) per rank × \(localRanks) ranks on this machine = \(gib(needed)), but only \(gib(available)) is available (see launch plan --world)")
+        throw LayoutError(
+            description:
+                """
+                out of memory: this run needs about \(gib(total)) per rank × \(localRanks) ranks on this machine = \
+                \(gib(needed)), but only \(gib(available)) is available (see launch plan --world)
+                """
+        )
     }
 }

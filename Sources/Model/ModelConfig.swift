@@ -19,7 +19,9 @@ public struct ModelConfig: Equatable, Sendable {
     public var seqLen: Int
     public var activation: Activation
 
-    public init(vocabSize: Int, dModel: Int, layers: Int, heads: Int, ffn: Int, seqLen: Int, activation: Activation = .gelu) {
+    public init(
+        vocabSize: Int, dModel: Int, layers: Int, heads: Int, ffn: Int, seqLen: Int, activation: Activation = .gelu
+    ) {
         self.vocabSize = vocabSize; self.dModel = dModel; self.layers = layers
         self.heads = heads; self.ffn = ffn; self.seqLen = seqLen; self.activation = activation
     }

@@ -25,16 +25,22 @@ extension ParallelContext {
         // MPI and BLAS take 32-bit counts: a shard past that would trap in the first step.
         for spec in ParameterTable(model).specs {
             let perRank = spec.split == .replicated ? spec.count : spec.count / tp
-            try require(perRank <= Int(Int32.max),
-                        "\(spec.name) \(spec.shape) holds \(perRank) elements per rank at tp \(tp), more than a 32-bit MPI or BLAS count (\(Int32.max)) can hold: raise tp")
+            try require(
+                perRank <= Int(Int32.max),
+                """
+                \(spec.name) \(spec.shape) holds \(perRank) elements per rank at tp \(tp), more than a 32-bit MPI or \
+                BLAS count (\(Int32.max)) can hold: raise tp
+                """
+            )
         }
     }
 
     /// The full tensor of `parameter` (its values, or its gradient), on every tp rank.
     public func fullTensor(_ parameter: NamedParameter, gradient: Bool = false) throws -> [Float] {
         guard let grid else { return gradient ? parameter.tensor.gradValues : parameter.tensor.values }
-        return try parameter.sharding.gatherFull(parameter.tensor, fullShape: parameter.fullShape,
-                                                 group: grid.tensorParallel, gradient: gradient)
+        return try parameter.sharding.gatherFull(
+            parameter.tensor, fullShape: parameter.fullShape,
+            group: grid.tensorParallel, gradient: gradient)
     }
 }
 

@@ -29,7 +29,8 @@ public enum ParameterInit: Sendable {
             case .positions: Initializer.normal(row, std: Self.positionStd, generator: &generator)
             case .zero: break
             }
-            (tensor.pointer + localRow * columns.count).update(from: row.baseAddress! + columns.lowerBound, count: columns.count)
+            (tensor.pointer + localRow * columns.count).update(
+                from: row.baseAddress! + columns.lowerBound, count: columns.count)
         }
     }
 }

@@ -59,13 +59,16 @@ public struct ParameterTable: Sendable {
     public init(_ model: ModelConfig) {
         self.model = model
         let d = model.dModel
-        func spec(_ role: ParameterRole, _ name: String, _ shape: [Int], _ initializer: ParameterInit,
-                  _ split: TensorParallelSplit) -> ParameterSpec {
-            ParameterSpec(role: role, name: name, shape: shape, initializer: initializer, split: split, weightDecay: true)
+        func spec(
+            _ role: ParameterRole, _ name: String, _ shape: [Int], _ initializer: ParameterInit,
+            _ split: TensorParallelSplit
+        ) -> ParameterSpec {
+            ParameterSpec(
+                role: role, name: name, shape: shape, initializer: initializer, split: split, weightDecay: true)
         }
         var specs = [
             spec(.tokenEmbedding, "decoder.embed_tokens.weight", [model.vocabSize, d], .matrix, .rows),
-            spec(.positionEmbedding, "decoder.embed_positions.weight", [model.seqLen, d], .positions, .replicated),
+            spec(.positionEmbedding, "decoder.embed_positions.weight", [model.seqLen, d], .positions, .replicated)
         ]
         for layer in 0..<model.layers {
             let prefix = "decoder.layers.\(layer)."
@@ -76,7 +79,7 @@ public struct ParameterTable: Sendable {
                 // Output layers start at zero, so every block starts as the identity.
                 spec(.attentionOutput(layer: layer), prefix + "self_attn.out_proj.weight", [d, d], .zero, .columns),
                 spec(.fc1(layer: layer), prefix + "fc1.weight", [model.ffn, d], .matrix, .rows),
-                spec(.fc2(layer: layer), prefix + "fc2.weight", [d, model.ffn], .zero, .columns),
+                spec(.fc2(layer: layer), prefix + "fc2.weight", [d, model.ffn], .zero, .columns)
             ]
         }
         self.specs = specs

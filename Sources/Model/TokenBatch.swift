@@ -13,8 +13,9 @@ public struct TokenBatch: Equatable, Sendable {
     public var weights: [Float]
 
     public init(microBatch: Int, seqLen: Int, inputs: [Int32], targets: [Int32], weights: [Float]) {
-        precondition(inputs.count == microBatch * seqLen && targets.count == inputs.count && weights.count == inputs.count,
-                     "batch arrays must hold microBatch·seqLen entries")
+        precondition(
+            inputs.count == microBatch * seqLen && targets.count == inputs.count && weights.count == inputs.count,
+            "batch arrays must hold microBatch·seqLen entries")
         self.microBatch = microBatch; self.seqLen = seqLen
         self.inputs = inputs; self.targets = targets; self.weights = weights
     }
@@ -25,9 +26,10 @@ public struct TokenBatch: Equatable, Sendable {
     /// Builds inputs and targets from blocks of `seqLen + 1` tokens, all weights 1.
     public init(blocks: [[Int32]]) {
         let seqLen = blocks[0].count - 1
-        self.init(microBatch: blocks.count, seqLen: seqLen,
-                  inputs: blocks.flatMap { $0.dropLast() }, targets: blocks.flatMap { $0.dropFirst() },
-                  weights: [Float](repeating: 1, count: blocks.count * seqLen))
+        self.init(
+            microBatch: blocks.count, seqLen: seqLen,
+            inputs: blocks.flatMap { $0.dropLast() }, targets: blocks.flatMap { $0.dropFirst() },
+            weights: [Float](repeating: 1, count: blocks.count * seqLen))
     }
 }
 
@@ -59,6 +61,6 @@ public struct SyntheticTokens: Sendable {
 
     /// The `index`-th batch of `microBatch` consecutive sequences.
     public func batch(_ index: Int, microBatch: Int) -> TokenBatch {
-        batch(index * microBatch ..< (index + 1) * microBatch)
+        batch(index * microBatch..<(index + 1) * microBatch)
     }
 }

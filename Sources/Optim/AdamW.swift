@@ -42,17 +42,21 @@ public final class AdamW {
     /// `parameters` are (name, tensor, weight decay applies); names must be unique.
     /// `ownedRows[i]`, when given, are the rows of parameter i this optimizer keeps moments
     /// for and updates (ZeRO-1: a data-parallel rank's share); by default, all of them.
-    public init(parameters: [(name: String, tensor: Tensor, weightDecay: Bool)], settings: AdamWSettings = AdamWSettings(),
-                ownedRows: [Range<Int>]? = nil) {
+    public init(
+        parameters: [(name: String, tensor: Tensor, weightDecay: Bool)], settings: AdamWSettings = AdamWSettings(),
+        ownedRows: [Range<Int>]? = nil
+    ) {
         self.settings = settings
         states = parameters.enumerated().map { index, parameter in
             let shape = parameter.tensor.shape
             let rows = ownedRows?[index] ?? 0..<shape[0]
             let rowSize = shape.dropFirst().reduce(1, *)
             let momentShape = [rows.count] + shape.dropFirst()  // [owned rows, columns]
-            return State(name: parameter.name, parameter: parameter.tensor,
-                         elements: (rows.lowerBound * rowSize)..<(rows.upperBound * rowSize),
-                         expAvg: Tensor(shape: momentShape), expAvgSq: Tensor(shape: momentShape), weightDecay: parameter.weightDecay)
+            return State(
+                name: parameter.name, parameter: parameter.tensor,
+                elements: (rows.lowerBound * rowSize)..<(rows.upperBound * rowSize),
+                expAvg: Tensor(shape: momentShape), expAvgSq: Tensor(shape: momentShape),
+                weightDecay: parameter.weightDecay)
         }
         index = Dictionary(uniqueKeysWithValues: states.enumerated().map { ($1.name, $0) })
     }
@@ -74,7 +78,8 @@ public final class AdamW {
         for state in states {
             let decay = state.weightDecay ? 1 - lr * settings.weightDecay : 1
             // Moment i belongs to element `elements.lowerBound + i` of the parameter.
-            let p = state.parameter.pointer + state.elements.lowerBound, g = state.parameter.gradPointer + state.elements.lowerBound
+            let p = state.parameter.pointer + state.elements.lowerBound,
+                g = state.parameter.gradPointer + state.elements.lowerBound
             let m = state.expAvg.pointer, v = state.expAvgSq.pointer
             ParallelLoops.forEachRange(state.elements.count, grain: 1 << 16) { _, range in
                 for i in range {

@@ -17,9 +17,12 @@ public struct GradientClipping {
 
     /// ‖g‖ before clipping and the factor `min(1, maxNorm / ‖g‖)` to scale every gradient by.
     /// `sumOverTensorParallel` adds a value across the tensor-parallel group.
-    public func measure(sharded: [Tensor], replicated: [Tensor],
-                        sumOverTensorParallel: (Double) throws -> Double) rethrows -> (norm: Double, scale: Float) {
-        let norm = try Self.norm(sharded: sharded, replicated: replicated, sumOverTensorParallel: sumOverTensorParallel)
+    public func measure(
+        sharded: [Tensor], replicated: [Tensor],
+        sumOverTensorParallel: (Double) throws -> Double
+    ) rethrows -> (norm: Double, scale: Float) {
+        let norm = try Self.norm(
+            sharded: sharded, replicated: replicated, sumOverTensorParallel: sumOverTensorParallel)
         return (norm, scale(norm: norm))
     }
 
@@ -31,8 +34,10 @@ public struct GradientClipping {
     }
 
     /// ‖g‖ over the model: sharded squares summed over tp, replicated ones counted once.
-    public static func norm(sharded: [Tensor], replicated: [Tensor],
-                            sumOverTensorParallel: (Double) throws -> Double) rethrows -> Double {
+    public static func norm(
+        sharded: [Tensor], replicated: [Tensor],
+        sumOverTensorParallel: (Double) throws -> Double
+    ) rethrows -> Double {
         try (sumOverTensorParallel(sumOfSquares(sharded)) + sumOfSquares(replicated)).squareRoot()
     }
 

@@ -12,6 +12,7 @@ public struct OptimizerSettings: Equatable, Sendable {
     public init() {}
 
     public func schedule(totalSteps: Int) -> LearningRateSchedule {
-        LearningRateSchedule(peak: peakLr, warmup: warmup, totalSteps: totalSteps, finalFraction: finalLrFraction, decay: decay)
+        LearningRateSchedule(
+            peak: peakLr, warmup: warmup, totalSteps: totalSteps, finalFraction: finalLrFraction, decay: decay)
     }
 }

@@ -86,29 +86,35 @@ public final class Communicator: ReductionGroup {
 
     /// Copies `buffer` from `root` to every rank.
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        try check(MPI_Bcast(buffer.baseAddress, Int32(buffer.count), tessera_mpi_float(), Int32(root), handle), "MPI_Bcast")
+        try check(
+            MPI_Bcast(buffer.baseAddress, Int32(buffer.count), tessera_mpi_float(), Int32(root), handle), "MPI_Bcast")
         count(bytes: rank == root ? buffer.count * 4 : 0)
     }
 
     /// Copies raw bytes from `root` to every rank.
     public func broadcast(bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
-        try check(MPI_Bcast(bytes.baseAddress, Int32(bytes.count), tessera_mpi_byte(), Int32(root), handle), "MPI_Bcast")
+        try check(
+            MPI_Bcast(bytes.baseAddress, Int32(bytes.count), tessera_mpi_byte(), Int32(root), handle), "MPI_Bcast")
         count(bytes: rank == root ? bytes.count : 0)
     }
 
     /// Combines `buffer` element-wise across ranks, in place.
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, operation: ReductionOperation) throws {
         guard size > 1 else { return }
-        try check(MPI_Allreduce(tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
-                                tessera_mpi_float(), operation.mpiOperation, handle), "MPI_Allreduce")
+        try check(
+            MPI_Allreduce(
+                tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
+                tessera_mpi_float(), operation.mpiOperation, handle), "MPI_Allreduce")
         count(bytes: 2 * (size - 1) * buffer.count * 4 / size)
     }
 
     /// Sums doubles across ranks, in place (loss and norm accumulators).
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
         guard size > 1 else { return }
-        try check(MPI_Allreduce(tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
-                                tessera_mpi_double(), tessera_mpi_sum(), handle), "MPI_Allreduce")
+        try check(
+            MPI_Allreduce(
+                tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
+                tessera_mpi_double(), tessera_mpi_sum(), handle), "MPI_Allreduce")
         count(bytes: 2 * (size - 1) * buffer.count * 8 / size)
     }
 
@@ -116,8 +122,10 @@ public final class Communicator: ReductionGroup {
     /// whose sum over a tensor's parts is the same for every layout).
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<UInt64>) throws {
         guard size > 1 else { return }
-        try check(MPI_Allreduce(tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
-                                tessera_mpi_uint64(), tessera_mpi_sum(), handle), "MPI_Allreduce")
+        try check(
+            MPI_Allreduce(
+                tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
+                tessera_mpi_uint64(), tessera_mpi_sum(), handle), "MPI_Allreduce")
         count(bytes: 2 * (size - 1) * buffer.count * 8 / size)
     }
 
@@ -131,16 +139,22 @@ public final class Communicator: ReductionGroup {
     /// Concatenates each rank's `input` (equal counts) in rank order into `output`.
     public func allGather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) throws {
         precondition(output.count == input.count * size, "allGather: output must hold size × input")
-        try check(MPI_Allgather(input.baseAddress, Int32(input.count), tessera_mpi_float(),
-                                output.baseAddress, Int32(input.count), tessera_mpi_float(), handle), "MPI_Allgather")
+        try check(
+            MPI_Allgather(
+                input.baseAddress, Int32(input.count), tessera_mpi_float(),
+                output.baseAddress, Int32(input.count), tessera_mpi_float(), handle), "MPI_Allgather")
         count(bytes: (size - 1) * input.count * 4)
     }
 
     /// Sums `input` across ranks and leaves rank r with block r (`output.count` floats).
-    public func reduceScatter(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) throws {
+    public func reduceScatter(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
+        throws
+    {
         precondition(input.count == output.count * size, "reduceScatter: input must hold size × output")
-        try check(MPI_Reduce_scatter_block(input.baseAddress, output.baseAddress, Int32(output.count),
-                                           tessera_mpi_float(), tessera_mpi_sum(), handle), "MPI_Reduce_scatter_block")
+        try check(
+            MPI_Reduce_scatter_block(
+                input.baseAddress, output.baseAddress, Int32(output.count),
+                tessera_mpi_float(), tessera_mpi_sum(), handle), "MPI_Reduce_scatter_block")
         count(bytes: (size - 1) * output.count * 4)
     }
 
@@ -148,8 +162,10 @@ public final class Communicator: ReductionGroup {
     /// stay alive and untouched until the request's `wait` returns.
     public func allReduceStart(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
         var request: MPI_Request? = tessera_mpi_request_null()
-        try check(MPI_Iallreduce(tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count), tessera_mpi_float(),
-                                 tessera_mpi_sum(), handle, &request), "MPI_Iallreduce")
+        try check(
+            MPI_Iallreduce(
+                tessera_mpi_in_place(), buffer.baseAddress, Int32(buffer.count), tessera_mpi_float(),
+                tessera_mpi_sum(), handle, &request), "MPI_Iallreduce")
         count(bytes: 2 * (size - 1) * buffer.count * 4 / size)
         return PendingReduction(request: request, communicator: self)
     }
@@ -158,22 +174,32 @@ public final class Communicator: ReductionGroup {
     /// run of `counts[r]` floats at the front of `buffer` (MPI's in-place reduce-scatter);
     /// returns at once. The buffer must stay alive and untouched until the request's `wait`
     /// returns (ZeRO-1's gradient reduction).
-    public func reduceScatterStartInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32]) throws -> PendingReduction {
-        precondition(counts.count == size && Int(counts.reduce(0, +)) == buffer.count, "reduceScatterStartInPlace: counts must tile the buffer")
+    public func reduceScatterStartInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32]) throws
+        -> PendingReduction
+    {
+        precondition(
+            counts.count == size && Int(counts.reduce(0, +)) == buffer.count,
+            "reduceScatterStartInPlace: counts must tile the buffer")
         var request: MPI_Request? = tessera_mpi_request_null()
-        try check(MPI_Ireduce_scatter(tessera_mpi_in_place(), buffer.baseAddress, counts, tessera_mpi_float(), tessera_mpi_sum(),
-                                      handle, &request), "MPI_Ireduce_scatter")
+        try check(
+            MPI_Ireduce_scatter(
+                tessera_mpi_in_place(), buffer.baseAddress, counts, tessera_mpi_float(), tessera_mpi_sum(),
+                handle, &request), "MPI_Ireduce_scatter")
         count(bytes: (buffer.count - Int(counts[rank])) * 4)
         return PendingReduction(request: request, communicator: self)
     }
 
     /// Every rank's run of `buffer` (rank r's `counts[r]` floats at `offsets[r]`, already in
     /// place on rank r) to every rank, in place (ZeRO-1's parameter gather).
-    public func allGatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32], offsets: [Int32]) throws {
-        precondition(counts.count == size && offsets.count == size && Int(counts.reduce(0, +)) == buffer.count,
-                     "allGatherInPlace: counts must tile the buffer")
-        try check(MPI_Allgatherv(tessera_mpi_in_place(), 0, tessera_mpi_float(), buffer.baseAddress, counts, offsets,
-                                 tessera_mpi_float(), handle), "MPI_Allgatherv")
+    public func allGatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int32], offsets: [Int32]) throws
+    {
+        precondition(
+            counts.count == size && offsets.count == size && Int(counts.reduce(0, +)) == buffer.count,
+            "allGatherInPlace: counts must tile the buffer")
+        try check(
+            MPI_Allgatherv(
+                tessera_mpi_in_place(), 0, tessera_mpi_float(), buffer.baseAddress, counts, offsets,
+                tessera_mpi_float(), handle), "MPI_Allgatherv")
         count(bytes: (size - 1) * Int(counts[rank]) * 4)
     }
 

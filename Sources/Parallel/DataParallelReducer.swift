@@ -90,7 +90,9 @@ public final class DataParallelReducer: GradientReduction {
             var offset = 0
             for member in buckets[index].members {
                 let parameter = parameters[member]
-                _ = parameter.grad.update(fromContentsOf: UnsafeMutableBufferPointer(rebasing: buckets[index].buffer[offset..<(offset + parameter.count)]))
+                _ = parameter.grad.update(
+                    fromContentsOf: UnsafeMutableBufferPointer(
+                        rebasing: buckets[index].buffer[offset..<(offset + parameter.count)]))
                 offset += parameter.count
             }
             buckets[index].pending = nil

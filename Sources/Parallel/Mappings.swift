@@ -75,8 +75,9 @@ extension Tape {
             let dx = x.gradPointer
             for part in 0..<parts {
                 for r in 0..<rows {
-                    saxpy(count: columns, alpha: 1, x: gathered.pointer(at: (part * rows + r) * columns),
-                          y: dx + r * full + part * columns)
+                    saxpy(
+                        count: columns, alpha: 1, x: gathered.pointer(at: (part * rows + r) * columns),
+                        y: dx + r * full + part * columns)
                 }
             }
         }

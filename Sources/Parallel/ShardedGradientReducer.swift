@@ -26,9 +26,10 @@ public final class ShardedGradientReducer: GradientReduction {
     public init(parameters: [Tensor], group: Communicator, partition: [[Range<Int>]]) {
         precondition(partition.count == parameters.count && partition.allSatisfy { $0.count == group.size })
         for (shares, parameter) in zip(partition, parameters) {
-            precondition(shares.first?.lowerBound == 0 && shares.last?.upperBound == parameter.count
-                         && zip(shares, shares.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound },
-                         "the shares must tile the parameter in rank order")
+            precondition(
+                shares.first?.lowerBound == 0 && shares.last?.upperBound == parameter.count
+                    && zip(shares, shares.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound },
+                "the shares must tile the parameter in rank order")
         }
         self.parameters = parameters
         self.group = group

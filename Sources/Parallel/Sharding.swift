@@ -43,7 +43,9 @@ public enum Sharding: Equatable, Sendable {
 
     /// Gathers the full tensor from the local shards of every member of `group` (whose
     /// rank r holds shard r); replicated tensors are copied as they are.
-    public func gatherFull(_ local: Tensor, fullShape: [Int], group: Communicator, gradient: Bool = false) throws -> [Float] {
+    public func gatherFull(_ local: Tensor, fullShape: [Int], group: Communicator, gradient: Bool = false) throws
+        -> [Float]
+    {
         let source = UnsafeBufferPointer(gradient ? local.grad : local.data)
         if case .replicated = self { return Array(source) }
         let gathered = BufferPool.shared.allocate(local.count * group.size)  // [parts, local…]

@@ -62,9 +62,12 @@ public struct VocabParallelEmbedding {
     /// The tied LM head fused with the vocab-parallel cross-entropy: f on `hidden`, then
     /// this shard's logits; the max, target-logit and sum-exp all-reduces give every rank
     /// the loss without any rank holding a full vocabulary row.
-    public func lmHeadLoss(_ hidden: Tensor, targets: [Int32], weights: [Float], normalizer: Float?, tape: Tape) -> Tensor {
-        tape.lmHeadCrossEntropy(tape.copyToTensorParallel(hidden, group: group), table: table,
-                                targets: targets, weights: weights, normalizer: normalizer,
-                                vocabGroup: group, vocabOffset: offset)
+    public func lmHeadLoss(_ hidden: Tensor, targets: [Int32], weights: [Float], normalizer: Float?, tape: Tape)
+        -> Tensor
+    {
+        tape.lmHeadCrossEntropy(
+            tape.copyToTensorParallel(hidden, group: group), table: table,
+            targets: targets, weights: weights, normalizer: normalizer,
+            vocabGroup: group, vocabOffset: offset)
     }
 }

@@ -15,17 +15,25 @@ import Randomness
 public struct DefaultCorpus: Sendable {
     public static let shapes = ["circle", "square", "triangle", "cross"]
     public static let colours = ["red", "green", "blue", "yellow", "purple", "orange"]
-    public static let regions = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
+    public static let regions = [
+        "top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"
+    ]
     static let fixedWords = ["an", "image", "of", "a", "at", "and"]
     /// Words of fine-tuning instructions (`configs/tasks/shapes.yaml`); no caption uses them.
     /// They come after the caption words, whose ids they leave unchanged.
-    public static let instructionWords = ["describe", "the", "given", "picture", "generate", "high", "quality",
-                                          "question", "what", "colour", "is", "answer", ".", "?", ":"]
+    public static let instructionWords = [
+        "describe", "the", "given", "picture", "generate", "high", "quality",
+        "question", "what", "colour", "is", "answer", ".", "?", ":"
+    ]
 
     /// Every word, in id order after the special tokens.
     public static let words: [String] = {
         var words = fixedWords + shapes + colours
-        for region in regions { for word in region.split(separator: " ").map(String.init) where !words.contains(word) { words.append(word) } }
+        for region in regions {
+            for word in region.split(separator: " ").map(String.init) where !words.contains(word) {
+                words.append(word)
+            }
+        }
         return words + instructionWords
     }()
 
@@ -67,13 +75,15 @@ public struct DefaultCorpus: Sendable {
         for i in 0..<shapeCount { regions.swapAt(i, i + generator.nextInt(below: 9 - i)) }
         let items = (0..<shapeCount).map { k in
             let shape = generator.nextInt(below: DefaultCorpus.shapes.count)
-            return Picture.Item(shape: shape, colour: generator.nextInt(below: DefaultCorpus.colours.count), region: regions[k])
+            return Picture.Item(
+                shape: shape, colour: generator.nextInt(below: DefaultCorpus.colours.count), region: regions[k])
         }
         // Captions name shapes in reading order, so a picture has one caption.
         let picture = Picture(items: items.sorted { $0.region < $1.region })
         let caption = caption(of: picture), image = image(of: picture)
         let captionFirst = generator.nextInt(below: 2) != 0
-        return (captionFirst ? caption + [vocabulary.breakToken] + image : image + [vocabulary.breakToken] + caption) + [vocabulary.eos]
+        return (captionFirst ? caption + [vocabulary.breakToken] + image : image + [vocabulary.breakToken] + caption)
+            + [vocabulary.eos]
     }
 
     /// Documents `0..<count`.
@@ -90,12 +100,19 @@ public struct DefaultCorpus: Sendable {
     public func parse(_ text: String, words: Bool = true) throws -> [Int32] {
         try text.split(whereSeparator: \.isWhitespace).map { item in
             let item = String(item)
-            if let special = vocabulary.specials.first(where: { vocabulary.specialName($0) == item }) { return special }
+            if let special = vocabulary.specials.first(where: { vocabulary.specialName($0) == item }) {
+                return special
+            }
             if item.hasPrefix("img:"), let code = Int(item.dropFirst(4)), (0..<vocabulary.imageCodes).contains(code) {
                 return vocabulary.imageToken(code)
             }
-            if let id = Int(item.hasPrefix("#") ? String(item.dropFirst()) : item), (0..<vocabulary.size).contains(id) { return Int32(id) }
-            if words, DefaultCorpus.words.contains(item), vocabulary.textVocabulary >= DefaultCorpus.requiredTextVocabulary(vocabulary) {
+            if let id = Int(item.hasPrefix("#") ? String(item.dropFirst()) : item), (0..<vocabulary.size).contains(id)
+            {
+                return Int32(id)
+            }
+            if words, DefaultCorpus.words.contains(item),
+                vocabulary.textVocabulary >= DefaultCorpus.requiredTextVocabulary(vocabulary)
+            {
                 return wordId(item)
             }
             throw UnknownToken(item: item)
@@ -105,7 +122,9 @@ public struct DefaultCorpus: Sendable {
     /// A prompt item that is no word, special token, image code or id of the vocabulary.
     public struct UnknownToken: Error, Equatable, CustomStringConvertible {
         public let item: String
-        public var description: String { "'\(item)' is not a word of the built-in corpus, a special token, img:K or a token id of this vocabulary" }
+        public var description: String {
+            "'\(item)' is not a word of the built-in corpus, a special token, img:K or a token id of this vocabulary"
+        }
     }
 
     func render(_ tokens: some Sequence<Int32>, words: Bool) -> String {

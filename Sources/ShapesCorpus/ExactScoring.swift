@@ -15,8 +15,12 @@ public struct GenerationTask: Equatable, Sendable {
     /// The pretraining directions: an image after its caption, a caption after its image.
     public static func builtin(_ corpus: DefaultCorpus) -> [GenerationTask] {
         // Both templates are fixed and valid for every vocabulary the corpus fits.
-        [GenerationTask(name: "text-to-image", template: try! TaskTemplate("{caption} <break> {image}", corpus: corpus)),
-         GenerationTask(name: "image-to-text", template: try! TaskTemplate("{image} <break> {caption}", corpus: corpus))]
+        [
+            GenerationTask(
+                name: "text-to-image", template: try! TaskTemplate("{caption} <break> {image}", corpus: corpus)),
+            GenerationTask(
+                name: "image-to-text", template: try! TaskTemplate("{image} <break> {caption}", corpus: corpus))
+        ]
     }
 }
 
@@ -46,7 +50,9 @@ public struct ExactScoring {
 
     /// The score of `settings` (named `setting` in reports) on the `documents` that have
     /// the fields `task` reads.
-    public func score(_ task: GenerationTask, documents: [[Int32]], settings: DecodingSettings, setting: String) throws -> TaskScore {
+    public func score(_ task: GenerationTask, documents: [[Int32]], settings: DecodingSettings, setting: String) throws
+        -> TaskScore
+    {
         let template = task.template, eos = generator.vocabulary.eos
         let fields = documents.map { TemplateFields.of($0, corpus: corpus, readsPictures: true) }.filter { fields in
             template.fields.allSatisfy { fields[$0] != nil }
@@ -57,7 +63,8 @@ public struct ExactScoring {
         var cellAccuracy: Double?
         switch template.answerField {
         case "image":
-            let images = try generator.generate(prompts: prompts, mode: .image(codes: DefaultCorpus.cells), settings: settings)
+            let images = try generator.generate(
+                prompts: prompts, mode: .image(codes: DefaultCorpus.cells), settings: settings)
             var cells = 0
             for (image, answer) in zip(images, answers) {
                 let right = zip(image.prefix(DefaultCorpus.cells), answer).filter { $0 == $1 }.count
@@ -66,18 +73,23 @@ public struct ExactScoring {
             }
             cellAccuracy = Double(cells) / Double(max(1, answers.count * DefaultCorpus.cells))
         case "caption":
-            let captions = try generator.generate(prompts: prompts, mode: .text(maxTokens: DefaultCorpus.longestCaption), settings: settings)
-            exact = zip(fields, captions).filter { fields, caption in
-                guard let shown = fields["image"].flatMap(corpus.picture(fromImage:)),
-                      let described = corpus.picture(fromCaption: caption.filter { $0 != eos }) else { return false }
-                return described.sameContents(as: shown)
-            }.count
+            let captions = try generator.generate(
+                prompts: prompts, mode: .text(maxTokens: DefaultCorpus.longestCaption), settings: settings)
+            exact =
+                zip(fields, captions).filter { fields, caption in
+                    guard let shown = fields["image"].flatMap(corpus.picture(fromImage:)),
+                        let described = corpus.picture(fromCaption: caption.filter { $0 != eos })
+                    else { return false }
+                    return described.sameContents(as: shown)
+                }.count
         default:
             let longest = answers.map(\.count).max() ?? 0
-            let texts = try generator.generate(prompts: prompts, mode: .text(maxTokens: longest + 1), settings: settings)
+            let texts = try generator.generate(
+                prompts: prompts, mode: .text(maxTokens: longest + 1), settings: settings)
             exact = zip(texts, answers).filter { text, answer in text == answer + [eos] }.count
         }
-        return TaskScore(task: task.name, setting: setting, documents: fields.count,
-                         exact: Double(exact) / Double(max(1, fields.count)), cellAccuracy: cellAccuracy)
+        return TaskScore(
+            task: task.name, setting: setting, documents: fields.count,
+            exact: Double(exact) / Double(max(1, fields.count)), cellAccuracy: cellAccuracy)
     }
 }

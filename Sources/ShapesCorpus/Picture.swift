@@ -6,7 +6,9 @@ import CM3Objective
 public struct Picture: Hashable, Sendable {
     public struct Item: Hashable, Sendable {
         public var shape: Int, colour: Int, region: Int
-        public init(shape: Int, colour: Int, region: Int) { self.shape = shape; self.colour = colour; self.region = region }
+        public init(shape: Int, colour: Int, region: Int) {
+            self.shape = shape; self.colour = colour; self.region = region
+        }
     }
     /// In caption order.
     public var items: [Item]
@@ -56,8 +58,12 @@ extension DefaultCorpus {
             if (0..<4).allSatisfy({ quadrants[$0] == DefaultCorpus.cell(region: region, quadrant: $0) }) { continue }
             let first = quadrants[0] - DefaultCorpus.cells
             guard first >= 0, first % 4 == 0, first / 4 < DefaultCorpus.shapes.count * DefaultCorpus.colours.count,
-                  (0..<4).allSatisfy({ quadrants[$0] == quadrants[0] + $0 }) else { return nil }
-            items.append(Picture.Item(shape: first / 4 / DefaultCorpus.colours.count, colour: first / 4 % DefaultCorpus.colours.count, region: region))
+                (0..<4).allSatisfy({ quadrants[$0] == quadrants[0] + $0 })
+            else { return nil }
+            items.append(
+                Picture.Item(
+                    shape: first / 4 / DefaultCorpus.colours.count, colour: first / 4 % DefaultCorpus.colours.count,
+                    region: region))
         }
         return Picture(items: items)
     }
@@ -71,10 +77,11 @@ extension DefaultCorpus {
         for phrase in words[3...].split(separator: "and") {
             let phrase = Array(phrase)
             guard phrase.count >= 5, phrase[0] == "a", phrase[3] == "at",
-                  let colour = DefaultCorpus.colours.firstIndex(of: phrase[1]),
-                  let shape = DefaultCorpus.shapes.firstIndex(of: phrase[2]),
-                  let region = DefaultCorpus.regions.firstIndex(of: phrase[4...].joined(separator: " ")),
-                  !items.contains(where: { $0.region == region }) else { return nil }
+                let colour = DefaultCorpus.colours.firstIndex(of: phrase[1]),
+                let shape = DefaultCorpus.shapes.firstIndex(of: phrase[2]),
+                let region = DefaultCorpus.regions.firstIndex(of: phrase[4...].joined(separator: " ")),
+                !items.contains(where: { $0.region == region })
+            else { return nil }
             items.append(Picture.Item(shape: shape, colour: colour, region: region))
         }
         return items.isEmpty ? nil : Picture(items: items)
@@ -102,7 +109,9 @@ extension DefaultCorpus: TemplateCorpus {
         var fields = ["caption": parts.caption, "image": parts.image]
         // The question must have one answer: ask about the first shape the picture holds once.
         if readsPictures, let picture = picture(fromImage: parts.image),
-           let item = picture.items.first(where: { item in picture.items.filter { $0.shape == item.shape }.count == 1 }) {
+            let item = picture.items.first(where: { item in picture.items.filter { $0.shape == item.shape }.count == 1
+            })
+        {
             fields["shape"] = [wordId(DefaultCorpus.shapes[item.shape])]
             fields["colour"] = [wordId(DefaultCorpus.colours[item.colour])]
             fields["region"] = DefaultCorpus.regions[item.region].split(separator: " ").map { wordId(String($0)) }

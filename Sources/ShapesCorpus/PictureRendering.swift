@@ -15,13 +15,17 @@ public struct PictureRendering {
         self.cellSize = cellSize
     }
 
-    static let palette: [(UInt8, UInt8, UInt8)] = [(220, 40, 40), (40, 170, 60), (40, 80, 220), (235, 200, 30), (140, 60, 180), (245, 140, 30)]
+    static let palette: [(UInt8, UInt8, UInt8)] = [
+        (220, 40, 40), (40, 170, 60), (40, 80, 220), (235, 200, 30), (140, 60, 180), (245, 140, 30)
+    ]
 
     /// One PNG holding `images` (36 image tokens each, `<eos>` ignored) side by side,
     /// `columns` to a row.
     public func grid(_ images: [[Int32]], columns: Int = 8) -> PNGImage {
-        let side = 6 * cellSize, gap = 4, columns = max(1, min(columns, images.count)), rows = (images.count + columns - 1) / columns
-        var png = PNGImage(width: columns * (side + gap) + gap, height: rows * (side + gap) + gap, background: (90, 90, 90))
+        let side = 6 * cellSize, gap = 4, columns = max(1, min(columns, images.count)),
+            rows = (images.count + columns - 1) / columns
+        var png = PNGImage(
+            width: columns * (side + gap) + gap, height: rows * (side + gap) + gap, background: (90, 90, 90))
         for (index, image) in images.enumerated() {
             draw(image, into: &png, x: gap + index % columns * (side + gap), y: gap + index / columns * (side + gap))
         }
@@ -30,13 +34,16 @@ public struct PictureRendering {
 
     /// Draws one image's 36 cells with their top-left corner at (x, y).
     func draw(_ tokens: [Int32], into png: inout PNGImage, x: Int, y: Int) {
-        let codes = tokens.filter(vocabulary.isImage).prefix(DefaultCorpus.cells).map { Int($0) - vocabulary.textVocabulary }
+        let codes = tokens.filter(vocabulary.isImage).prefix(DefaultCorpus.cells).map {
+            Int($0) - vocabulary.textVocabulary
+        }
         for cell in 0..<DefaultCorpus.cells {
             let row = cell / 6, column = cell % 6
             let code = cell < codes.count ? codes[cell] : -1
             for py in 0..<cellSize {
                 for px in 0..<cellSize {
-                    png[x + column * cellSize + px, y + row * cellSize + py] = colour(code: code, cell: cell, px: px, py: py)
+                    png[x + column * cellSize + px, y + row * cellSize + py] = colour(
+                        code: code, cell: cell, px: px, py: py)
                 }
             }
         }
@@ -48,8 +55,11 @@ public struct PictureRendering {
         let background: (UInt8, UInt8, UInt8) = edge ? (215, 215, 215) : (245, 245, 240)
         if (0..<DefaultCorpus.cells).contains(code) { return background }
         let shapeCode = code - DefaultCorpus.cells
-        guard shapeCode >= 0 && shapeCode < DefaultCorpus.shapes.count * DefaultCorpus.colours.count * 4 else { return (0, 0, 0) }
-        let quadrant = shapeCode % 4, colour = shapeCode / 4 % DefaultCorpus.colours.count, shape = shapeCode / 4 / DefaultCorpus.colours.count
+        guard shapeCode >= 0 && shapeCode < DefaultCorpus.shapes.count * DefaultCorpus.colours.count * 4 else {
+            return (0, 0, 0)
+        }
+        let quadrant = shapeCode % 4, colour = shapeCode / 4 % DefaultCorpus.colours.count,
+            shape = shapeCode / 4 / DefaultCorpus.colours.count
         // Coordinates in the shape's 2 × 2-cell region, 0 ..< 1 on each axis.
         let u = (Double(quadrant % 2 * cellSize + px) + 0.5) / Double(2 * cellSize)
         let v = (Double(quadrant / 2 * cellSize + py) + 0.5) / Double(2 * cellSize)

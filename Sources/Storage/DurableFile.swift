@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes that a crash or a failure cannot leave half done: the bytes go to a temporary
@@ -61,9 +61,12 @@ public enum DurableFile {
     /// Renames the synced `temporary` over `path` and fsyncs the directory, so the new name
     /// survives a crash too.
     public static func moveIntoPlace(_ temporary: String, _ path: String) throws {
-        guard rename(temporary, path) == 0 else { throw Failure(path: path, reason: "cannot rename into place (errno \(errno))") }
-        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
-                             O_RDONLY)
+        guard rename(temporary, path) == 0 else {
+            throw Failure(path: path, reason: "cannot rename into place (errno \(errno))")
+        }
+        let directory = open(
+            (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+            O_RDONLY)
         if directory >= 0 { fsync(directory); close(directory) }
     }
 }

@@ -27,8 +27,9 @@ public struct TokenText {
         let tokenizer = try ByteLevelBPETokenizer(contentsOf: path)
         let textVocabulary = config.vocabulary.textVocabulary
         guard tokenizer.vocabularySize <= textVocabulary else {
-            throw ConfigError(file: config.source, key: "data.tokenizer",
-                              message: "\(path) has \(tokenizer.vocabularySize) tokens, more than data.text_vocab \(textVocabulary)")
+            throw ConfigError(
+                file: config.source, key: "data.tokenizer",
+                message: "\(path) has \(tokenizer.vocabularySize) tokens, more than data.text_vocab \(textVocabulary)")
         }
         return tokenizer
     }

@@ -20,7 +20,9 @@ struct AddedTokens {
         for token in tokens where !token.content.isEmpty {
             byFirstScalar[token.content.unicodeScalars.first!, default: []].append(token)
         }
-        self.byFirstScalar = byFirstScalar.mapValues { $0.sorted { $0.content.unicodeScalars.count > $1.content.unicodeScalars.count } }
+        self.byFirstScalar = byFirstScalar.mapValues {
+            $0.sorted { $0.content.unicodeScalars.count > $1.content.unicodeScalars.count }
+        }
     }
 
     /// A stretch of the text: an added token's id, or text to pre-tokenize.
@@ -37,14 +39,22 @@ struct AddedTokens {
         var textStart = scalars.startIndex, position = scalars.startIndex
         while position < scalars.endIndex {
             guard let candidates = byFirstScalar[scalars[position]],
-                  let (token, matchEnd) = candidates.lazy.compactMap({ token in match(token, in: scalars, at: position).map { (token, $0) } }).first
+                let (token, matchEnd) = candidates.lazy.compactMap({ token in
+                    match(token, in: scalars, at: position).map { (token, $0) }
+                }).first
             else {
                 position = scalars.index(after: position)
                 continue
             }
             var before = position, after = matchEnd
-            if token.stripsLeft { while before > textStart && isWhitespace(scalars[scalars.index(before: before)]) { before = scalars.index(before: before) } }
-            if token.stripsRight { while after < scalars.endIndex && isWhitespace(scalars[after]) { after = scalars.index(after: after) } }
+            if token.stripsLeft {
+                while before > textStart && isWhitespace(scalars[scalars.index(before: before)]) {
+                    before = scalars.index(before: before)
+                }
+            }
+            if token.stripsRight {
+                while after < scalars.endIndex && isWhitespace(scalars[after]) { after = scalars.index(after: after) }
+            }
             if before > textStart { parts.append(.text(Substring(scalars[textStart..<before]))) }
             parts.append(.added(token.id))
             textStart = after
@@ -55,7 +65,9 @@ struct AddedTokens {
     }
 
     /// Where `token` ends when it starts at `position`, or nil.
-    private func match(_ token: Token, in scalars: String.UnicodeScalarView, at position: String.UnicodeScalarView.Index) -> String.UnicodeScalarView.Index? {
+    private func match(
+        _ token: Token, in scalars: String.UnicodeScalarView, at position: String.UnicodeScalarView.Index
+    ) -> String.UnicodeScalarView.Index? {
         var cursor = position
         for scalar in token.content.unicodeScalars {
             guard cursor < scalars.endIndex, scalars[cursor] == scalar else { return nil }

@@ -20,14 +20,18 @@ public final class ByteLevelBPETokenizer {
 
     /// Reads `path`; a problem is a `TokenizerError` naming the file and the key.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError(path: path, key: "", message: "cannot be read") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TokenizerError(path: path, key: "", message: "cannot be read")
+        }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw TokenizerError(path: path, key: "", message: "not a JSON object")
         }
         let file = TokenizerFile(path: path, root: root)
         let model = try file.object("model")
         let type = model["type"] as? String ?? "BPE"
-        guard type == "BPE" else { throw TokenizerError(path: path, key: "model.type", message: "expected BPE, got \(type)") }
+        guard type == "BPE" else {
+            throw TokenizerError(path: path, key: "model.type", message: "expected BPE, got \(type)")
+        }
         guard let vocabulary = model["vocab"] as? [String: Int] else {
             throw TokenizerError(path: path, key: "model.vocab", message: "expected an object of token ids")
         }
@@ -37,23 +41,35 @@ public final class ByteLevelBPETokenizer {
             guard let content = entry["content"] as? String, let id = entry["id"] as? Int else {
                 throw TokenizerError(path: path, key: "added_tokens[\(index)]", message: "expected content and id")
             }
-            addedTokens.append(AddedTokens.Token(content: content, id: Int32(id), stripsLeft: entry["lstrip"] as? Bool ?? false,
-                                                 stripsRight: entry["rstrip"] as? Bool ?? false, singleWord: entry["single_word"] as? Bool ?? false))
+            addedTokens.append(
+                AddedTokens.Token(
+                    content: content, id: Int32(id), stripsLeft: entry["lstrip"] as? Bool ?? false,
+                    stripsRight: entry["rstrip"] as? Bool ?? false, singleWord: entry["single_word"] as? Bool ?? false)
+            )
             idsByToken[content] = Int32(id)
         }
         var merges: [UInt64: (rank: Int32, merged: Int32)] = [:]
         for (rank, entry) in (model["merges"] as? [Any] ?? []).enumerated() {
             let pair: [String]
-            if let text = entry as? String { pair = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false).map(String.init) }
-            else { pair = entry as? [String] ?? [] }
-            guard pair.count == 2, let left = vocabulary[pair[0]], let right = vocabulary[pair[1]], let merged = vocabulary[pair[0] + pair[1]] else {
-                throw TokenizerError(path: path, key: "model.merges[\(rank)]", message: "\(entry) does not merge two tokens of the vocabulary into one")
+            if let text = entry as? String {
+                pair = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            } else {
+                pair = entry as? [String] ?? []
+            }
+            guard pair.count == 2, let left = vocabulary[pair[0]], let right = vocabulary[pair[1]],
+                let merged = vocabulary[pair[0] + pair[1]]
+            else {
+                throw TokenizerError(
+                    path: path, key: "model.merges[\(rank)]",
+                    message: "\(entry) does not merge two tokens of the vocabulary into one")
             }
             let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
             if merges[key] == nil { merges[key] = (Int32(rank), Int32(merged)) }
         }
         if let normalizer = root["normalizer"], !(normalizer is NSNull) {
-            throw TokenizerError(path: path, key: "normalizer", message: "normalizers are not supported (byte-level BPE files have none)")
+            throw TokenizerError(
+                path: path, key: "normalizer",
+                message: "normalizers are not supported (byte-level BPE files have none)")
         }
         let byteLevel = try file.byteLevelPreTokenizer()
         self.idsByToken = idsByToken
@@ -105,7 +121,9 @@ public final class ByteLevelBPETokenizer {
             var best: (rank: Int32, merged: Int32, at: Int)?
             for index in 0..<(symbols.count - 1) {
                 let key = UInt64(UInt32(symbols[index])) << 32 | UInt64(UInt32(symbols[index + 1]))
-                if let merge = merges[key], merge.rank < (best?.rank ?? .max) { best = (merge.rank, merge.merged, index) }
+                if let merge = merges[key], merge.rank < (best?.rank ?? .max) {
+                    best = (merge.rank, merge.merged, index)
+                }
             }
             guard let best else { break }
             symbols[best.at] = best.merged
@@ -128,16 +146,22 @@ private struct TokenizerFile {
     let root: [String: Any]
 
     func object(_ key: String) throws -> [String: Any] {
-        guard let object = root[key] as? [String: Any] else { throw TokenizerError(path: path, key: key, message: "expected an object") }
+        guard let object = root[key] as? [String: Any] else {
+            throw TokenizerError(path: path, key: key, message: "expected an object")
+        }
         return object
     }
 
     /// The ByteLevel pre-tokenizer, alone or in a Sequence.
     func byteLevelPreTokenizer() throws -> [String: Any] {
         let preTokenizer = try object("pre_tokenizer")
-        let candidates = preTokenizer["type"] as? String == "Sequence" ? preTokenizer["pretokenizers"] as? [[String: Any]] ?? [] : [preTokenizer]
+        let candidates =
+            preTokenizer["type"] as? String == "Sequence"
+            ? preTokenizer["pretokenizers"] as? [[String: Any]] ?? [] : [preTokenizer]
         guard candidates.count == 1, candidates[0]["type"] as? String == "ByteLevel" else {
-            throw TokenizerError(path: path, key: "pre_tokenizer", message: "expected ByteLevel (alone or as the only step of a Sequence)")
+            throw TokenizerError(
+                path: path, key: "pre_tokenizer",
+                message: "expected ByteLevel (alone or as the only step of a Sequence)")
         }
         return candidates[0]
     }

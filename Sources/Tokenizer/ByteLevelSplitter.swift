@@ -36,10 +36,14 @@ enum ByteLevelSplitter {
     }
 
     /// Where the piece that starts at `start` ends.
-    private static func pieceEnd(_ scalars: Substring.UnicodeScalarView, from start: Substring.UnicodeScalarView.Index) -> Substring.UnicodeScalarView.Index {
+    private static func pieceEnd(_ scalars: Substring.UnicodeScalarView, from start: Substring.UnicodeScalarView.Index)
+        -> Substring.UnicodeScalarView.Index
+    {
         let end = scalars.endIndex
         let first = scalars[start]
-        if first == "'", let contraction = contractionEnd(scalars, after: scalars.index(after: start)) { return contraction }
+        if first == "'", let contraction = contractionEnd(scalars, after: scalars.index(after: start)) {
+            return contraction
+        }
         // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: an optional space, then one class.
         var body = start
         if first == " " {
@@ -62,7 +66,9 @@ enum ByteLevelSplitter {
     }
 
     /// The end of `'s`, `'t`, `'re`, `'ve`, `'m`, `'ll` or `'d` after the apostrophe.
-    private static func contractionEnd(_ scalars: Substring.UnicodeScalarView, after apostrophe: Substring.UnicodeScalarView.Index) -> Substring.UnicodeScalarView.Index? {
+    private static func contractionEnd(
+        _ scalars: Substring.UnicodeScalarView, after apostrophe: Substring.UnicodeScalarView.Index
+    ) -> Substring.UnicodeScalarView.Index? {
         let end = scalars.endIndex
         guard apostrophe < end else { return nil }
         let first = scalars[apostrophe], second = scalars.index(after: apostrophe)

@@ -15,7 +15,8 @@ enum ByteMapping {
     }()
 
     /// The byte of each character of the map.
-    static let bytes: [Character: UInt8] = Dictionary(uniqueKeysWithValues: characters.enumerated().map { ($1, UInt8($0)) })
+    static let bytes: [Character: UInt8] = Dictionary(
+        uniqueKeysWithValues: characters.enumerated().map { ($1, UInt8($0)) })
 
     /// `text`'s UTF-8 bytes as mapped characters.
     static func mapped(_ text: Substring.UTF8View) -> String {

@@ -14,9 +14,18 @@ public struct BenchmarkShape: Sendable {
 
     /// The shapes the README reports.
     public static let all: [BenchmarkShape] = [
-        BenchmarkShape(name: "d256-l4", model: ModelConfig(vocabSize: 1024, dModel: 256, layers: 4, heads: 4, ffn: 1024, seqLen: 256), microBatch: 8),
-        BenchmarkShape(name: "d512-l8", model: ModelConfig(vocabSize: 64512, dModel: 512, layers: 8, heads: 8, ffn: 2048, seqLen: 1024), microBatch: 4),
-        BenchmarkShape(name: "350m-slice", model: ModelConfig(vocabSize: 64512, dModel: 1024, layers: 2, heads: 16, ffn: 4096, seqLen: 4096), microBatch: 1),
+        BenchmarkShape(
+            name: "d256-l4",
+            model: ModelConfig(vocabSize: 1024, dModel: 256, layers: 4, heads: 4, ffn: 1024, seqLen: 256),
+            microBatch: 8),
+        BenchmarkShape(
+            name: "d512-l8",
+            model: ModelConfig(vocabSize: 64512, dModel: 512, layers: 8, heads: 8, ffn: 2048, seqLen: 1024),
+            microBatch: 4),
+        BenchmarkShape(
+            name: "350m-slice",
+            model: ModelConfig(vocabSize: 64512, dModel: 1024, layers: 2, heads: 16, ffn: 4096, seqLen: 4096),
+            microBatch: 1)
     ]
 
     public static func named(_ name: String) -> BenchmarkShape? { all.first { $0.name == name } }
@@ -45,7 +54,8 @@ public struct BenchmarkResult: Sendable {
     /// The median step (the mean of the middle two for an even count).
     public var medianSeconds: Double {
         let sorted = stepSeconds.sorted(), middle = sorted.count / 2
-        return sorted.isEmpty ? .nan : sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        return sorted.isEmpty
+            ? .nan : sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
     public var bestTokensPerSecond: Double { Double(tokensPerStep) / bestSeconds }
     public var medianTokensPerSecond: Double { Double(tokensPerStep) / medianSeconds }
@@ -61,11 +71,16 @@ public struct BenchmarkResult: Sendable {
 public enum Benchmark {
     /// Each data-parallel rank trains `shape.microBatch` sequences per step, so tokens per
     /// step grow with dp.
-    public static func run(_ shape: BenchmarkShape, steps: Int, context: ParallelContext = .single(),
-                           distributedOptimizer: Bool = false, log: (String) -> Void) throws -> BenchmarkResult {
+    public static func run(
+        _ shape: BenchmarkShape, steps: Int, context: ParallelContext = .single(),
+        distributedOptimizer: Bool = false, log: (String) -> Void
+    ) throws -> BenchmarkResult {
         let sgemmBefore = sgemmGflops(size: 2048)
-        log(String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmBefore) + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
-        let trainingStep = TrainingStep(model: shape.model, seed: 0, context: context, distributedOptimizer: distributedOptimizer)
+        log(
+            String(format: "sgemm 2048³: %.1f GFLOP/s", sgemmBefore)
+                + " (OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads)")
+        let trainingStep = TrainingStep(
+            model: shape.model, seed: 0, context: context, distributedOptimizer: distributedOptimizer)
         let data = SyntheticTokens(vocabSize: shape.model.vocabSize, seqLen: shape.model.seqLen, seed: 0)
         var seconds: [Double] = []
         var breakdown = StepBreakdown()
@@ -74,13 +89,15 @@ public enum Benchmark {
         var bytes = (tensorParallel: 0, dataParallel: 0)
         for step in 0...steps {  // step 0 warms caches and allocations; not timed
             let first = (step * context.dp + context.dpRank) * shape.microBatch
-            let batch = data.batch(first ..< first + shape.microBatch)
+            let batch = data.batch(first..<first + shape.microBatch)
             context.resetCounters()
             try context.grid?.world.barrier()
             StepProfile.reset()
             let start = Date()
             // Without `shouldContinue` a step is never abandoned.
-            guard let loss = try trainingStep.run([batch], lr: 1e-4) else { preconditionFailure("benchmark step abandoned") }
+            guard let loss = try trainingStep.run([batch], lr: 1e-4) else {
+                preconditionFailure("benchmark step abandoned")
+            }
             let elapsed = Date().timeIntervalSince(start)
             bytes = context.bytesSent
             log(String(format: "step %ld: %.3f s, loss %.4f", step, elapsed, loss) + (step == 0 ? " (warm-up)" : ""))
@@ -94,11 +111,13 @@ public enum Benchmark {
         let sgemmAfter = sgemmGflops(size: 2048)
         log(String(format: "sgemm 2048³ again: %.1f GFLOP/s", sgemmAfter))
         let sgemmRate = max(sgemmBefore, sgemmAfter)
-        return BenchmarkResult(shape: shape.name, tokensPerStep: shape.microBatch * context.dp * shape.model.seqLen,
-                               stepSeconds: seconds, flopsPerToken: shape.model.parameterTable.trainingFlopsPerToken,
-                               sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes(),
-                               tensorParallelBytesPerStep: bytes.tensorParallel, dataParallelBytesPerStep: bytes.dataParallel, ranks: context.worldSize,
-                               breakdown: breakdown.mean)
+        return BenchmarkResult(
+            shape: shape.name, tokensPerStep: shape.microBatch * context.dp * shape.model.seqLen,
+            stepSeconds: seconds, flopsPerToken: shape.model.parameterTable.trainingFlopsPerToken,
+            sgemmGflops: sgemmRate, peakResidentBytes: peakResidentBytes(),
+            tensorParallelBytesPerStep: bytes.tensorParallel, dataParallelBytesPerStep: bytes.dataParallel,
+            ranks: context.worldSize,
+            breakdown: breakdown.mean)
     }
 
     /// Best of ten `n×n×n` products, in GFLOP/s.
@@ -151,8 +170,9 @@ public struct StepBreakdown: Sendable {
     /// Per step.
     var mean: StepBreakdown {
         let n = Double(max(steps, 1))
-        return StepBreakdown(step: step / n, matrixProducts: matrixProducts / n, attention: attention / n,
-                             communication: communication / n, optimizer: optimizer / n, otherOps: otherOps / n, steps: steps)
+        return StepBreakdown(
+            step: step / n, matrixProducts: matrixProducts / n, attention: attention / n,
+            communication: communication / n, optimizer: optimizer / n, otherOps: otherOps / n, steps: steps)
     }
 
     /// The step's time that no category holds (data, zeroing gradients, Swift overhead).
@@ -160,9 +180,15 @@ public struct StepBreakdown: Sendable {
 
     /// The breakdown as lines: seconds and share of the step.
     public var lines: [String] {
-        [("matrix products (cblas_sgemm)", matrixProducts), ("attention (scores, softmax, products)", attention),
-         ("other forward and backward ops (norms, activation, embedding, loss, tape)", otherOps),
-         ("optimizer (clipping, AdamW)", optimizer), ("communication and waiting", communication), ("unaccounted", unaccounted)]
-            .map { "  " + $0.0.padding(toLength: 76, withPad: " ", startingAt: 0) + String(format: "%8.4f s %5.1f%%", $0.1, 100 * $0.1 / max(step, 1e-12)) }
+        [
+            ("matrix products (cblas_sgemm)", matrixProducts), ("attention (scores, softmax, products)", attention),
+            ("other forward and backward ops (norms, activation, embedding, loss, tape)", otherOps),
+            ("optimizer (clipping, AdamW)", optimizer), ("communication and waiting", communication),
+            ("unaccounted", unaccounted)
+        ]
+        .map {
+            "  " + $0.0.padding(toLength: 76, withPad: " ", startingAt: 0)
+                + String(format: "%8.4f s %5.1f%%", $0.1, 100 * $0.1 / max(step, 1e-12))
+        }
     }
 }

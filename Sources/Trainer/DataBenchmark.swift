@@ -22,7 +22,8 @@ public enum DataBenchmark {
 
     /// Times `blocks` blocks of `seq` tokens from the default corpus of `documents` documents.
     public static func pipeline(seq: Int, blocks: Int, documents: Int, retrieval: Bool) throws -> PipelineRate {
-        let config = try TesseraConfig.parse("""
+        let config = try TesseraConfig.parse(
+            """
             model: {vocab_size: 64512, d_model: 64, layers: 1, heads: 1, ffn: 64, seq_len: \(seq)}
             data: {retrieval: \(retrieval), documents: \(documents), validation_documents: 1}
             train: {seed: 0}
@@ -32,8 +33,9 @@ public enum DataBenchmark {
         let setup = Date().timeIntervalSince(setupStart)
         let start = Date()
         for _ in 0..<blocks { _ = pipeline.stream.next() }
-        return PipelineRate(retrieval: retrieval, blocks: blocks, tokensPerBlock: seq + 1,
-                            seconds: Date().timeIntervalSince(start), setupSeconds: setup)
+        return PipelineRate(
+            retrieval: retrieval, blocks: blocks, tokensPerBlock: seq + 1,
+            seconds: Date().timeIntervalSince(start), setupSeconds: setup)
     }
 
     /// Retrieval examples/s over one synthetic bank.
@@ -61,7 +63,8 @@ public enum DataBenchmark {
         let bankStart = Date()
         let bank = EmbeddingBank(text: text, image: image, dimensions: dimensions, queryDropout: settings.queryDropout)
         let examplesStart = Date()
-        let examples = RetrievalExamples(documents: corpus, vocabulary: vocabulary, settings: settings, seed: 0, bank: bank)
+        let examples = RetrievalExamples(
+            documents: corpus, vocabulary: vocabulary, settings: settings, seed: 0, bank: bank)
         let built = Date()
 
         var generator = SplitMix64(seed: 0, name: "bench-data/queries")
@@ -74,17 +77,21 @@ public enum DataBenchmark {
             timed += 1
         }
         let bytes = (bank.text.count + bank.image.count + bank.documentVectors.count) * MemoryLayout<Float>.size
-        return RetrievalRate(bankSize: size, examples: timed, seconds: Date().timeIntervalSince(start),
-                             retrievedPerExample: Double(retrieved) / Double(timed), bankBytes: bytes,
-                             buildSeconds: (bankStart.timeIntervalSince(vectorsStart), examplesStart.timeIntervalSince(bankStart),
-                                            built.timeIntervalSince(examplesStart)))
+        return RetrievalRate(
+            bankSize: size, examples: timed, seconds: Date().timeIntervalSince(start),
+            retrievedPerExample: Double(retrieved) / Double(timed), bankBytes: bytes,
+            buildSeconds: (
+                bankStart.timeIntervalSince(vectorsStart), examplesStart.timeIntervalSince(bankStart),
+                built.timeIntervalSince(examplesStart)
+            ))
     }
 
     /// The most a model's training could consume: tokens/s at 100% of `sgemmGflops`, and
     /// retrieval examples/s at one example per block of seq_len tokens (a retrieval example
     /// starts a block of its own and a long one spans several).
     public static func consumption(_ model: ModelConfig, sgemmGflops: Double)
-        -> (flopsPerToken: Double, tokensPerSecond: Double, examplesPerSecond: Double) {
+        -> (flopsPerToken: Double, tokensPerSecond: Double, examplesPerSecond: Double)
+    {
         let flopsPerToken = model.parameterTable.trainingFlopsPerToken
         let tokensPerSecond = sgemmGflops * 1e9 / flopsPerToken
         return (flopsPerToken, tokensPerSecond, tokensPerSecond / Double(model.seqLen))
@@ -100,7 +107,9 @@ public enum DataBenchmark {
         var tokens: [Int32] = []
         tokens.reserveCapacity(count * length)
         for _ in 0..<count {
-            for _ in 0..<16 { tokens.append(Int32(firstWord + generator.nextInt(below: vocabulary.textVocabulary - firstWord))) }
+            for _ in 0..<16 {
+                tokens.append(Int32(firstWord + generator.nextInt(below: vocabulary.textVocabulary - firstWord)))
+            }
             tokens.append(vocabulary.breakToken)
             for _ in 0..<32 { tokens.append(vocabulary.imageToken(generator.nextInt(below: vocabulary.imageCodes))) }
             tokens.append(vocabulary.eos)

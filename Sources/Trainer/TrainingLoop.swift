@@ -26,7 +26,9 @@ public struct TrainingLoop {
     public var resume: ResumeMode = .auto
     /// Stop (saving a checkpoint) after this many steps of this invocation.
     public var stopAfter: Int?
-    public var log: (String) -> Void = { print($0); fflush(stdout) }
+    public var log: (String) -> Void = {
+        print($0); fflush(stdout)
+    }
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
     /// Called on every rank after each step's gradients are complete (reduced over dp),
     /// before the optimizer uses them.

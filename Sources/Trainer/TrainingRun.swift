@@ -43,17 +43,24 @@ final class TrainingRun {
         watchdog.beat("reading the data")
         trainingStep = Self.freshModel(loop.config, context: context)
         // A checkpoint of another model is refused before the run directory is touched.
-        if let path = train.initFrom { try context.agreeing { try Checkpoint.checkHoldsModel(path: path, model: model) } }
+        if let path = train.initFrom {
+            try context.agreeing { try Checkpoint.checkHoldsModel(path: path, model: model) }
+        }
         // Shards are read on every rank; one that fails must not leave the others waiting.
         (pipeline, validationBatches) = try context.agreeing {
             let pipeline = try DataPipeline(config: loop.config, dpRank: context.dpRank, dp: context.dp)
-            return (pipeline, train.evalInterval > 0 ? pipeline.validationBatches(microBatch: train.microBatch, count: train.evalBatches) : [])
+            return (
+                pipeline,
+                train.evalInterval > 0
+                    ? pipeline.validationBatches(microBatch: train.microBatch, count: train.evalBatches) : []
+            )
         }
     }
 
     static func freshModel(_ config: TesseraConfig, context: ParallelContext) -> TrainingStep {
-        let trainingStep = TrainingStep(model: config.model, seed: config.seed, context: context, optim: config.optim,
-                                        distributedOptimizer: config.parallel.distributedOptimizer)
+        let trainingStep = TrainingStep(
+            model: config.model, seed: config.seed, context: context, optim: config.optim,
+            distributedOptimizer: config.parallel.distributedOptimizer)
         trainingStep.checkpointBlocks = config.train.activationCheckpointing
         return trainingStep
     }
@@ -85,7 +92,8 @@ final class TrainingRun {
         case .path(let path): candidates = [path]
         case .auto:
             let listed = context.isLeader ? loop.runDirectory?.checkpoints().map(\.path) ?? [] : []
-            candidates = try context.broadcastFromLeader(listed.joined(separator: "\n")).split(separator: "\n").map(String.init)
+            candidates = try context.broadcastFromLeader(listed.joined(separator: "\n")).split(separator: "\n").map(
+                String.init)
         }
         for path in candidates {
             watchdog.beat("loading \(path)")
@@ -93,7 +101,9 @@ final class TrainingRun {
                 try checkEveryRankLoaded(path)
                 try keepGlobalBatch(of: path)
                 pipeline.stream.restore(state.cursor)
-                if context.isLeader { loop.log("resumed from \(path) at step \(state.step) (\(loadTransfer.summary(verb: "read")))") }
+                if context.isLeader {
+                    loop.log("resumed from \(path) at step \(state.step) (\(loadTransfer.summary(verb: "read")))")
+                }
                 return true
             }
         }
@@ -112,10 +122,17 @@ final class TrainingRun {
         guard let path = config.train.initFrom else { return }
         watchdog.beat("loading weights from \(path)")
         let source = try context.agreeing {
-            try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters, context: context).state
+            try Checkpoint.load(
+                path: path, model: config.model, into: trainingStep.decoder.parameters, context: context
+            ).state
         }
         if context.isLeader {
-            loop.log("initialised the weights from \(path) (step \(source.step) of its run); the optimizer, schedule and data start fresh")
+            loop.log(
+                """
+                initialised the weights from \(path) (step \(source.step) of its run); the optimizer, schedule and \
+                data start fresh
+                """
+            )
         }
     }
 
@@ -126,7 +143,14 @@ final class TrainingRun {
         state.globalBatch = perPass * accumulation  // the config's, unless the checkpoint's is kept below
         guard stored > 0 && stored != state.globalBatch else { return }
         guard stored % perPass == 0 else {
-            let error = LayoutError(description: "checkpoint \(path) was trained with \(stored) sequences per step, which micro_batch \(train.microBatch) × dp \(context.dp) = \(perPass) does not divide: resume with a micro_batch or dp that does")
+            let error = LayoutError(
+                description:
+                    """
+                    checkpoint \(path) was trained with \(stored) sequences per step, which micro_batch \
+                    \(train.microBatch) × dp \(context.dp) = \(perPass) does not divide: resume with a micro_batch \
+                    or dp that does
+                    """
+            )
             throw CollectiveFailure(error, reports: context.isLeader)
         }
         let previous = accumulation
@@ -138,7 +162,12 @@ final class TrainingRun {
         schedule = config.optim.schedule(totalSteps: totalSteps)
         state.globalBatch = stored
         if context.isLeader {
-            loop.log("resuming under dp \(context.dp): accumulation \(previous) → \(accumulation) keeps the global batch of \(stored) sequences (micro_batch \(train.microBatch) × dp \(context.dp) × \(accumulation))")
+            loop.log(
+                """
+                resuming under dp \(context.dp): accumulation \(previous) → \(accumulation) keeps the global batch \
+                of \(stored) sequences (micro_batch \(train.microBatch) × dp \(context.dp) × \(accumulation))
+                """
+            )
         }
     }
 
@@ -157,15 +186,26 @@ final class TrainingRun {
     private func load(_ path: String, fallbackAllowed: Bool) throws -> Bool {
         var failure: CheckpointError?
         do {
-            let loaded = try Checkpoint.load(path: path, model: config.model, into: trainingStep.decoder.parameters,
-                                             optimizer: trainingStep.optimizer, context: context)
+            let loaded = try Checkpoint.load(
+                path: path, model: config.model, into: trainingStep.decoder.parameters,
+                optimizer: trainingStep.optimizer, context: context)
             state = loaded.state
             loadTransfer = loaded.transfer
             if !loaded.attributesChecked && context.isLeader {
-                loop.warn("checkpoint \(path) has format 1: its step, cursor, lr and config carry no checksum and are unchecked")
+                loop.warn(
+                    """
+                    checkpoint \(path) has format 1: its step, cursor, lr and config carry no checksum and are \
+                    unchecked
+                    """
+                )
             }
             if loaded.tensorCheck == .wholeTensorsOnEveryRank && context.isLeader {
-                loop.log("checkpoint \(path) has format \(loaded.formatVersion): every rank read each whole tensor and checked its checksum")
+                loop.log(
+                    """
+                    checkpoint \(path) has format \(loaded.formatVersion): every rank read each whole tensor and \
+                    checked its checksum
+                    """
+                )
             }
         } catch let error as CheckpointError {
             failure = error
@@ -175,7 +215,14 @@ final class TrainingRun {
         let damaged = failure.map { $0.isCorrupt && fallbackAllowed } ?? false
         try context.agree(on: damaged ? nil : failure)
         guard try context.maxOverWorld(damaged ? 1 : 0) == 1 else { return true }
-        if context.isLeader { loop.warn("\(failure.map(String.init(describing:)) ?? "checkpoint \(path) failed on another rank"); trying an earlier one") }
+        if context.isLeader {
+            loop.warn(
+                """
+                \(failure.map(String.init(describing:)) ?? "checkpoint \(path) failed on another rank"); trying an \
+                earlier one
+                """
+            )
+        }
         return false
     }
 
@@ -188,12 +235,25 @@ final class TrainingRun {
             try directory?.truncateMetrics(fromStep: state.step)
             // Checkpoints past the step this run continues from belong to an abandoned timeline.
             if let moved = try directory?.setAsideCheckpoints(after: state.step) {
-                loop.log("moved the checkpoints of steps \(moved.steps.map(String.init).joined(separator: ", ")) aside to \(moved.folder): this run continues from step \(state.step)")
+                loop.log(
+                    """
+                    moved the checkpoints of steps \(moved.steps.map(String.init).joined(separator: ", ")) aside to \
+                    \(moved.folder): this run continues from step \(state.step)
+                    """
+                )
             }
         }
         guard context.isLeader else { return }
         let train = config.train, model = config.model
-        loop.log("model: \(model.parameterTable.parameterCount) parameters, \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \(context.dp)\(trainingStep.distributedOptimizer ? " (ZeRO-1)" : ""), OpenBLAS \(BLASRuntime.coreName) × \(BLASRuntime.threads) threads")
+        loop.log(
+            """
+            model: \(model.parameterTable.parameterCount) parameters, \
+            \(train.microBatch * accumulation * context.dp)×\(model.seqLen) tokens per step (\(accumulation) \
+            micro-batches of \(train.microBatch) per rank), tp \(context.tp) × dp \
+            \(context.dp)\(trainingStep.distributedOptimizer ? " (ZeRO-1)" : ""), OpenBLAS \(BLASRuntime.coreName) × \
+            \(BLASRuntime.threads) threads
+            """
+        )
     }
 
     /// Validation loss at the current step, logged and recorded (when validation is on).
@@ -224,14 +284,23 @@ final class TrainingRun {
         let lr = schedule(step)
         watchdog.beat("in step \(step), micro-batch 1 of \(accumulation)")
         if context.isLeader && first && accumulation > 1 {
-            loop.log("step \(step)/\(totalSteps) | micro-batch 1/\(accumulation) running (\(train.microBatch)×\(config.model.seqLen) tokens per rank per micro-batch)")
+            loop.log(
+                """
+                step \(step)/\(totalSteps) | micro-batch 1/\(accumulation) running \
+                (\(train.microBatch)×\(config.model.seqLen) tokens per rank per micro-batch)
+                """
+            )
         }
         // Only a hook that is set is passed: under ZeRO-1 it costs a gather of the gradients.
-        let afterBackward = loop.afterBackward.map { hook in { (loss: Double) in try hook(step, loss, self.trainingStep.decoder) } }
-        let completed = try trainingStep.run(batches, lr: Float(lr), afterBackward: afterBackward, onMicroBatch: { k, n in
-            self.watchdog.beat(k < n ? "in step \(step), micro-batch \(k + 1) of \(n)" : "after step \(step)")
-            self.reportMicroBatch(k, of: n, step: step, since: started)
-        }, shouldContinue: { try self.context.maxOverWorld(StopSignal.requested ? 1 : 0) == 0 })
+        let afterBackward = loop.afterBackward.map { hook in
+            { (loss: Double) in try hook(step, loss, self.trainingStep.decoder) }
+        }
+        let completed = try trainingStep.run(
+            batches, lr: Float(lr), afterBackward: afterBackward,
+            onMicroBatch: { k, n in
+                self.watchdog.beat(k < n ? "in step \(step), micro-batch \(k + 1) of \(n)" : "after step \(step)")
+                self.reportMicroBatch(k, of: n, step: step, since: started)
+            }, shouldContinue: { try self.context.maxOverWorld(StopSignal.requested ? 1 : 0) == 0 })
         guard let loss = completed else {
             pipeline.stream.restore(cursorAtStart)
             fixedBatches = nil
@@ -241,8 +310,9 @@ final class TrainingRun {
         let seconds = Date().timeIntervalSince(started)
         state.step += 1
         state.tokens += tokensPerStep
-        return StepRecord(step: step, tokens: state.tokens, loss: loss, lr: lr, gradientNorm: trainingStep.gradientNorm,
-                          tokensPerSecond: Double(tokensPerStep) / seconds, seconds: seconds)
+        return StepRecord(
+            step: step, tokens: state.tokens, loss: loss, lr: lr, gradientNorm: trainingStep.gradientNorm,
+            tokensPerSecond: Double(tokensPerStep) / seconds, seconds: seconds)
     }
 
     /// Long steps (many micro-batches) report as they go, at most every 10 s: a line per
@@ -253,8 +323,11 @@ final class TrainingRun {
         guard context.isLeader && n > 1 && k < n else { return }
         guard k == 1 || now.timeIntervalSince(lastMicroBatchReport ?? start) >= 10 else { return }
         lastMicroBatchReport = now
-        loop.log(String(format: "step %ld/%ld | micro-batch %ld/%ld | %.1f s per micro-batch | step ETA ", step, totalSteps, k, n,
-                        elapsed / Double(k)) + duration(elapsed / Double(k) * Double(n - k)))
+        loop.log(
+            String(
+                format: "step %ld/%ld | micro-batch %ld/%ld | %.1f s per micro-batch | step ETA ", step, totalSteps, k,
+                n,
+                elapsed / Double(k)) + duration(elapsed / Double(k) * Double(n - k)))
     }
 
     /// Records a step in metrics.jsonl and prints it every `log_interval` steps.
@@ -264,7 +337,9 @@ final class TrainingRun {
             try loop.runDirectory?.appendMetrics(record)
             guard record.step % config.train.logInterval == 0 || state.step == totalSteps else { return }
             let elapsed = Date().timeIntervalSince(started ?? Date())
-            loop.log(record.progressLine(total: totalSteps, eta: elapsed / Double(stepsHere) * Double(totalSteps - state.step)))
+            loop.log(
+                record.progressLine(
+                    total: totalSteps, eta: elapsed / Double(stepsHere) * Double(totalSteps - state.step)))
         }
     }
 
@@ -290,9 +365,10 @@ final class TrainingRun {
         watchdog.beat("saving \(path)")
         // Rank 0 writes; a failed write must end every rank, not leave them in the next step.
         let transfer = try context.agreeing {
-            try Checkpoint.save(path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,
-                                state: state, lr: schedule(state.step), config: config.yaml, seed: config.train.seed,
-                                context: context)
+            try Checkpoint.save(
+                path: path, parameters: trainingStep.decoder.parameters, optimizer: trainingStep.optimizer,
+                state: state, lr: schedule(state.step), config: config.yaml, seed: config.train.seed,
+                context: context)
         }
         guard context.isLeader else { return }
         runDirectory.prune(keep: config.train.keepCheckpoints)
@@ -305,6 +381,9 @@ public struct ResumeError: ReportableError {
     public let directory: String
     public let tried: Int
     public var description: String {
-        "no checkpoint in \(directory) can be loaded (\(tried) tried, each named above); nothing was changed. Start over with --resume none"
+        """
+        no checkpoint in \(directory) can be loaded (\(tried) tried, each named above); nothing was changed. Start \
+        over with --resume none
+        """
     }
 }

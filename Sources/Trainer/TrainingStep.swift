@@ -30,26 +30,35 @@ public final class TrainingStep {
     /// With `distributedOptimizer` and dp > 1, each data-parallel rank keeps the moments of
     /// and updates only the rows it owns (`NamedParameter.ownedRows`): gradients are
     /// reduce-scattered, and the updated parameters all-gathered.
-    public init(model: ModelConfig, seed: UInt64, context: ParallelContext, optim: OptimizerSettings = OptimizerSettings(),
-                distributedOptimizer: Bool = false) {
+    public init(
+        model: ModelConfig, seed: UInt64, context: ParallelContext, optim: OptimizerSettings = OptimizerSettings(),
+        distributedOptimizer: Bool = false
+    ) {
         self.context = context
         self.distributedOptimizer = distributedOptimizer && context.dp > 1
         decoder = CM3LeonDecoder(config: model, seed: seed, tensorParallel: context.tensorParallel)
         let tensors = decoder.parameters.map(\.tensor)
         let dp = context.dp
-        let ownedRows = self.distributedOptimizer ? decoder.parameters.map { $0.ownedRows(dpRank: context.dpRank, dp: dp) } : nil
-        optimizer = AdamW(parameters: decoder.parameters.map { ($0.name, $0.tensor, $0.spec.weightDecay) }, settings: optim.adamW,
-                          ownedRows: ownedRows)
+        let ownedRows =
+            self.distributedOptimizer ? decoder.parameters.map { $0.ownedRows(dpRank: context.dpRank, dp: dp) } : nil
+        optimizer = AdamW(
+            parameters: decoder.parameters.map { ($0.name, $0.tensor, $0.spec.weightDecay) }, settings: optim.adamW,
+            ownedRows: ownedRows)
         clipping = optim.clipNorm > 0 ? GradientClipping(maxNorm: optim.clipNorm) : nil
-        let partition = !self.distributedOptimizer ? nil : decoder.parameters.map { parameter in
-            (0..<dp).map { parameter.ownedElements(dpRank: $0, dp: dp) }
-        }
+        let partition =
+            !self.distributedOptimizer
+            ? nil
+            : decoder.parameters.map { parameter in
+                (0..<dp).map { parameter.ownedElements(dpRank: $0, dp: dp) }
+            }
         reducer = context.grid.flatMap { grid -> GradientReduction? in
             guard grid.dp > 1 else { return nil }
             guard let partition else { return DataParallelReducer(parameters: tensors, group: grid.dataParallel) }
             return ShardedGradientReducer(parameters: tensors, group: grid.dataParallel, partition: partition)
         }
-        distributedActivations = context.grid.flatMap { $0.tp > 1 ? DistributedActivations(group: $0.tensorParallel) : nil }
+        distributedActivations = context.grid.flatMap {
+            $0.tp > 1 ? DistributedActivations(group: $0.tensorParallel) : nil
+        }
     }
 
     /// Trains on this rank's micro-batches (gradient accumulation: gradients add up over
@@ -60,8 +69,10 @@ public final class TrainingStep {
     /// `shouldContinue`, asked before every micro-batch but the first (and the same on every
     /// rank), can abandon the step: the partial gradients are dropped, nothing is applied,
     /// and the result is nil.
-    public func run(_ microBatches: [TokenBatch], lr: Float, afterBackward: ((Double) throws -> Void)? = nil,
-                    onMicroBatch: ((Int, Int) -> Void)? = nil, shouldContinue: (() throws -> Bool)? = nil) throws -> Double? {
+    public func run(
+        _ microBatches: [TokenBatch], lr: Float, afterBackward: ((Double) throws -> Void)? = nil,
+        onMicroBatch: ((Int, Int) -> Void)? = nil, shouldContinue: (() throws -> Bool)? = nil
+    ) throws -> Double? {
         let weight = microBatches.reduce(0.0) { $0 + Double($1.weights.reduce(0, +)) }
         let normalizer = Float(max(try context.sumOverDataParallel(weight), 1))
         decoder.zeroGrad()
@@ -75,9 +86,10 @@ public final class TrainingStep {
             reducer?.isEnabled = index == microBatches.count - 1
             let loss = StepProfile.measureForwardBackward { () -> Tensor in
                 let tape = Tape()
-                let loss = decoder.loss(batch, tape: tape, normalizer: normalizer, checkpointBlocks: checkpointBlocks,
-                                        stash: distributedActivations?.stash,
-                                        gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
+                let loss = decoder.loss(
+                    batch, tape: tape, normalizer: normalizer, checkpointBlocks: checkpointBlocks,
+                    stash: distributedActivations?.stash,
+                    gradientsReady: reducer.map { reducer in { reducer.markReady($0) } })
                 tape.backward(from: loss)
                 return loss
             }
@@ -106,7 +118,9 @@ public final class TrainingStep {
         guard distributedOptimizer else {
             let sharded = parameters.filter { $0.sharding != .replicated }.map(\.tensor)
             let replicated = parameters.filter { $0.sharding == .replicated }.map(\.tensor)
-            return try GradientClipping.norm(sharded: sharded, replicated: replicated) { try context.sumOverTensorParallel($0) }
+            return try GradientClipping.norm(sharded: sharded, replicated: replicated) {
+                try context.sumOverTensorParallel($0)
+            }
         }
         let owned = zip(parameters, optimizer.states).filter { $0.0.isWritten(byTensorParallelRank: context.tpRank) }
             .map { UnsafeBufferPointer(rebasing: $0.1.parameter.grad[$0.1.elements]) }

@@ -28,7 +28,9 @@ public final class Watchdog: @unchecked Sendable {
 
     /// Records progress; `what` says what the rank does next, for the message.
     public func beat(_ what: String) {
-        lock.withLock { lastBeat = Date(); doing = what }
+        lock.withLock {
+            lastBeat = Date(); doing = what
+        }
     }
 
     /// Stops watching (the run is over).
@@ -41,7 +43,12 @@ public final class Watchdog: @unchecked Sendable {
         let (idle, doing, stopped) = lock.withLock { (Date().timeIntervalSince(lastBeat), self.doing, self.stopped) }
         if stopped { return false }
         guard idle > limit else { return true }
-        fputs("error: rank \(rank) made no progress for \(Int(idle)) s while \(doing) (train.watchdog_seconds \(Int(limit))); ending the job\n", stderr)
+        fputs(
+            """
+            error: rank \(rank) made no progress for \(Int(idle)) s while \(doing) (train.watchdog_seconds \
+            \(Int(limit))); ending the job\n
+            """,
+            stderr)
         abort()
         _exit(3)
     }

@@ -42,19 +42,23 @@ public final class DataPipeline {
         // Fine-tuning: templated examples; with retrieval, `r1 r2 r3 query`; otherwise lone documents.
         let examples: ExampleBuilder
         if let tasks {
-            examples = try DataPipeline.templatedExamples(tasks, training, plan: plan, oneExamplePerBlock: data.blockPerExample)
+            examples = try DataPipeline.templatedExamples(
+                tasks, training, plan: plan, oneExamplePerBlock: data.blockPerExample)
         } else if data.retrieval {
-            examples = DataPipeline.retrievalExamples(training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
+            examples = DataPipeline.retrievalExamples(
+                training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
         } else {
             examples = PlainExamples(documents: training.documents, oneDocumentPerBlock: data.blockPerExample)
         }
         if let tasks, validation.documents.count > 0 {
-            validationExamples = try DataPipeline.templatedExamples(tasks, validation, plan: plan, oneExamplePerBlock: true)
+            validationExamples = try DataPipeline.templatedExamples(
+                tasks, validation, plan: plan, oneExamplePerBlock: true)
         } else {
             validationExamples = PlainExamples(documents: validation.documents, oneDocumentPerBlock: true)
         }
-        stream = DataPipeline.blockStream(training, examples: examples, data: data, vocabulary: vocabulary, seqLen: seqLen,
-                                          seed: seed, dpRank: dpRank, dp: dp)
+        stream = DataPipeline.blockStream(
+            training, examples: examples, data: data, vocabulary: vocabulary, seqLen: seqLen,
+            seed: seed, dpRank: dpRank, dp: dp)
     }
 
     /// The run's training documents: its shards, or the built-in default corpus.
@@ -84,13 +88,16 @@ public final class DataPipeline {
     }
 
     /// Examples that fill in `tasks`' templates with `dataset`'s documents.
-    public static func templatedExamples(_ tasks: [FineTuningTask], _ dataset: Dataset, plan: DataPlan,
-                                         oneExamplePerBlock: Bool) throws -> TemplatedExamples {
+    public static func templatedExamples(
+        _ tasks: [FineTuningTask], _ dataset: Dataset, plan: DataPlan,
+        oneExamplePerBlock: Bool
+    ) throws -> TemplatedExamples {
         do {
-            return try TemplatedExamples(tasks: tasks, sampling: plan.settings.taskSampling, documents: dataset.documents,
-                                         corpus: DefaultCorpus(vocabulary: try checkedVocabulary(plan)),
-                                         readsPictures: plan.settings.usesBuiltInCorpus, seed: plan.seed,
-                                         oneExamplePerBlock: oneExamplePerBlock)
+            return try TemplatedExamples(
+                tasks: tasks, sampling: plan.settings.taskSampling, documents: dataset.documents,
+                corpus: DefaultCorpus(vocabulary: try checkedVocabulary(plan)),
+                readsPictures: plan.settings.usesBuiltInCorpus, seed: plan.seed,
+                oneExamplePerBlock: oneExamplePerBlock)
         } catch let empty as TemplatedExamples.EmptyTask {
             throw ConfigError(file: plan.settings.tasks ?? plan.source, key: "", message: empty.description)
         }
@@ -99,7 +106,9 @@ public final class DataPipeline {
     /// The run's vocabulary, checked, and checked against the default corpus if it is used.
     public static func checkedVocabulary(_ plan: DataPlan) throws -> Vocabulary {
         let vocabulary = plan.vocabulary
-        if let problem = vocabulary.problem { throw ConfigError(file: plan.source, key: "data.special_tokens", message: problem) }
+        if let problem = vocabulary.problem {
+            throw ConfigError(file: plan.source, key: "data.special_tokens", message: problem)
+        }
         if plan.settings.usesBuiltInCorpus { try checkDefaultCorpusFits(vocabulary, source: plan.source) }
         return vocabulary
     }
@@ -108,29 +117,44 @@ public final class DataPipeline {
     static func checkDefaultCorpusFits(_ vocabulary: Vocabulary, source: String) throws {
         let needed = DefaultCorpus.requiredTextVocabulary(vocabulary)
         if vocabulary.textVocabulary < needed {
-            throw ConfigError(file: source, key: "data.text_vocab",
-                              message: "the default corpus needs at least \(needed) text ids, got \(vocabulary.textVocabulary)")
+            throw ConfigError(
+                file: source, key: "data.text_vocab",
+                message: "the default corpus needs at least \(needed) text ids, got \(vocabulary.textVocabulary)")
         }
         if vocabulary.imageCodes < DefaultCorpus.imageCodesUsed {
-            throw ConfigError(file: source, key: "data.text_vocab",
-                              message: "the default corpus needs \(DefaultCorpus.imageCodesUsed) image codes, only \(vocabulary.imageCodes) remain")
+            throw ConfigError(
+                file: source, key: "data.text_vocab",
+                message:
+                    """
+                    the default corpus needs \(DefaultCorpus.imageCodesUsed) image codes, only \
+                    \(vocabulary.imageCodes) remain
+                    """
+            )
         }
     }
 
-    static func blockStream(_ dataset: Dataset, examples: ExampleBuilder, data: DataSettings, vocabulary: Vocabulary, seqLen: Int,
-                            seed: UInt64, dpRank: Int, dp: Int) -> BlockStream {
-        BlockStream(documentCount: dataset.documents.count, examples: examples, vocabulary: vocabulary,
-                    settings: data.cm3, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)
+    static func blockStream(
+        _ dataset: Dataset, examples: ExampleBuilder, data: DataSettings, vocabulary: Vocabulary, seqLen: Int,
+        seed: UInt64, dpRank: Int, dp: Int
+    ) -> BlockStream {
+        BlockStream(
+            documentCount: dataset.documents.count, examples: examples, vocabulary: vocabulary,
+            settings: data.cm3, seqLen: seqLen, seed: seed, dpRank: dpRank, dp: dp)
     }
 
     /// Retrieval over the dataset's stored embeddings, or over the built-in embedding of
     /// every document when it stores none.
-    static func retrievalExamples(_ dataset: Dataset, settings: RetrievalSettings, vocabulary: Vocabulary, seed: UInt64) -> RetrievalExamples {
+    static func retrievalExamples(
+        _ dataset: Dataset, settings: RetrievalSettings, vocabulary: Vocabulary, seed: UInt64
+    ) -> RetrievalExamples {
         let documents = dataset.documents
-        let bank = dataset.embeddings.map {
-            EmbeddingBank(text: $0.text, image: $0.image, dimensions: $0.dimensions, queryDropout: settings.queryDropout)
-        } ?? EmbeddingBank(builtinFor: documents, vocabulary: vocabulary, embedding: BuiltinEmbedding())
-        return RetrievalExamples(documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, bank: bank)
+        let bank =
+            dataset.embeddings.map {
+                EmbeddingBank(
+                    text: $0.text, image: $0.image, dimensions: $0.dimensions, queryDropout: settings.queryDropout)
+            } ?? EmbeddingBank(builtinFor: documents, vocabulary: vocabulary, embedding: BuiltinEmbedding())
+        return RetrievalExamples(
+            documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, bank: bank)
     }
 
     /// This rank's next `microBatch` blocks (or synthetic sequences, dealt round-robin to
@@ -139,19 +163,22 @@ public final class DataPipeline {
         guard settings.synthetic else { return TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
         let synthetic = SyntheticTokens(vocabSize: vocabulary.size, seqLen: seqLen, seed: seed)
         defer { syntheticCount += microBatch }
-        return TokenBatch(blocks: (syntheticCount..<(syntheticCount + microBatch)).map { synthetic.sequence($0 * dp + dpRank) })
+        return TokenBatch(
+            blocks: (syntheticCount..<(syntheticCount + microBatch)).map { synthetic.sequence($0 * dp + dpRank) })
     }
     private var syntheticCount = 0
 
     /// The first `count` validation batches of this rank (a fresh, deterministic stream over
     /// the held-out documents: every evaluation sees the same blocks). Each held-out
-    /// document (templated, when fine-tuning) starts a block of its own, without retrieval: the zero-shot setting, scored
-    /// alike whether training used retrieval or not, and with no unrelated document before
-    /// it that a model trained on `r1 r2 r3 query` would take for retrieved context.
+    /// document (templated, when fine-tuning) starts a block of its own, without retrieval:
+    /// the zero-shot setting, scored alike whether training used retrieval or not, and with
+    /// no unrelated document before it that a model trained on `r1 r2 r3 query` would take
+    /// for retrieved context.
     public func validationBatches(microBatch: Int, count: Int) -> [TokenBatch] {
         guard validation.documents.count > 0 else { return [] }
-        let stream = DataPipeline.blockStream(validation, examples: validationExamples, data: settings, vocabulary: vocabulary, seqLen: seqLen,
-                                              seed: seed &+ 1, dpRank: dpRank, dp: dp)
+        let stream = DataPipeline.blockStream(
+            validation, examples: validationExamples, data: settings, vocabulary: vocabulary, seqLen: seqLen,
+            seed: seed &+ 1, dpRank: dpRank, dp: dp)
         return (0..<count).map { _ in TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
     }
 }
@@ -160,7 +187,8 @@ extension TokenBatch {
     /// A batch of masked blocks: inputs, next-token targets and their CM3 loss weights.
     public init(blocks: [TrainingBlock]) {
         let seqLen = blocks[0].tokens.count - 1
-        self.init(microBatch: blocks.count, seqLen: seqLen,
-                  inputs: blocks.flatMap(\.inputs), targets: blocks.flatMap(\.targets), weights: blocks.flatMap(\.weights))
+        self.init(
+            microBatch: blocks.count, seqLen: seqLen,
+            inputs: blocks.flatMap(\.inputs), targets: blocks.flatMap(\.targets), weights: blocks.flatMap(\.weights))
     }
 }

@@ -40,8 +40,9 @@ public struct DataSettings: Equatable, Sendable {
     public func vocabulary(vocabSize: Int) -> Vocabulary {
         let cm3leon = Vocabulary.cm3leon
         let text = textVocab ?? (vocabSize == cm3leon.size ? cm3leon.textVocabulary : vocabSize / 2)
-        return Vocabulary(textVocabulary: text, imageCodes: vocabSize - text, pad: pad, eos: eos,
-                          breakToken: breakToken, mask: mask, infill: infill)
+        return Vocabulary(
+            textVocabulary: text, imageCodes: vocabSize - text, pad: pad, eos: eos,
+            breakToken: breakToken, mask: mask, infill: infill)
     }
 }
 
@@ -56,6 +57,7 @@ public struct DataPlan: Sendable {
     public var source: String
 
     public init(settings: DataSettings, vocabulary: Vocabulary, seqLen: Int, seed: UInt64, source: String) {
-        self.settings = settings; self.vocabulary = vocabulary; self.seqLen = seqLen; self.seed = seed; self.source = source
+        self.settings = settings; self.vocabulary = vocabulary; self.seqLen = seqLen; self.seed = seed;
+        self.source = source
     }
 }

@@ -24,7 +24,8 @@ public final class EmbeddingBank: RetrievalBank {
     }
 
     /// The bank of built-in embeddings of `documents`.
-    public convenience init(builtinFor documents: DocumentSource, vocabulary: Vocabulary, embedding: BuiltinEmbedding) {
+    public convenience init(builtinFor documents: DocumentSource, vocabulary: Vocabulary, embedding: BuiltinEmbedding)
+    {
         var text: [Float] = [], image: [Float] = []
         text.reserveCapacity(documents.count * embedding.dimensions)
         image.reserveCapacity(documents.count * embedding.dimensions)
@@ -57,8 +58,9 @@ public final class EmbeddingBank: RetrievalBank {
         var scores = [Float](repeating: 0, count: count)
         documentVectors.withUnsafeBufferPointer { bank in
             // scores [documents] = documentVectors [documents, dimensions] · query [dimensions]
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(count), Int32(dimensions), 1, bank.baseAddress, Int32(dimensions),
-                        query, 1, 0, &scores, 1)
+            cblas_sgemv(
+                CblasRowMajor, CblasNoTrans, Int32(count), Int32(dimensions), 1, bank.baseAddress, Int32(dimensions),
+                query, 1, 0, &scores, 1)
         }
         // Partial selection: only the top `limit` are ever sorted.
         var top: [(document: Int, score: Float)] = []
@@ -74,16 +76,23 @@ public final class EmbeddingBank: RetrievalBank {
     public func documentVector(_ document: Int) -> [Float] { row(documentVectors, document) }
 
     /// The stored embedding of one part of a document.
-    public func vector(_ document: Int, _ modality: Modality) -> [Float] { row(modality == .text ? text : image, document) }
+    public func vector(_ document: Int, _ modality: Modality) -> [Float] {
+        row(modality == .text ? text : image, document)
+    }
 
-    public func queryVector(_ document: Int, _ modality: Modality, kept: [Int32], generator: inout SplitMix64) -> [Float] {
+    public func queryVector(_ document: Int, _ modality: Modality, kept: [Int32], generator: inout SplitMix64)
+        -> [Float]
+    {
         switch query {
         case .builtin(let embedding): return embedding.embed(kept)
-        case .stored(let dropout): return dropCoordinates(vector(document, modality), rate: dropout, generator: &generator)
+        case .stored(let dropout):
+            return dropCoordinates(vector(document, modality), rate: dropout, generator: &generator)
         }
     }
 
-    private func row(_ matrix: [Float], _ index: Int) -> [Float] { Array(matrix[(index * dimensions)..<((index + 1) * dimensions)]) }
+    private func row(_ matrix: [Float], _ index: Int) -> [Float] {
+        Array(matrix[(index * dimensions)..<((index + 1) * dimensions)])
+    }
 }
 
 /// Query dropout applied to a stored (not re-computable) embedding: a fraction `rate` of

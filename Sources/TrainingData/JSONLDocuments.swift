@@ -15,8 +15,10 @@ public enum JSONLDocuments {
     /// Embeddings are all or nothing: when the first document has them, every document
     /// needs `text_embedding` if it has text tokens and `image_embedding` if it has image
     /// tokens (and no other), all of one dimension and none zero; each is L2-normalised here.
-    public static func read(_ path: String, vocabulary: Vocabulary, segments rules: SegmentRules,
-                            progress: (String) -> Void) throws -> (documents: [[Int32]], embeddings: [DocumentEmbedding]?) {
+    public static func read(
+        _ path: String, vocabulary: Vocabulary, segments rules: SegmentRules,
+        progress: (String) -> Void
+    ) throws -> (documents: [[Int32]], embeddings: [DocumentEmbedding]?) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError(path: path, message: "cannot read the file")
         }
@@ -24,7 +26,8 @@ public enum JSONLDocuments {
         var firstLine: Int?, withEmbeddings = false, dimensions: Int?
         // Split bytes, not Characters: Swift reads "\r\n" as one Character, so a split on
         // "\n" would leave a CRLF file as a single line.
-        for (number, bytes) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        for (number, bytes) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+        {
             let line = bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes
             guard line.contains(where: { !isWhitespace($0) }) else { continue }
             do {
@@ -32,14 +35,19 @@ public enum JSONLDocuments {
                 let document: [Int32]
                 switch parsed.content {
                 case .ids(let items): document = try self.document(items, vocabulary: vocabulary)
-                case .segments(let segments): document = try self.document(segments, vocabulary: vocabulary, rules: rules)
+                case .segments(let segments):
+                    document = try self.document(segments, vocabulary: vocabulary, rules: rules)
                 }
                 let given = parsed.text != nil || parsed.image != nil
                 if firstLine == nil { (firstLine, withEmbeddings) = (number + 1, given) }
                 if withEmbeddings {
-                    embeddings.append(try embedding(parsed, of: document, vocabulary: vocabulary, dimensions: &dimensions, firstLine: firstLine!))
+                    embeddings.append(
+                        try embedding(
+                            parsed, of: document, vocabulary: vocabulary, dimensions: &dimensions,
+                            firstLine: firstLine!))
                 } else if given {
-                    throw LineProblem(message: "gives embeddings but line \(firstLine!) gives none: give them on every line or none")
+                    throw LineProblem(
+                        message: "gives embeddings but line \(firstLine!) gives none: give them on every line or none")
                 }
                 documents.append(document)
             } catch let problem as LineProblem {
@@ -53,22 +61,39 @@ public enum JSONLDocuments {
     }
 
     /// A document's checked, normalised embeddings; a part the document lacks is zero.
-    static func embedding(_ line: Line, of document: [Int32], vocabulary: Vocabulary, dimensions: inout Int?,
-                          firstLine: Int) throws -> DocumentEmbedding {
+    static func embedding(
+        _ line: Line, of document: [Int32], vocabulary: Vocabulary, dimensions: inout Int?,
+        firstLine: Int
+    ) throws -> DocumentEmbedding {
         let parts = modalities(of: document, vocabulary: vocabulary)
         /// The part's normalised vector, or nil for a part the document lacks.
         func checked(_ modality: Modality) throws -> [Float]? {
-            let key = "\(modality.rawValue)_embedding", present = !(modality == .text ? parts.text : parts.image).isEmpty
+            let key = "\(modality.rawValue)_embedding",
+                present = !(modality == .text ? parts.text : parts.image).isEmpty
             guard let given = modality == .text ? line.text : line.image else {
-                if present { throw LineProblem(message: "no \(key), but the document has \(modality.rawValue) tokens (the file gives embeddings from line \(firstLine) on)") }
+                if present {
+                    throw LineProblem(
+                        message:
+                            """
+                            no \(key), but the document has \(modality.rawValue) tokens (the file gives embeddings \
+                            from line \(firstLine) on)
+                            """
+                    )
+                }
                 return nil
             }
             // A vector for a part the document lacks would give it a relevance it has no tokens for.
-            guard present else { throw LineProblem(message: "\(key) given, but the document has no \(modality.rawValue) tokens") }
-            if let dimensions, given.count != dimensions {
-                throw LineProblem(message: "\(key) has \(given.count) dimensions, but the file's embeddings so far have \(dimensions)")
+            guard present else {
+                throw LineProblem(message: "\(key) given, but the document has no \(modality.rawValue) tokens")
             }
-            guard !given.isEmpty, given.contains(where: { $0 != 0 }) else { throw LineProblem(message: "\(key) is a zero vector") }
+            if let dimensions, given.count != dimensions {
+                throw LineProblem(
+                    message:
+                        "\(key) has \(given.count) dimensions, but the file's embeddings so far have \(dimensions)")
+            }
+            guard !given.isEmpty, given.contains(where: { $0 != 0 }) else {
+                throw LineProblem(message: "\(key) is a zero vector")
+            }
             dimensions = given.count
             return normalized(given)
         }
@@ -92,10 +117,17 @@ public enum JSONLDocuments {
             }
             let token = Int32(id)
             if vocabulary.isReservedInDocuments(token) {
-                throw LineProblem(message: "token \(id) (item \(position + 1)) is \(vocabulary.specialName(token) ?? ""), which the objective reserves")
+                throw LineProblem(
+                    message:
+                        """
+                        token \(id) (item \(position + 1)) is \(vocabulary.specialName(token) ?? ""), which the \
+                        objective reserves
+                        """
+                )
             }
             if token == vocabulary.eos && position != items.count - 1 {
-                throw LineProblem(message: "token \(id) (item \(position + 1)) is <eos>, which may only end a document")
+                throw LineProblem(
+                    message: "token \(id) (item \(position + 1)) is <eos>, which may only end a document")
             }
             document.append(token)
         }
@@ -130,7 +162,13 @@ public enum JSONLDocuments {
             } catch let problem as LineProblem {
                 throw problem
             } catch {
-                throw LineProblem(message: "expected a JSON array of token ids or of segments, or {\"tokens\": [...]} or {\"segments\": [...]}")
+                throw LineProblem(
+                    message:
+                        """
+                        expected a JSON array of token ids or of segments, or {\"tokens\": [...]} or {\"segments\": \
+                        [...]}
+                        """
+                )
             }
         }
 
@@ -142,7 +180,8 @@ public enum JSONLDocuments {
             let object = try decoder.container(keyedBy: Keys.self)
             if object.contains(.segments) {
                 guard let content = try Line.content(object.superDecoder(forKey: .segments).singleValueContainer()),
-                      case .segments = content else { throw LineProblem(message: "\"segments\" must be a list of segments") }
+                    case .segments = content
+                else { throw LineProblem(message: "\"segments\" must be a list of segments") }
                 self.content = content
             } else {
                 content = .ids(try object.decode([Item].self, forKey: .tokens))

@@ -60,18 +60,31 @@ extension JSONLDocuments {
                 }
                 let tokens = encode(text)
                 guard !tokens.isEmpty else { throw LineProblem(message: "\(name): the text is empty") }
-                for token in tokens where token < 0 || vocabulary.isImage(token) || vocabulary.isReservedInDocuments(token) || token == vocabulary.eos {
-                    let what = vocabulary.specialName(token).map { "\($0), which the objective reserves" } ?? "outside the text vocabulary 0..<\(vocabulary.textVocabulary)"
+                for token in tokens
+                where token < 0 || vocabulary.isImage(token) || vocabulary.isReservedInDocuments(token)
+                    || token == vocabulary.eos
+                {
+                    let what =
+                        vocabulary.specialName(token).map { "\($0), which the objective reserves" }
+                        ?? "outside the text vocabulary 0..<\(vocabulary.textVocabulary)"
                     throw LineProblem(message: "\(name): the tokenizer gives id \(token), \(what)")
                 }
                 document += tokens
             case .image(let items):
                 guard items.count == rules.imageTokens else {
-                    throw LineProblem(message: "\(name).image has \(items.count) codes, but data.image_tokens is \(rules.imageTokens)")
+                    throw LineProblem(
+                        message:
+                            "\(name).image has \(items.count) codes, but data.image_tokens is \(rules.imageTokens)")
                 }
                 for (position, item) in items.enumerated() {
                     guard case .id(let code) = item, (0..<vocabulary.imageCodes).contains(code) else {
-                        throw LineProblem(message: "\(name).image: code \(item) (item \(position + 1)) is outside 0..<\(vocabulary.imageCodes)")
+                        throw LineProblem(
+                            message:
+                                """
+                                \(name).image: code \(item) (item \(position + 1)) is outside \
+                                0..<\(vocabulary.imageCodes)
+                                """
+                        )
                     }
                     document.append(vocabulary.imageToken(code))
                 }

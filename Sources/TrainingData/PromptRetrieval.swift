@@ -13,7 +13,8 @@ public struct PromptRetrieval {
     public init?(dataset: Dataset, vocabulary: Vocabulary) {
         guard dataset.embeddings == nil else { return nil }
         let bank = EmbeddingBank(builtinFor: dataset.documents, vocabulary: vocabulary, embedding: embedding)
-        examples = RetrievalExamples(documents: dataset.documents, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 0, bank: bank)
+        examples = RetrievalExamples(
+            documents: dataset.documents, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 0, bank: bank)
     }
 
     /// Up to `count` documents for `prompt`, split evenly between its text and image parts
@@ -26,10 +27,11 @@ public struct PromptRetrieval {
         let withoutEnd = prompt.filter { $0 != vocabulary.eos }
         var chosen: [RetrievedDocument] = []
         for (index, modality) in present.enumerated() {
-            chosen += examples.search(vectors[modality], modality: modality, count: (count - chosen.count) / (present.count - index),
-                                      full: vectors.document, excluding: nil,
-                                      isCopyOfQuery: { documents.document($0).filter { $0 != vocabulary.eos } == withoutEnd },
-                                      taken: chosen)
+            chosen += examples.search(
+                vectors[modality], modality: modality, count: (count - chosen.count) / (present.count - index),
+                full: vectors.document, excluding: nil,
+                isCopyOfQuery: { documents.document($0).filter { $0 != vocabulary.eos } == withoutEnd },
+                taken: chosen)
         }
         return chosen.map(\.document)
     }

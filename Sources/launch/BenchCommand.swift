@@ -21,10 +21,13 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Data-parallel size: must equal ranks / tp when given.")
     var dp: Int?
 
-    @Flag(name: .long, help: "Shard the optimizer over dp (ZeRO-1, as parallel.distributed_optimizer does in training).")
+    @Flag(
+        name: .long, help: "Shard the optimizer over dp (ZeRO-1, as parallel.distributed_optimizer does in training).")
     var distributedOptimizer = false
 
-    @Flag(name: .long, help: "Also print the result as one JSON line (per-step seconds, median and best tokens/s, peak memory).")
+    @Flag(
+        name: .long,
+        help: "Also print the result as one JSON line (per-step seconds, median and best tokens/s, peak memory).")
     var json = false
 
     func validate() throws {
@@ -38,21 +41,45 @@ struct Bench: ParsableCommand {
         let chosen = try benchmarkShape(shape)
         try withParallelContext(tp: tp, model: chosen.model) { context in
             if let dp, dp != context.dp {
-                if context.isLeader { report("invalid layout: --dp \(dp) but \(context.worldSize) ranks / tp \(context.tp) = \(context.dp)") }
+                if context.isLeader {
+                    report(
+                        "invalid layout: --dp \(dp) but \(context.worldSize) ranks / tp \(context.tp) = \(context.dp)")
+                }
                 throw ExitCode(2)
             }
-            let log: (String) -> Void = context.isLeader ? { print($0); fflush(stdout) } : { _ in }
-            let result = try Benchmark.run(chosen, steps: steps, context: context, distributedOptimizer: distributedOptimizer, log: log)
-            log("shape \(result.shape), tp \(context.tp) × dp \(context.dp): " + String(
-                format: "%ld tokens/step; median %.3f s/step = %.0f tokens/s = %.0f%% of sgemm %.1f GFLOP/s; best %.3f s/step = %.0f tokens/s = %.0f%%; peak RSS %.2f GiB",
-                result.tokensPerStep, result.medianSeconds, result.medianTokensPerSecond, 100 * result.fractionOfSgemm, result.sgemmGflops,
-                result.bestSeconds, result.bestTokensPerSecond, 100 * result.bestFractionOfSgemm, Double(result.peakResidentBytes) / 1_073_741_824))
-            log(String(format: "where a step goes (rank 0, mean of %ld timed steps, %.4f s):", result.stepSeconds.count, result.breakdown.step))
+            let log: (String) -> Void =
+                context.isLeader
+                ? {
+                    print($0); fflush(stdout)
+                } : { _ in }
+            let result = try Benchmark.run(
+                chosen, steps: steps, context: context, distributedOptimizer: distributedOptimizer, log: log)
+            log(
+                "shape \(result.shape), tp \(context.tp) × dp \(context.dp): "
+                    + String(
+                        format:
+                            """
+                            %ld tokens/step; median %.3f s/step = %.0f tokens/s = %.0f%% of sgemm %.1f GFLOP/s; best \
+                            %.3f s/step = %.0f tokens/s = %.0f%%; peak RSS %.2f GiB
+                            """,
+                        result.tokensPerStep, result.medianSeconds, result.medianTokensPerSecond,
+                        100 * result.fractionOfSgemm, result.sgemmGflops,
+                        result.bestSeconds, result.bestTokensPerSecond, 100 * result.bestFractionOfSgemm,
+                        Double(result.peakResidentBytes) / 1_073_741_824))
+            log(
+                String(
+                    format: "where a step goes (rank 0, mean of %ld timed steps, %.4f s):", result.stepSeconds.count,
+                    result.breakdown.step))
             result.breakdown.lines.forEach(log)
             if json {
                 log(try JSONLine.encode(BenchLine(result, tp: context.tp, dp: context.dp)))
             }
-            log("collectives per step, rank 0: tensor-parallel \(result.tensorParallelBytesPerStep) bytes sent, data-parallel \(result.dataParallelBytesPerStep) bytes sent")
+            log(
+                """
+                collectives per step, rank 0: tensor-parallel \(result.tensorParallelBytesPerStep) bytes sent, \
+                data-parallel \(result.dataParallelBytesPerStep) bytes sent
+                """
+            )
         }
     }
 }
@@ -60,7 +87,8 @@ struct Bench: ParsableCommand {
 /// The benchmark shape `--shape` names, or the one-line refusal the bench commands give.
 func benchmarkShape(_ name: String) throws -> BenchmarkShape {
     guard let shape = BenchmarkShape.named(name) else {
-        throw ValidationError("unknown shape '\(name)'; choose one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
+        throw ValidationError(
+            "unknown shape '\(name)'; choose one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
     }
     return shape
 }

@@ -12,13 +12,13 @@ struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write dataset shards: the built-in default corpus, or documents from a JSONL file.",
         discussion: """
-        With --from-jsonl, each line is a JSON array of token ids or an object {"tokens": [...]}, \
-        or interleaved segments [{"text": "..."}, {"image": [codes]}] (or {"segments": [...]}), \
-        text encoded with the config's data.tokenizer and images of data.image_tokens codes; \
-        optionally with "text_embedding" and "image_embedding" (lists of numbers, e.g. CLIP \
-        ViT-B/32); the ids must fit the config's vocabulary. Shards are named train-00000.h5, … and \
-        validation-00000.h5, … (see docs/data-format.md).
-        """)
+            With --from-jsonl, each line is a JSON array of token ids or an object {"tokens": [...]}, \
+            or interleaved segments [{"text": "..."}, {"image": [codes]}] (or {"segments": [...]}), \
+            text encoded with the config's data.tokenizer and images of data.image_tokens codes; \
+            optionally with "text_embedding" and "image_embedding" (lists of numbers, e.g. CLIP \
+            ViT-B/32); the ids must fit the config's vocabulary. Shards are named train-00000.h5, … and \
+            validation-00000.h5, … (see docs/data-format.md).
+            """)
 
     @Option(name: .long, help: "Directory to write the shards into (created if needed).")
     var out: String
@@ -41,7 +41,11 @@ struct Prepare: ParsableCommand {
     @Option(name: .long, help: "Documents per shard.")
     var shardDocuments: Int = 10_000
 
-    @Flag(name: .long, help: "Store the built-in text and image embeddings of each document (for retrieval) where the input gives none.")
+    @Flag(
+        name: .long,
+        help:
+            "Store the built-in text and image embeddings of each document (for retrieval) where the input gives none."
+    )
     var embeddings = false
 
     func validate() throws {
@@ -58,42 +62,57 @@ struct Prepare: ParsableCommand {
         let resolved = try loadConfig(config, set: overrides)
         let vocabulary = resolved.vocabulary
         try withReportedErrors {
-            let progress: (String) -> Void = { print($0); fflush(stdout) }
+            let progress: (String) -> Void = {
+                print($0); fflush(stdout)
+            }
             // Every input is read and checked before --out is created, so a refused input
             // leaves nothing on disk.
             var sets: [(prefix: String, documents: [[Int32]], embeddings: [DocumentEmbedding]?)]
             if let fromJsonl {
                 let started = Date()
                 let tokenizer = try resolved.data.tokenizer.map { try TokenText.load($0, config: resolved) }
-                let rules = JSONLDocuments.SegmentRules(encode: tokenizer.map { tokenizer in { tokenizer.encode($0) } }, imageTokens: resolved.data.imageTokens)
-                let read = try JSONLDocuments.read(fromJsonl, vocabulary: vocabulary, segments: rules, progress: progress)
+                let rules = JSONLDocuments.SegmentRules(
+                    encode: tokenizer.map { tokenizer in { tokenizer.encode($0) } },
+                    imageTokens: resolved.data.imageTokens)
+                let read = try JSONLDocuments.read(
+                    fromJsonl, vocabulary: vocabulary, segments: rules, progress: progress)
                 let seconds = Date().timeIntervalSince(started), tokens = read.documents.reduce(0) { $0 + $1.count }
-                progress(String(format: "read %ld documents, %ld tokens in %.1f s: %.0f documents/s, %.0f tokens/s",
-                                read.documents.count, tokens, seconds, Double(read.documents.count) / seconds, Double(tokens) / seconds))
+                progress(
+                    String(
+                        format: "read %ld documents, %ld tokens in %.1f s: %.0f documents/s, %.0f tokens/s",
+                        read.documents.count, tokens, seconds, Double(read.documents.count) / seconds,
+                        Double(tokens) / seconds))
                 sets = [("train", read.documents, read.embeddings)]
             } else {
                 let corpus = DefaultCorpus(vocabulary: vocabulary, seed: resolved.seed)
                 let trainCount = documents ?? resolved.data.documents
                 let heldOut = validationDocuments ?? resolved.data.validationDocuments
-                sets = [("train", corpus.documents(trainCount), nil),
-                        ("validation", (trainCount..<(trainCount + heldOut)).map(corpus.document), nil)]
+                sets = [
+                    ("train", corpus.documents(trainCount), nil),
+                    ("validation", (trainCount..<(trainCount + heldOut)).map(corpus.document), nil)
+                ]
             }
             if embeddings {
                 let builtin = BuiltinEmbedding()
                 for index in sets.indices where sets[index].embeddings == nil {
-                    sets[index].embeddings = sets[index].documents.map { builtin.embed(document: $0, vocabulary: vocabulary) }
+                    sets[index].embeddings = sets[index].documents.map {
+                        builtin.embed(document: $0, vocabulary: vocabulary)
+                    }
                 }
             }
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             } catch {
                 let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-                let reason = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
+                let reason = underlying.flatMap {
+                    $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil
+                }
                 throw DataError(path: out, message: "cannot create the directory" + (reason.map { " (\($0))" } ?? ""))
             }
             for set in sets {
-                try DatasetShard.writeShards(set.documents, embeddings: set.embeddings, directory: out, prefix: set.prefix,
-                                             perShard: shardDocuments, vocabulary: vocabulary, progress: progress)
+                try DatasetShard.writeShards(
+                    set.documents, embeddings: set.embeddings, directory: out, prefix: set.prefix,
+                    perShard: shardDocuments, vocabulary: vocabulary, progress: progress)
             }
         }
     }
@@ -110,7 +129,9 @@ struct InspectData: ParsableCommand {
     @Option(name: .long, help: "Blocks to show.")
     var count: Int = 4
 
-    @Option(name: .customLong("set"), help: "Override a config value, e.g. --set data.tasks=configs/tasks/shapes.yaml (repeatable).")
+    @Option(
+        name: .customLong("set"),
+        help: "Override a config value, e.g. --set data.tasks=configs/tasks/shapes.yaml (repeatable).")
     var overrides: [String] = []
 
     @Flag(name: .long, help: "JSON lines with token ids and loss weights instead of text.")
@@ -133,18 +154,29 @@ struct InspectData: ParsableCommand {
                 print(try InspectedBlock(block, dataset: pipeline.training).jsonLine())
             } else {
                 let spans = block.pieces.filter(\.startsExample).reduce(0) { $0 + $1.spanCount }
-                print("block \(block.index) of epoch \(block.epoch): \(block.pieces.count) example(s) or parts, \(spans) masked span(s), \(block.padding) padding")
+                print(
+                    """
+                    block \(block.index) of epoch \(block.epoch): \(block.pieces.count) example(s) or parts, \
+                    \(spans) masked span(s), \(block.padding) padding
+                    """
+                )
                 for piece in block.pieces {
                     let source = pipeline.training.source(of: piece.query)
-                    let retrieved = piece.retrieved.map { String(format: "%ld (%@, relevance %.2f)", $0.document, $0.modality.rawValue, $0.relevance) }
-                    print((piece.task.map { "  task \($0): document" } ?? "  query") + " \(piece.query) (\(source.name) #\(source.index))"
-                          + (retrieved.isEmpty ? "" : " after " + retrieved.joined(separator: ", ")))
+                    let retrieved = piece.retrieved.map {
+                        String(format: "%ld (%@, relevance %.2f)", $0.document, $0.modality.rawValue, $0.relevance)
+                    }
+                    print(
+                        (piece.task.map { "  task \($0): document" } ?? "  query")
+                            + " \(piece.query) (\(source.name) #\(source.index))"
+                            + (retrieved.isEmpty ? "" : " after " + retrieved.joined(separator: ", ")))
                 }
                 print(text.render(block.tokens))
                 print("")
             }
         }
-        let summary = String(format: "padding: %.1f%% of %ld tokens in %ld blocks", 100 * Double(padding) / Double(max(total, 1)), total, count)
+        let summary = String(
+            format: "padding: %.1f%% of %ld tokens in %ld blocks", 100 * Double(padding) / Double(max(total, 1)),
+            total, count)
         if json { FileHandle.standardError.write(Data((summary + "\n").utf8)) } else { print(summary) }
     }
 }
@@ -179,9 +211,11 @@ struct InspectedBlock: Encodable {
         padding = block.padding
         examples = block.pieces.map { piece in
             let source = dataset.source(of: piece.query)
-            return Piece(query: piece.query, task: piece.task, source: source.name, sourceIndex: source.index, retrieved: piece.retrieved,
-                         spans: piece.spanCount, start: piece.range.lowerBound, end: piece.range.upperBound,
-                         startsExample: piece.startsExample, endsExample: piece.endsExample)
+            return Piece(
+                query: piece.query, task: piece.task, source: source.name, sourceIndex: source.index,
+                retrieved: piece.retrieved,
+                spans: piece.spanCount, start: piece.range.lowerBound, end: piece.range.upperBound,
+                startsExample: piece.startsExample, endsExample: piece.endsExample)
         }
     }
 

@@ -15,11 +15,11 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score a checkpoint: validation loss and perplexity, or generation on held-out documents.",
         discussion: """
-        Without --task: validation loss and perplexity as JSON. With --task text-to-image or \
-        image-to-text (built-in corpus only): decodes every held-out document's caption into an \
-        image, or its image into a caption, greedily, with no guidance, CFG α 2, 3 and 5, and \
-        CD-K, and prints the fraction generated exactly right (and per-cell accuracy for images).
-        """)
+            Without --task: validation loss and perplexity as JSON. With --task text-to-image or \
+            image-to-text (built-in corpus only): decodes every held-out document's caption into an \
+            image, or its image into a caption, greedily, with no guidance, CFG α 2, 3 and 5, and \
+            CD-K, and prints the fraction generated exactly right (and per-cell accuracy for images).
+            """)
 
     @OptionGroup var options: RunOptions
 
@@ -29,7 +29,9 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Validation micro-batches per rank (default: train.eval_batches).")
     var batches: Int?
 
-    @Option(name: .long, help: "text-to-image, image-to-text or a task of the config's data.tasks: score generation instead of loss.")
+    @Option(
+        name: .long,
+        help: "text-to-image, image-to-text or a task of the config's data.tasks: score generation instead of loss.")
     var task: String?
 
     @Option(name: .long, help: "With --task: held-out documents to score.")
@@ -44,7 +46,14 @@ struct Eval: ParsableCommand {
     @Flag(name: .long, help: "With --task: print JSON lines instead of a table.")
     var json = false
 
-    @Option(name: .long, help: "Without --task: also write the validation blocks scored, one JSON line each ({\"tokens\": [seq+1 ids], \"weights\": [seq loss weights]}), for an outside model to score the same blocks.")
+    @Option(
+        name: .long,
+        help:
+            """
+            Without --task: also write the validation blocks scored, one JSON line each ({\"tokens\": [seq+1 ids], \
+            \"weights\": [seq loss weights]}), for an outside model to score the same blocks.
+            """
+    )
     var blocks: String?
 
     func validate() throws {
@@ -68,15 +77,21 @@ struct Eval: ParsableCommand {
                     if context.isLeader { try show(scores, step: state.step) }
                     return
                 }
-                let pipeline = try context.agreeing { try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp) }
-                let validation = pipeline.validationBatches(microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
+                let pipeline = try context.agreeing {
+                    try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
+                }
+                let validation = pipeline.validationBatches(
+                    microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
                 let loss = try decoder.validationLoss(validation, context: context)
                 if let blocks, context.isLeader {
                     let lines = try validation.flatMap(ScoredBlock.rows).map { try JSONLine.encode($0) + "\n" }
                     try writeAtomically(Data(lines.joined().utf8), to: blocks)
                 }
                 if context.isLeader {
-                    print(try JSONLine.encode(ValidationScore(checkpoint: checkpoint, step: state.step, valLoss: loss, valPpl: exp(loss))))
+                    print(
+                        try JSONLine.encode(
+                            ValidationScore(checkpoint: checkpoint, step: state.step, valLoss: loss, valPpl: exp(loss))
+                        ))
                 }
             }
         }
@@ -85,22 +100,37 @@ struct Eval: ParsableCommand {
     /// The built-in task or the config's fine-tuning task called `name`.
     func generationTask(named name: String, _ resolved: TesseraConfig) throws -> GenerationTask {
         guard resolved.usesBuiltInCorpus else {
-            report("--task scores the built-in corpus, whose captions determine their pictures; \(options.config) names shards")
+            report(
+                """
+                --task scores the built-in corpus, whose captions determine their pictures; \(options.config) names \
+                shards
+                """
+            )
             throw ExitCode(2)
         }
         let corpus = DefaultCorpus(vocabulary: resolved.vocabulary)
         let fineTuning = try withReportedErrors { try resolved.fineTuningTasks() ?? [] }
-        let tasks = GenerationTask.builtin(corpus) + fineTuning.map { GenerationTask(name: $0.name, template: $0.template) }
+        let tasks =
+            GenerationTask.builtin(corpus) + fineTuning.map { GenerationTask(name: $0.name, template: $0.template) }
         guard let task = tasks.first(where: { $0.name == name }) else {
-            report("--task must be \(ConfigValueKind.phrase(tasks.map(\.name))) (the built-in tasks and those of data.tasks), got '\(name)'")
+            report(
+                """
+                --task must be \(ConfigValueKind.phrase(tasks.map(\.name))) (the built-in tasks and those of \
+                data.tasks), got '\(name)'
+                """
+            )
             throw ExitCode(2)
         }
         return task
     }
 
     /// Greedy decoding with each guidance the paper compares.
-    func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, vocabulary: Vocabulary) throws -> [TaskScore] {
-        let scoring = ExactScoring(generator: Generator(decoder: decoder, vocabulary: vocabulary), corpus: DefaultCorpus(vocabulary: vocabulary))
+    func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, vocabulary: Vocabulary) throws
+        -> [TaskScore]
+    {
+        let scoring = ExactScoring(
+            generator: Generator(decoder: decoder, vocabulary: vocabulary),
+            corpus: DefaultCorpus(vocabulary: vocabulary))
         return try GuidanceComparison.settings(cdK: cdK, cdAlpha: cdAlpha).map { name, decoding in
             try scoring.score(task, documents: documents, settings: decoding, setting: name)
         }
@@ -109,17 +139,26 @@ struct Eval: ParsableCommand {
     func show(_ scores: [TaskScore], step: Int) throws {
         if json {
             for score in scores {
-                print(try JSONLine.encode(ScoreLine(checkpoint: checkpoint, step: step, task: score.task, setting: score.setting,
-                                                    documents: score.documents, exact: score.exact, cellAccuracy: score.cellAccuracy)))
+                print(
+                    try JSONLine.encode(
+                        ScoreLine(
+                            checkpoint: checkpoint, step: step, task: score.task, setting: score.setting,
+                            documents: score.documents, exact: score.exact, cellAccuracy: score.cellAccuracy)))
             }
             return
         }
-        print("\(scores.first?.task ?? ""), \(scores.first?.documents ?? 0) held-out documents, checkpoint step \(step), greedy:")
+        print(
+            """
+            \(scores.first?.task ?? ""), \(scores.first?.documents ?? 0) held-out documents, checkpoint step \
+            \(step), greedy:
+            """
+        )
         print("| decoding | exact |" + (scores.first?.cellAccuracy != nil ? " cells right |" : ""))
         print("|---|---|" + (scores.first?.cellAccuracy != nil ? "---|" : ""))
         for score in scores {
-            print("| \(score.setting) | " + String(format: "%.1f%%", 100 * score.exact) + " |"
-                        + (score.cellAccuracy.map { String(format: " %.1f%% |", 100 * $0) } ?? ""))
+            print(
+                "| \(score.setting) | " + String(format: "%.1f%%", 100 * score.exact) + " |"
+                    + (score.cellAccuracy.map { String(format: " %.1f%% |", 100 * $0) } ?? ""))
         }
     }
 }
@@ -152,8 +191,9 @@ struct ScoredBlock: Encodable {
     static func rows(_ batch: TokenBatch) -> [ScoredBlock] {
         (0..<batch.microBatch).map { row in
             let range = (row * batch.seqLen)..<((row + 1) * batch.seqLen)
-            return ScoredBlock(tokens: Array(batch.inputs[range]) + [batch.targets[range.upperBound - 1]],
-                               weights: Array(batch.weights[range]))
+            return ScoredBlock(
+                tokens: Array(batch.inputs[range]) + [batch.targets[range.upperBound - 1]],
+                weights: Array(batch.weights[range]))
         }
     }
 }

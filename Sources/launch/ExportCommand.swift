@@ -12,12 +12,12 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write a checkpoint as a Hugging Face OPT model directory.",
         discussion: """
-        Writes config.json, model.safetensors and, when the config names one, tokenizer.json to \
-        --out, which `transformers` loads with \
-        OPTForCausalLM.from_pretrained(DIR). The model is the checkpoint's own stored config \
-        unless --config names one. scripts/check_export.py checks the exported model's loss \
-        against `launch eval`.
-        """)
+            Writes config.json, model.safetensors and, when the config names one, tokenizer.json to \
+            --out, which `transformers` loads with \
+            OPTForCausalLM.from_pretrained(DIR). The model is the checkpoint's own stored config \
+            unless --config names one. scripts/check_export.py checks the exported model's loss \
+            against `launch eval`.
+            """)
 
     @Option(name: .long, help: "Checkpoint file.")
     var checkpoint: String
@@ -30,7 +30,8 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try withReportedErrors {
-            let trained = try config.map { try TrainedModel(checkpoint: checkpoint, config: try loadConfig($0)) }
+            let trained =
+                try config.map { try TrainedModel(checkpoint: checkpoint, config: try loadConfig($0)) }
                 ?? TrainedModel(checkpoint: checkpoint)
             let resolved = trained.config, decoder = trained.decoder
             let vocabulary = resolved.vocabulary
@@ -42,20 +43,27 @@ struct ExportCommand: ParsableCommand {
             var weights = SafeTensorsWriter()
             weights.entries = OPTExport.tensors(decoder.parameters)
             weights.metadata = ["format": "pt", "source": checkpoint]
-            let configJSON = try JSONSerialization.data(withJSONObject: OPTExport.config(resolved.model, vocabulary: vocabulary),
-                                                        options: [.prettyPrinted, .sortedKeys])
+            let configJSON = try JSONSerialization.data(
+                withJSONObject: OPTExport.config(resolved.model, vocabulary: vocabulary),
+                options: [.prettyPrinted, .sortedKeys])
             try writeAtomically(try weights.encoded(), to: out + "/model.safetensors")
             try writeAtomically(configJSON, to: out + "/config.json")
             var written = ["config.json", "model.safetensors"]
             // The tokenizer travels with the model, so the directory loads as a whole.
             if let tokenizer = resolved.data.tokenizer {
                 guard let data = FileManager.default.contents(atPath: tokenizer) else {
-                    throw ConfigError(file: resolved.source, key: "data.tokenizer", message: "\(tokenizer) cannot be read")
+                    throw ConfigError(
+                        file: resolved.source, key: "data.tokenizer", message: "\(tokenizer) cannot be read")
                 }
                 try writeAtomically(data, to: out + "/tokenizer.json")
                 written.append("tokenizer.json")
             }
-            print("wrote \(written.map { "\(out)/\($0)" }.joined(separator: ", ")) (\(resolved.model.parameterTable.parameterCount) parameters, OPTForCausalLM)")
+            print(
+                """
+                wrote \(written.map { "\(out)/\($0)" }.joined(separator: ", ")) \
+                (\(resolved.model.parameterTable.parameterCount) parameters, OPTForCausalLM)
+                """
+            )
         }
     }
 }

@@ -15,11 +15,11 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate an image from a caption or a caption from an image with a trained checkpoint.",
         discussion: """
-        The prompt is words of the built-in corpus, special tokens such as <break>, image codes \
-        img:K, or token ids. Image mode decodes, after `prompt <break>`, exactly one image's worth \
-        of image codes and then <eos>; text mode decodes text tokens until <eos> or --max-tokens. \
-        Under mpirun the ranks split the model by --tp and decode together.
-        """)
+            The prompt is words of the built-in corpus, special tokens such as <break>, image codes \
+            img:K, or token ids. Image mode decodes, after `prompt <break>`, exactly one image's worth \
+            of image codes and then <eos>; text mode decodes text tokens until <eos> or --max-tokens. \
+            Under mpirun the ranks split the model by --tp and decode together.
+            """)
 
     @OptionGroup var options: RunOptions
 
@@ -56,40 +56,70 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Random seed of the samples.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("image-tokens"), help: "Image codes in one image (default: 36 on the built-in corpus, else data.image_tokens).")
+    @Option(
+        name: .customLong("image-tokens"),
+        help: "Image codes in one image (default: 36 on the built-in corpus, else data.image_tokens).")
     var imageTokens: Int?
 
-    @Option(name: .customLong("max-tokens"), help: "Text mode: the most text tokens before <eos> (default: as many as seq_len leaves after the prompt, at most 64).")
+    @Option(
+        name: .customLong("max-tokens"),
+        help:
+            """
+            Text mode: the most text tokens before <eos> (default: as many as seq_len leaves after the prompt, at \
+            most 64).
+            """
+    )
     var maxTokens: Int?
 
     @Flag(name: .long, help: "Print JSON with the token ids instead of text.")
     var json = false
 
-    @Option(name: .long, help: "Prepend this many documents retrieved from the training bank by the prompt, as in training.")
+    @Option(
+        name: .long,
+        help: "Prepend this many documents retrieved from the training bank by the prompt, as in training.")
     var retrieve: Int = 0
 
-    @Option(name: .long, help: "Built-in corpus: write the generated images (image mode) or the prompt's image (text mode) as one PNG grid.")
+    @Option(
+        name: .long,
+        help:
+            """
+            Built-in corpus: write the generated images (image mode) or the prompt's image (text mode) as one PNG \
+            grid.
+            """
+    )
     var out: String?
 
     func validate() throws {
-        guard ["image", "text"].contains(mode) else { throw ValidationError("--mode must be image or text, got '\(mode)'") }
+        guard ["image", "text"].contains(mode) else {
+            throw ValidationError("--mode must be image or text, got '\(mode)'")
+        }
         if cfg != nil && cdK != nil { throw ValidationError("--cfg and --cd-k are two kinds of guidance: give one") }
         if let cdK, cdK < 1 { throw ValidationError("--cd-k must be positive, got \(cdK)") }
-        guard cdAlpha >= 0 && cdAlpha <= 1 else { throw ValidationError("--cd-alpha must be in 0...1, got \(cdAlpha)") }
-        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be 0 or more, got \(temperature)") }
+        guard cdAlpha >= 0 && cdAlpha <= 1 else {
+            throw ValidationError("--cd-alpha must be in 0...1, got \(cdAlpha)")
+        }
+        guard temperature >= 0 && temperature.isFinite else {
+            throw ValidationError("--temperature must be 0 or more, got \(temperature)")
+        }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
         guard topK >= 0 else { throw ValidationError("--top-k must be 0 or more, got \(topK)") }
-        guard (1...1024).contains(samples) else { throw ValidationError("--samples must be in 1...1024, got \(samples)") }
-        if let imageTokens, imageTokens < 1 { throw ValidationError("--image-tokens must be positive, got \(imageTokens)") }
+        guard (1...1024).contains(samples) else {
+            throw ValidationError("--samples must be in 1...1024, got \(samples)")
+        }
+        if let imageTokens, imageTokens < 1 {
+            throw ValidationError("--image-tokens must be positive, got \(imageTokens)")
+        }
         if let out, !out.hasSuffix(".png") { throw ValidationError("--out must name a .png file, got '\(out)'") }
         guard retrieve >= 0 else { throw ValidationError("--retrieve must be 0 or more, got \(retrieve)") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
     }
 
     var settings: DecodingSettings {
-        let guidance: Guidance = cfg.map { .classifierFree(scale: $0) } ?? cdK.map { .contrastive(k: $0, alpha: cdAlpha) } ?? .none
-        return DecodingSettings(sampling: SamplingSettings(temperature: temperature, topK: topK, topP: topP),
-                                guidance: guidance, samples: samples, seed: seed)
+        let guidance: Guidance =
+            cfg.map { .classifierFree(scale: $0) } ?? cdK.map { .contrastive(k: $0, alpha: cdAlpha) } ?? .none
+        return DecodingSettings(
+            sampling: SamplingSettings(temperature: temperature, topK: topK, topP: topP),
+            guidance: guidance, samples: samples, seed: seed)
     }
 
     func run() throws {
@@ -111,20 +141,30 @@ struct Generate: ParsableCommand {
         if tokens.last != vocabulary.breakToken { tokens.append(vocabulary.breakToken) }
         let retrieved = try retrievedDocuments(for: tokens, config: resolved, vocabulary: vocabulary)
         let retrievedContext = retrieved.flatMap(\.tokens)
-        let generationMode: GenerationMode = mode == "image"
+        let generationMode: GenerationMode =
+            mode == "image"
             ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : resolved.data.imageTokens))
-            : .text(maxTokens: maxTokens ?? max(1, min(64, resolved.model.seqLen - retrievedContext.count - tokens.count - 1)))
+            : .text(
+                maxTokens: maxTokens
+                    ?? max(1, min(64, resolved.model.seqLen - retrievedContext.count - tokens.count - 1)))
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 let trained = try TrainedModel(checkpoint: checkpoint, config: resolved, context: context)
                 let generator = Generator(decoder: trained.decoder, vocabulary: vocabulary)
-                let outputs = try context.agreeing { try generator.generate(prompt: retrievedContext + tokens, mode: generationMode, settings: settings) }
+                let outputs = try context.agreeing {
+                    try generator.generate(prompt: retrievedContext + tokens, mode: generationMode, settings: settings)
+                }
                 guard context.isLeader else { return }
                 let render = text.render
-                for document in retrieved where !json { print("retrieved \(document.index): \(render(document.tokens))") }
+                for document in retrieved where !json {
+                    print("retrieved \(document.index): \(render(document.tokens))")
+                }
                 if json {
                     let samples = outputs.map { GeneratedSample(tokens: $0, text: render($0)) }
-                    print(try JSONLine.encode(Generation(prompt: tokens, retrieved: retrieved.map(\.index), mode: mode, samples: samples)))
+                    print(
+                        try JSONLine.encode(
+                            Generation(prompt: tokens, retrieved: retrieved.map(\.index), mode: mode, samples: samples)
+                        ))
                 } else {
                     print("prompt: \(render(tokens))")
                     for (index, output) in outputs.enumerated() { print("sample \(index + 1): \(render(output))") }
@@ -141,11 +181,18 @@ struct Generate: ParsableCommand {
 
 extension Generate {
     /// The training documents `--retrieve` prepends, with their indices.
-    func retrievedDocuments(for prompt: [Int32], config: TesseraConfig, vocabulary: Vocabulary) throws -> [(index: Int, tokens: [Int32])] {
+    func retrievedDocuments(for prompt: [Int32], config: TesseraConfig, vocabulary: Vocabulary) throws -> [(
+        index: Int, tokens: [Int32]
+    )] {
         guard retrieve > 0 else { return [] }
         let training = try withReportedErrors { try DataPipeline.trainingDataset(config) }
         guard let retrieval = PromptRetrieval(dataset: training, vocabulary: vocabulary) else {
-            report("--retrieve: the training shards store their own embeddings, which cannot be computed here for a new prompt")
+            report(
+                """
+                --retrieve: the training shards store their own embeddings, which cannot be computed here for a new \
+                prompt
+                """
+            )
             throw ExitCode(2)
         }
         return retrieval.retrieve(for: prompt, count: retrieve).map { ($0, Array(training.documents.document($0))) }

@@ -17,7 +17,10 @@ struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
         abstract: "Pretrain CM3Leon-style multimodal decoders.",
-        subcommands: [Train.self, Generate.self, Eval.self, Plan.self, Bench.self, BenchGenerate.self, Trace.self, Prepare.self, InspectData.self, BenchData.self, Tokenize.self, ExportCommand.self, OpenBLAS.self, ConfigKeysCommand.self],
+        subcommands: [
+            Train.self, Generate.self, Eval.self, Plan.self, Bench.self, BenchGenerate.self, Trace.self, Prepare.self,
+            InspectData.self, BenchData.self, Tokenize.self, ExportCommand.self, OpenBLAS.self, ConfigKeysCommand.self
+        ],
         defaultSubcommand: Train.self)
 
     static func main() {
@@ -108,10 +111,10 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model described by a YAML config.",
         discussion: """
-        Writes runs/NAME/ (config.yaml, metrics.jsonl, checkpoints/). Running the same command \
-        again resumes from the newest checkpoint that verifies. \(StopSignals.phrase) finishes the \
-        current step, saves a checkpoint and exits 0.
-        """)
+            Writes runs/NAME/ (config.yaml, metrics.jsonl, checkpoints/). Running the same command \
+            again resumes from the newest checkpoint that verifies. \(StopSignals.phrase) finishes the \
+            current step, saves a checkpoint and exits 0.
+            """)
 
     @OptionGroup var options: RunOptions
 
@@ -124,7 +127,14 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Save and stop after this many steps of this invocation.")
     var stopAfter: Int?
 
-    @Option(name: .long, help: "Start a fresh run from this checkpoint's weights (fine-tuning; sets train.init_from). A run with checkpoints of its own resumes from them instead.")
+    @Option(
+        name: .long,
+        help:
+            """
+            Start a fresh run from this checkpoint's weights (fine-tuning; sets train.init_from). A run with \
+            checkpoints of its own resumes from them instead.
+            """
+    )
     var initFrom: String?
 
     func validate() throws {
@@ -190,7 +200,9 @@ struct Plan: ParsableCommand {
 
     func validate() throws {
         // Bounded like parallel.tp: the memory figures multiply by the world size.
-        if let world, !(1...(1 << 16)).contains(world) { throw ValidationError("--world must be in 1...\(1 << 16), got \(world)") }
+        if let world, !(1...(1 << 16)).contains(world) {
+            throw ValidationError("--world must be in 1...\(1 << 16), got \(world)")
+        }
     }
 
     func run() throws {
@@ -199,32 +211,58 @@ struct Plan: ParsableCommand {
         let table = model.parameterTable
         print("parameters: \(table.parameterCount)")
         print(String(format: "training FLOPs per token: %.4e", table.trainingFlopsPerToken))
-        print("layers \(model.layers), d_model \(model.dModel), heads \(model.heads), ffn \(model.ffn), seq \(model.seqLen), vocab \(model.vocabSize)")
+        print(
+            """
+            layers \(model.layers), d_model \(model.dModel), heads \(model.heads), ffn \(model.ffn), seq \
+            \(model.seqLen), vocab \(model.vocabSize)
+            """
+        )
         try withReportedErrors {
             try ParallelContext.validate(worldSize: world, tp: tp, model: model)
             let dp = world / tp
             let steps = try resolved.train.totalSteps(seqLen: model.seqLen, dp: dp)
             let accumulation = try resolved.train.accumulation(seqLen: model.seqLen, dp: dp)
-            print("layout: tp \(tp) × dp \(dp), micro-batch \(resolved.train.microBatch) × \(accumulation) accumulation, \(steps) steps")
+            print(
+                """
+                layout: tp \(tp) × dp \(dp), micro-batch \(resolved.train.microBatch) × \(accumulation) \
+                accumulation, \(steps) steps
+                """
+            )
             let plan = MemoryPlan(config: resolved, tp: tp, dp: dp)
             print(plan.describe(ranks: world))
             if dp > 1 {
                 // The other setting of parallel.distributed_optimizer, for comparison.
-                let other = MemoryPlan(config: resolved, tp: tp, dp: dp, distributedOptimizer: !plan.distributedOptimizer)
+                let other = MemoryPlan(
+                    config: resolved, tp: tp, dp: dp, distributedOptimizer: !plan.distributedOptimizer)
                 let (zero, replicated) = plan.distributedOptimizer ? (plan, other) : (other, plan)
-                print(String(format: "ZeRO-1 (parallel.distributed_optimizer): weights, gradients and moments %.0f → %.2f bytes per parameter (8 + 8/dp), %.2f → %.2f GiB per rank in all",
-                             16.0, 8 + 8 / Double(dp), Double(replicated.total) / 1_073_741_824, Double(zero.total) / 1_073_741_824))
+                print(
+                    String(
+                        format:
+                            """
+                            ZeRO-1 (parallel.distributed_optimizer): weights, gradients and moments %.0f → %.2f \
+                            bytes per parameter (8 + 8/dp), %.2f → %.2f GiB per rank in all
+                            """,
+                        16.0, 8 + 8 / Double(dp), Double(replicated.total) / 1_073_741_824,
+                        Double(zero.total) / 1_073_741_824))
             }
             let cache = KVCache.bytesPerSequence(model, positions: model.seqLen)
-            print(String(format: "KV cache for decoding (fp32 keys and values of every layer): %.1f MiB per sequence of %ld tokens, %.1f MiB of it on each of the tp %ld ranks; CFG doubles the sequences",
-                         Double(cache) / 1_048_576, model.seqLen, Double(cache / tp) / 1_048_576, tp))
+            print(
+                String(
+                    format:
+                        """
+                        KV cache for decoding (fp32 keys and values of every layer): %.1f MiB per sequence of %ld \
+                        tokens, %.1f MiB of it on each of the tp %ld ranks; CFG doubles the sequences
+                        """,
+                    Double(cache) / 1_048_576, model.seqLen, Double(cache / tp) / 1_048_576, tp))
         }
     }
 }
 
 /// `"1, 8,64"` as `[1, 8, 64]`; nil when any item is not an integer (or the list is empty).
 func commaSeparatedIntegers(_ text: String) -> [Int]? {
-    let items = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let items = text.split(separator: ",", omittingEmptySubsequences: false).map {
+        Int($0.trimmingCharacters(in: .whitespaces))
+    }
     return items.isEmpty || items.contains(nil) ? nil : items.compactMap { $0 }
 }
 

@@ -17,10 +17,13 @@ enum OpenBLASEnvironment {
 
     /// The variables to set: `OPENBLAS_CORETYPE` where Debian's OpenBLAS 0.3.21 mistook the
     /// CPU for a slow fallback family (sgemm about 6× slow), and `OPENBLAS_THREAD_TIMEOUT`.
-    static func missingSettings(environment: [String: String] = ProcessInfo.processInfo.environment) -> [(String, String)] {
+    static func missingSettings(environment: [String: String] = ProcessInfo.processInfo.environment) -> [(
+        String, String
+    )] {
         var settings: [(String, String)] = []
         if environment["OPENBLAS_CORETYPE"] == nil,
-           let better = OpenBLASKernel.coreTypeToForce(loaded: BLASRuntime.coreName) {
+            let better = OpenBLASKernel.coreTypeToForce(loaded: BLASRuntime.coreName)
+        {
             settings.append(("OPENBLAS_CORETYPE", better))
         }
         if environment["OPENBLAS_THREAD_TIMEOUT"] == nil {
@@ -36,7 +39,12 @@ enum OpenBLASEnvironment {
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Only reached if exec failed: carry on, possibly slowly, and say so.
         let listed = settings.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-        fputs("warning: re-exec with \(listed) failed (errno \(errno)); OpenBLAS runs \(BLASRuntime.coreName) kernels with its default thread settings\n", stderr)
+        fputs(
+            """
+            warning: re-exec with \(listed) failed (errno \(errno)); OpenBLAS runs \(BLASRuntime.coreName) kernels \
+            with its default thread settings\n
+            """,
+            stderr)
     }
 }
 
@@ -48,7 +56,14 @@ struct OpenBLAS: ParsableCommand {
         commandName: "openblas",
         abstract: "Show the OpenBLAS kernel family for this CPU (and the OPENBLAS_CORETYPE launch uses).")
 
-    @Flag(name: .long, help: "Print only the OPENBLAS_CORETYPE value other processes should use (empty when OpenBLAS's own choice is right).")
+    @Flag(
+        name: .long,
+        help:
+            """
+            Print only the OPENBLAS_CORETYPE value other processes should use (empty when OpenBLAS's own choice is \
+            right).
+            """
+    )
     var coretype = false
 
     func run() {
@@ -65,6 +80,7 @@ struct OpenBLAS: ParsableCommand {
         print("executable on this cpu: \(executable)")
         print("OPENBLAS_CORETYPE: \(coreType.isEmpty ? "(unset)" : coreType)")
         print("threads: \(BLASRuntime.threads)")
-        print("OPENBLAS_THREAD_TIMEOUT: \(ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "(unset)")")
+        print(
+            "OPENBLAS_THREAD_TIMEOUT: \(ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "(unset)")")
     }
 }

@@ -7,10 +7,10 @@ struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encode standard input's lines with a Hugging Face tokenizer.json, or decode ids back to text.",
         discussion: """
-        Prints each line's ids as a JSON array (the ids Hugging Face tokenizers gives with \
-        add_special_tokens=False). With --decode, each input line is a JSON array of ids and the \
-        text is printed. With --bench FILE, encodes every line of FILE and prints the speed as JSON.
-        """)
+            Prints each line's ids as a JSON array (the ids Hugging Face tokenizers gives with \
+            add_special_tokens=False). With --decode, each input line is a JSON array of ids and the \
+            text is printed. With --bench FILE, encodes every line of FILE and prints the speed as JSON.
+            """)
 
     @Option(name: .long, help: "A Hugging Face tokenizer.json (byte-level BPE).")
     var tokenizer: String
@@ -50,8 +50,11 @@ struct Tokenize: ParsableCommand {
         var tokens = 0
         for line in lines { tokens += tokenizer.encode(line).count }
         let seconds = Date().timeIntervalSince(started), bytes = lines.reduce(0) { $0 + $1.utf8.count }
-        print(try JSONLine.encode(TokenizerSpeed(lines: lines.count, bytes: bytes, tokens: tokens, seconds: seconds,
-                                                 mbPerS: Double(bytes) / 1e6 / seconds)))
+        print(
+            try JSONLine.encode(
+                TokenizerSpeed(
+                    lines: lines.count, bytes: bytes, tokens: tokens, seconds: seconds,
+                    mbPerS: Double(bytes) / 1e6 / seconds)))
     }
 }
 

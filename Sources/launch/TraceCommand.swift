@@ -31,7 +31,9 @@ struct Trace: ParsableCommand {
             var gradients: [(String, [Float], [Int])] = []
             loop.afterBackward = { step, _, decoder in
                 guard step == 0 else { return }
-                gradients = try decoder.parameters.map { ($0.name, try context.fullTensor($0, gradient: true), $0.fullShape) }
+                gradients = try decoder.parameters.map {
+                    ($0.name, try context.fullTensor($0, gradient: true), $0.fullShape)
+                }
             }
             try withReportedErrors(context: context) {
                 let (records, decoder) = try loop.run()
@@ -40,8 +42,12 @@ struct Trace: ParsableCommand {
                     guard context.isLeader else { return }
                     let file = try HDF5File.create(out)
                     try file.write("loss", floats: records.map { Float($0.loss) }, shape: [records.count])
-                    for (name, values, shape) in gradients { try file.write("grad/\(name)", floats: values, shape: shape) }
-                    for (name, values, shape) in parameters { try file.write("param/\(name)", floats: values, shape: shape) }
+                    for (name, values, shape) in gradients {
+                        try file.write("grad/\(name)", floats: values, shape: shape)
+                    }
+                    for (name, values, shape) in parameters {
+                        try file.write("param/\(name)", floats: values, shape: shape)
+                    }
                     try file.setAttribute("layout", "tp \(context.tp) dp \(context.dp)")
                 }
             }

@@ -18,7 +18,9 @@ func check(_ name: String, _ localError: Double, tolerance: Double = 1e-5) throw
     var worst = [Float(localError.isNaN ? .infinity : localError)]
     try worst.withUnsafeMutableBufferPointer { try world.allReduce($0, operation: .max) }
     if Double(worst[0]) <= tolerance { passed += 1 } else { failures.append("\(name): error \(worst[0])") }
-    if rank == 0 { print("\(Double(worst[0]) <= tolerance ? "ok  " : "FAIL") \(name) (max relative error \(worst[0]))") }
+    if rank == 0 {
+        print("\(Double(worst[0]) <= tolerance ? "ok  " : "FAIL") \(name) (max relative error \(worst[0]))")
+    }
 }
 
 func values(_ count: Int, _ name: String) -> [Float] {
@@ -53,11 +55,15 @@ do {
 
     var maxima = (0..<7).map { Float(($0 * 3 + rank * 5) % 11) }
     try maxima.withUnsafeMutableBufferPointer { try world.allReduce($0, operation: .max) }
-    try check("allReduce max", maxRelativeDifference(maxima, (0..<7).map { i in Float((0..<size).map { (i * 3 + $0 * 5) % 11 }.max()!) }))
+    try check(
+        "allReduce max",
+        maxRelativeDifference(maxima, (0..<7).map { i in Float((0..<size).map { (i * 3 + $0 * 5) % 11 }.max()!) }))
 
     var doubles = [Double(rank) + 0.25, 1]
     try doubles.withUnsafeMutableBufferPointer { try world.allReduce($0) }
-    try check("allReduce doubles", abs(doubles[0] - (Double(size * (size - 1) / 2) + 0.25 * Double(size))) + abs(doubles[1] - Double(size)))
+    try check(
+        "allReduce doubles",
+        abs(doubles[0] - (Double(size * (size - 1) / 2) + 0.25 * Double(size))) + abs(doubles[1] - Double(size)))
 
     var broadcast = rank == 1 ? [Float](repeating: 7, count: 5) : [Float](repeating: 0, count: 5)
     try broadcast.withUnsafeMutableBufferPointer { try world.broadcast($0, root: 1) }
@@ -65,12 +71,17 @@ do {
 
     let mine = (0..<3).map { Float(rank * 10 + $0) }
     var gathered = [Float](repeating: 0, count: 3 * size)
-    try mine.withUnsafeBufferPointer { input in try gathered.withUnsafeMutableBufferPointer { try world.allGather(input, into: $0) } }
-    try check("allGather", maxRelativeDifference(gathered, (0..<size).flatMap { r in (0..<3).map { Float(r * 10 + $0) } }))
+    try mine.withUnsafeBufferPointer { input in
+        try gathered.withUnsafeMutableBufferPointer { try world.allGather(input, into: $0) }
+    }
+    try check(
+        "allGather", maxRelativeDifference(gathered, (0..<size).flatMap { r in (0..<3).map { Float(r * 10 + $0) } }))
 
     let contribution = (0..<(2 * size)).map { Float($0 * (rank + 1)) }
     var block = [Float](repeating: 0, count: 2)
-    try contribution.withUnsafeBufferPointer { input in try block.withUnsafeMutableBufferPointer { try world.reduceScatter(input, into: $0) } }
+    try contribution.withUnsafeBufferPointer { input in
+        try block.withUnsafeMutableBufferPointer { try world.reduceScatter(input, into: $0) }
+    }
     let total = Float((1...size).reduce(0, +))
     try check("reduceScatter", maxRelativeDifference(block, [Float(2 * rank) * total, Float(2 * rank + 1) * total]))
 
@@ -78,12 +89,15 @@ do {
     for i in 0..<1000 { pendingBuffer[i] = Float(i % 13) * Float(rank + 1) }
     let pending = try world.allReduceStart(pendingBuffer)
     try pending.wait()
-    try check("allReduceStart + wait", maxRelativeDifference(Array(pendingBuffer), (0..<1000).map { Float($0 % 13) * total }))
+    try check(
+        "allReduceStart + wait", maxRelativeDifference(Array(pendingBuffer), (0..<1000).map { Float($0 % 13) * total })
+    )
     pendingBuffer.deallocate()
 
     let grid = try ProcessGrid(world: world, tp: 2)
-    let layoutError = Double(abs(grid.tensorParallel.size - 2) + abs(grid.dataParallel.size - size / 2)
-                             + abs(grid.tensorParallel.rank - rank % 2) + abs(grid.dataParallel.rank - rank / 2))
+    let layoutError = Double(
+        abs(grid.tensorParallel.size - 2) + abs(grid.dataParallel.size - size / 2)
+            + abs(grid.tensorParallel.rank - rank % 2) + abs(grid.dataParallel.rank - rank / 2))
     try check("split into tp 2 × dp \(size / 2) groups", layoutError)
     try world.barrier()
     try check("barrier", 0)
@@ -106,7 +120,9 @@ func forwardBackward(_ forward: (Tape) -> Tensor, upstream: [Float]) -> Tensor {
 do {  // f: forward identity, backward sum of the ranks' gradients
     let x = Tensor(shape: [tokens, d], values: values(tokens * d, "x"), requiresGrad: true)
     let y = forwardBackward({ $0.copyToTensorParallel(x, group: group) }, upstream: values(tokens * d, "dy\(rank)"))
-    let expected = (0..<size).map { values(tokens * d, "dy\($0)") }.reduce([Float](repeating: 0, count: tokens * d)) { zip($0, $1).map(+) }
+    let expected = (0..<size).map { values(tokens * d, "dy\($0)") }.reduce([Float](repeating: 0, count: tokens * d)) {
+        zip($0, $1).map(+)
+    }
     try check("f forward", maxRelativeDifference(y.values, x.values))
     try check("f backward", maxRelativeDifference(x.gradValues, expected))
 }
@@ -115,23 +131,30 @@ do {  // g: forward sum, backward identity
     let x = Tensor(shape: [tokens, d], values: values(tokens * d, "x\(rank)"), requiresGrad: true)
     let upstream = values(tokens * d, "dy")
     let y = forwardBackward({ $0.reduceFromTensorParallel(x, group: group) }, upstream: upstream)
-    let expected = (0..<size).map { values(tokens * d, "x\($0)") }.reduce([Float](repeating: 0, count: tokens * d)) { zip($0, $1).map(+) }
+    let expected = (0..<size).map { values(tokens * d, "x\($0)") }.reduce([Float](repeating: 0, count: tokens * d)) {
+        zip($0, $1).map(+)
+    }
     try check("g forward", maxRelativeDifference(y.values, expected))
     try check("g backward", maxRelativeDifference(x.gradValues, upstream))
 }
 
 do {  // gather / scatter along the last dimension
-    let full = values(tokens * d * size, "full")                          // [tokens, d·size]
-    let local = Tensor(shape: [tokens, d], values: columns(full, rows: tokens, parts: size, part: rank), requiresGrad: true)
+    let full = values(tokens * d * size, "full")  // [tokens, d·size]
+    let local = Tensor(
+        shape: [tokens, d], values: columns(full, rows: tokens, parts: size, part: rank), requiresGrad: true)
     let upstream = values(tokens * d * size, "dfull")
     let gathered = forwardBackward({ $0.gatherFromTensorParallel(local, group: group) }, upstream: upstream)
     try check("gather forward", maxRelativeDifference(gathered.values, full))
-    try check("gather backward", maxRelativeDifference(local.gradValues, columns(upstream, rows: tokens, parts: size, part: rank)))
+    try check(
+        "gather backward",
+        maxRelativeDifference(local.gradValues, columns(upstream, rows: tokens, parts: size, part: rank)))
 
     let whole = Tensor(shape: [tokens, d * size], values: full, requiresGrad: true)
     let localUpstream = columns(upstream, rows: tokens, parts: size, part: rank)
     let scattered = forwardBackward({ $0.scatterToTensorParallel(whole, group: group) }, upstream: localUpstream)
-    try check("scatter forward", maxRelativeDifference(scattered.values, columns(full, rows: tokens, parts: size, part: rank)))
+    try check(
+        "scatter forward",
+        maxRelativeDifference(scattered.values, columns(full, rows: tokens, parts: size, part: rank)))
     try check("scatter backward", maxRelativeDifference(whole.gradValues, upstream))
 }
 
@@ -142,29 +165,42 @@ do {  // ColumnParallelLinear: rank holds rows of W; outputs are column blocks o
     let reference = forwardBackward({ $0.linear(referenceX, referenceW) }, upstream: upstream)
 
     let x = Tensor(shape: [tokens, d], values: xValues, requiresGrad: true)
-    let w = Tensor(shape: [out / size, d], values: rows(wValues, rowLength: d, parts: size, part: rank), requiresGrad: true)
+    let w = Tensor(
+        shape: [out / size, d], values: rows(wValues, rowLength: d, parts: size, part: rank), requiresGrad: true)
     let layer = ColumnParallelLinear(weights: [w], group: group)
     let localUpstream = columns(upstream, rows: tokens, parts: size, part: rank)
     let y = forwardBackward({ layer(x, tape: $0)[0] }, upstream: localUpstream)
-    try check("ColumnParallelLinear forward", maxRelativeDifference(y.values, columns(reference.values, rows: tokens, parts: size, part: rank)))
+    try check(
+        "ColumnParallelLinear forward",
+        maxRelativeDifference(y.values, columns(reference.values, rows: tokens, parts: size, part: rank)))
     try check("ColumnParallelLinear backward (input)", maxRelativeDifference(x.gradValues, referenceX.gradValues))
-    try check("ColumnParallelLinear backward (weight)", maxRelativeDifference(w.gradValues, rows(referenceW.gradValues, rowLength: d, parts: size, part: rank)))
+    try check(
+        "ColumnParallelLinear backward (weight)",
+        maxRelativeDifference(w.gradValues, rows(referenceW.gradValues, rowLength: d, parts: size, part: rank)))
 }
 
 do {  // RowParallelLinear: rank holds columns of W and of x; output is the full x·Wᵀ
     let inFeatures = hiddenSize * 2
-    let xValues = values(tokens * inFeatures, "x"), wValues = values(d * inFeatures, "w"), upstream = values(tokens * d, "dy")
+    let xValues = values(tokens * inFeatures, "x"), wValues = values(d * inFeatures, "w"),
+        upstream = values(tokens * d, "dy")
     let referenceX = Tensor(shape: [tokens, inFeatures], values: xValues, requiresGrad: true)
     let referenceW = Tensor(shape: [d, inFeatures], values: wValues, requiresGrad: true)
     let reference = forwardBackward({ $0.linear(referenceX, referenceW) }, upstream: upstream)
 
-    let x = Tensor(shape: [tokens, inFeatures / size], values: columns(xValues, rows: tokens, parts: size, part: rank), requiresGrad: true)
-    let w = Tensor(shape: [d, inFeatures / size], values: columns(wValues, rows: d, parts: size, part: rank), requiresGrad: true)
+    let x = Tensor(
+        shape: [tokens, inFeatures / size], values: columns(xValues, rows: tokens, parts: size, part: rank),
+        requiresGrad: true)
+    let w = Tensor(
+        shape: [d, inFeatures / size], values: columns(wValues, rows: d, parts: size, part: rank), requiresGrad: true)
     let layer = RowParallelLinear(weight: w, group: group)
     let y = forwardBackward({ layer(x, tape: $0) }, upstream: upstream)
     try check("RowParallelLinear forward", maxRelativeDifference(y.values, reference.values))
-    try check("RowParallelLinear backward (input)", maxRelativeDifference(x.gradValues, columns(referenceX.gradValues, rows: tokens, parts: size, part: rank)))
-    try check("RowParallelLinear backward (weight)", maxRelativeDifference(w.gradValues, columns(referenceW.gradValues, rows: d, parts: size, part: rank)))
+    try check(
+        "RowParallelLinear backward (input)",
+        maxRelativeDifference(x.gradValues, columns(referenceX.gradValues, rows: tokens, parts: size, part: rank)))
+    try check(
+        "RowParallelLinear backward (weight)",
+        maxRelativeDifference(w.gradValues, columns(referenceW.gradValues, rows: d, parts: size, part: rank)))
 }
 
 do {  // VocabParallelEmbedding and the vocab-parallel LM-head loss, against the full table
@@ -177,17 +213,22 @@ do {  // VocabParallelEmbedding and the vocab-parallel LM-head loss, against the
 
     let referenceTable = Tensor(shape: [vocab, d], values: tableValues, requiresGrad: true)
     let reference = forwardBackward({ $0.embedding(referenceTable, ids: ids) }, upstream: upstream)
-    let shard = Tensor(shape: [vocab / size, d], values: rows(tableValues, rowLength: d, parts: size, part: rank), requiresGrad: true)
+    let shard = Tensor(
+        shape: [vocab / size, d], values: rows(tableValues, rowLength: d, parts: size, part: rank), requiresGrad: true)
     let embedding = VocabParallelEmbedding(table: shard, offset: rank * vocab / size, group: group)
     let y = forwardBackward({ embedding(ids, tape: $0) }, upstream: upstream)
     try check("VocabParallelEmbedding forward", maxRelativeDifference(y.values, reference.values))
-    try check("VocabParallelEmbedding backward", maxRelativeDifference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank)))
+    try check(
+        "VocabParallelEmbedding backward",
+        maxRelativeDifference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank))
+    )
 
     let hiddenValues = values(tokens * d, "hidden")
     referenceTable.zeroGrad()
     let referenceHidden = Tensor(shape: [tokens, d], values: hiddenValues, requiresGrad: true)
     let referenceTape = Tape()
-    let referenceLoss = referenceTape.lmHeadCrossEntropy(referenceHidden, table: referenceTable, targets: targets, weights: weights, chunkRows: 4)
+    let referenceLoss = referenceTape.lmHeadCrossEntropy(
+        referenceHidden, table: referenceTable, targets: targets, weights: weights, chunkRows: 4)
     referenceTape.backward(from: referenceLoss)
     shard.zeroGrad()
     let hidden = Tensor(shape: [tokens, d], values: hiddenValues, requiresGrad: true)
@@ -195,8 +236,13 @@ do {  // VocabParallelEmbedding and the vocab-parallel LM-head loss, against the
     let loss = embedding.lmHeadLoss(hidden, targets: targets, weights: weights, normalizer: nil, tape: tape)
     tape.backward(from: loss)
     try check("vocab-parallel cross-entropy forward", maxRelativeDifference(loss.values, referenceLoss.values))
-    try check("vocab-parallel cross-entropy backward (hidden)", maxRelativeDifference(hidden.gradValues, referenceHidden.gradValues))
-    try check("vocab-parallel cross-entropy backward (table)", maxRelativeDifference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank)))
+    try check(
+        "vocab-parallel cross-entropy backward (hidden)",
+        maxRelativeDifference(hidden.gradValues, referenceHidden.gradValues))
+    try check(
+        "vocab-parallel cross-entropy backward (table)",
+        maxRelativeDifference(shard.gradValues, rows(referenceTable.gradValues, rowLength: d, parts: size, part: rank))
+    )
 }
 
 do {  // DataParallelReducer: small buckets, readiness in backward order, sums every gradient

@@ -16,7 +16,9 @@ final class OptimizerRecipeTests: XCTestCase {
             XCTAssertEqual(schedule(1500), peak, accuracy: peak * 1e-12)
             XCTAssertEqual(schedule(total - 1), 0.1 * peak, accuracy: peak * 1e-12)
             let middle = 1500 + (total - 1 - 1500) / 2
-            XCTAssertEqual(schedule(middle), peak * (1 - 0.9 * Double(middle - 1500) / Double(total - 1 - 1500)), accuracy: peak * 1e-12)
+            XCTAssertEqual(
+                schedule(middle), peak * (1 - 0.9 * Double(middle - 1500) / Double(total - 1 - 1500)),
+                accuracy: peak * 1e-12)
             let cosine = LearningRateSchedule(peak: peak, warmup: 1500, totalSteps: total, decay: .cosine)
             XCTAssertEqual(cosine(1500), peak, accuracy: peak * 1e-12)
             XCTAssertEqual(cosine(total - 1), 0.1 * peak, accuracy: peak * 1e-12)
@@ -32,13 +34,16 @@ final class OptimizerRecipeTests: XCTestCase {
         sharded.grad[0] = 3; sharded.grad[1] = 0
         replicated.grad[0] = 0; replicated.grad[1] = 4
         // Pretend a second tp rank holds a shard with squares summing to 11.
-        let (norm, scale) = GradientClipping(maxNorm: 1).measure(sharded: [sharded], replicated: [replicated]) { $0 + 11 }
+        let (norm, scale) = GradientClipping(maxNorm: 1).measure(sharded: [sharded], replicated: [replicated]) {
+            $0 + 11
+        }
         XCTAssertEqual(norm, (9 + 11 + 16).squareRoot(), accuracy: 1e-9)
         XCTAssertEqual(Double(scale), 1 / 6, accuracy: 1e-6)
 
         let prescaled = Tensor(shape: [2], requiresGrad: true)
         prescaled.grad[0] = 3 * scale; prescaled.grad[1] = 0
-        let scaledInStep = AdamW(parameters: [("w", sharded, true)]), scaledBefore = AdamW(parameters: [("w", prescaled, true)])
+        let scaledInStep = AdamW(parameters: [("w", sharded, true)]),
+            scaledBefore = AdamW(parameters: [("w", prescaled, true)])
         scaledInStep.step(lr: 0.1, gradientScale: scale)
         scaledBefore.step(lr: 0.1)
         XCTAssertEqual(sharded.data[0], prescaled.data[0])

@@ -15,8 +15,9 @@ final class SingleRowProductTests: XCTestCase {
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
                     c.withUnsafeMutableBufferPointer { c in
-                        sgemm(transposeB: transposeB, m: 1, n: n, k: k, alpha: 0.5, a: a.baseAddress!, lda: k,
-                              b: b.baseAddress!, ldb: ldb, beta: 2, c: c.baseAddress!, ldc: n)
+                        sgemm(
+                            transposeB: transposeB, m: 1, n: n, k: k, alpha: 0.5, a: a.baseAddress!, lda: k,
+                            b: b.baseAddress!, ldb: ldb, beta: 2, c: c.baseAddress!, ldc: n)
                     }
                 }
             }

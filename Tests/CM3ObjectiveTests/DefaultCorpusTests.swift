@@ -22,7 +22,8 @@ final class DefaultCorpusTests: XCTestCase {
             let image = first ? parts[0] : parts[1]
             XCTAssertEqual(image.count, DefaultCorpus.cells)
             XCTAssertEqual(image.map { vocabulary.imageToken(Int($0) - vocabulary.textVocabulary) }, image)
-            XCTAssertEqual(rebuild(caption), image.map { Int($0) - vocabulary.textVocabulary }, corpus.render(document))
+            XCTAssertEqual(
+                rebuild(caption), image.map { Int($0) - vocabulary.textVocabulary }, corpus.render(document))
             let regions = try XCTUnwrap(corpus.picture(fromCaption: first ? parts[1] : parts[0])).items.map(\.region)
             XCTAssertEqual(regions, regions.sorted(), "shapes in reading order: \(corpus.render(document))")
         }
@@ -43,7 +44,8 @@ final class DefaultCorpusTests: XCTestCase {
             while i < words.count && words[i] != "and" { regionWords.append(words[i]); i += 1 }
             let region = DefaultCorpus.regions.firstIndex(of: regionWords.joined(separator: " "))!
             for quadrant in 0..<4 {
-                cells[(region / 3 * 2 + quadrant / 2) * 6 + region % 3 * 2 + quadrant % 2] = 36 + (shape * 6 + colour) * 4 + quadrant
+                cells[(region / 3 * 2 + quadrant / 2) * 6 + region % 3 * 2 + quadrant % 2] =
+                    36 + (shape * 6 + colour) * 4 + quadrant
             }
         }
         return cells
@@ -51,8 +53,11 @@ final class DefaultCorpusTests: XCTestCase {
 
     func testRenderingNamesSpecialsAndImageCodes() {
         let corpus = DefaultCorpus(vocabulary: vocabulary)
-        XCTAssertEqual(corpus.render([vocabulary.mask, vocabulary.infill, vocabulary.breakToken, vocabulary.imageToken(7), vocabulary.pad]),
-                       "<mask> <infill> <break> img:7 <pad>")
+        XCTAssertEqual(
+            corpus.render([
+                vocabulary.mask, vocabulary.infill, vocabulary.breakToken, vocabulary.imageToken(7), vocabulary.pad
+            ]),
+            "<mask> <infill> <break> img:7 <pad>")
         XCTAssertTrue(DefaultCorpus.requiredTextVocabulary(vocabulary) < 64)
     }
 
@@ -71,14 +76,16 @@ final class DefaultCorpusTests: XCTestCase {
             XCTAssertEqual(corpus.image(of: fromImage), parts.image)
             var reordered = fromCaption
             reordered.items.reverse()
-            XCTAssertTrue(try XCTUnwrap(corpus.picture(fromCaption: corpus.caption(of: reordered))).sameContents(as: fromImage))
+            XCTAssertTrue(
+                try XCTUnwrap(corpus.picture(fromCaption: corpus.caption(of: reordered))).sameContents(as: fromImage))
             var broken = parts.image
             let shapeCell = try XCTUnwrap(broken.firstIndex { Int($0) - 256 >= DefaultCorpus.cells })
             broken[shapeCell] = vocabulary.imageToken(200)
             XCTAssertNil(corpus.picture(fromImage: broken))
         }
         XCTAssertNil(corpus.picture(fromCaption: try corpus.parse("an image of a red circle at image")))
-        XCTAssertNil(corpus.picture(fromCaption: try corpus.parse("an image of a red circle at top and a blue cross at top")))
+        XCTAssertNil(
+            corpus.picture(fromCaption: try corpus.parse("an image of a red circle at top and a blue cross at top")))
         XCTAssertNil(corpus.picture(fromImage: Array(corpus.image(of: Picture(items: [])).dropLast())))
     }
 }

@@ -11,8 +11,9 @@ final class PackingTests: XCTestCase {
     }
 
     func stream(_ documents: FlatDocuments, seed: UInt64 = 5, dpRank: Int = 0, dp: Int = 1) -> BlockStream {
-        BlockStream(documentCount: documents.count, examples: PlainExamples(documents: documents), vocabulary: vocabulary,
-                    settings: CM3Settings(), seqLen: 128, seed: seed, dpRank: dpRank, dp: dp)
+        BlockStream(
+            documentCount: documents.count, examples: PlainExamples(documents: documents), vocabulary: vocabulary,
+            settings: CM3Settings(), seqLen: 128, seed: seed, dpRank: dpRank, dp: dp)
     }
 
     /// Over one epoch every document is one example, masked on its own: its pieces, joined
@@ -30,7 +31,9 @@ final class PackingTests: XCTestCase {
             for piece in block.pieces {
                 XCTAssertEqual(piece.startsExample, masked[piece.query] == nil)
                 masked[piece.query, default: []] += block.tokens[piece.range]
-                if piece.endsExample { restored[piece.query] = cm3Untransform(masked[piece.query]!, vocabulary: vocabulary) }
+                if piece.endsExample {
+                    restored[piece.query] = cm3Untransform(masked[piece.query]!, vocabulary: vocabulary)
+                }
             }
             block = blocks.next()
         } while block.epoch == 0
@@ -61,10 +64,13 @@ final class PackingTests: XCTestCase {
         var documents = (0..<40).map { i in (0..<32).map { j in Int32(10 + (i + j) % 80) } + [vocabulary.eos] }
         documents[3] = (0..<299).map { j in Int32(10 + j % 80) } + [vocabulary.eos]
         let corpus = FlatDocuments(documents: documents)
-        let bank = PlainBank((0..<40).map { direction(Float($0) * 4) }, queries: [.text: direction(0), .image: direction(90)])
-        let examples = RetrievalExamples(documents: corpus, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 1, bank: bank)
-        let blocks = BlockStream(documentCount: corpus.count, examples: examples, vocabulary: vocabulary, settings: CM3Settings(),
-                                 seqLen: 128, seed: 5)
+        let bank = PlainBank(
+            (0..<40).map { direction(Float($0) * 4) }, queries: [.text: direction(0), .image: direction(90)])
+        let examples = RetrievalExamples(
+            documents: corpus, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 1, bank: bank)
+        let blocks = BlockStream(
+            documentCount: corpus.count, examples: examples, vocabulary: vocabulary, settings: CM3Settings(),
+            seqLen: 128, seed: 5)
         var masked: [Int: [Int32]] = [:], sawLongQuery = false, sawFitted = false
         for _ in 0..<45 {
             let block = blocks.next()
@@ -75,7 +81,9 @@ final class PackingTests: XCTestCase {
             XCTAssertEqual(block.padding, piece.endsExample ? 129 - piece.range.count : 0)
             guard piece.endsExample else { continue }
             let tokens = cm3Untransform(masked.removeValue(forKey: piece.query)!, vocabulary: vocabulary)!
-            XCTAssertEqual(tokens, piece.retrieved.flatMap { corpus.document($0.document) } + corpus.document(piece.query), "query \(piece.query)")
+            XCTAssertEqual(
+                tokens, piece.retrieved.flatMap { corpus.document($0.document) } + corpus.document(piece.query),
+                "query \(piece.query)")
             if piece.query == 3 {
                 sawLongQuery = true
                 XCTAssertTrue(piece.retrieved.isEmpty)

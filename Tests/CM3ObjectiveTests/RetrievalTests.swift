@@ -33,11 +33,14 @@ final class RetrievalTests: XCTestCase {
     /// Selection: the query, a copy of its tokens, anything more relevant than 0.9 to the
     /// query and anything taken are skipped; multimodal documents come first.
     func testSelectionRules() {
-        let candidates: [(document: Int, relevance: Float)] = [(0, 1.0), (1, 0.95), (2, 0.88), (6, 0.3), (3, 0.86), (4, 0.84), (5, 0.5)]
+        let candidates: [(document: Int, relevance: Float)] = [
+            (0, 1.0), (1, 0.95), (2, 0.88), (6, 0.3), (3, 0.86), (4, 0.84), (5, 0.5)
+        ]
         let multimodal: Set<Int> = [3, 4, 5, 6]
         func select(taken: Set<Int>) -> [Int] {
-            selectRetrieved(candidates, count: 2, query: 0, taken: taken, maxRelevance: 0.9, isCopyOfQuery: { $0 == 6 },
-                            isMultimodal: { multimodal.contains($0) })
+            selectRetrieved(
+                candidates, count: 2, query: 0, taken: taken, maxRelevance: 0.9, isCopyOfQuery: { $0 == 6 },
+                isMultimodal: { multimodal.contains($0) })
         }
         XCTAssertEqual(select(taken: []), [3, 4])
         XCTAssertEqual(select(taken: [3, 4]), [5, 2])
@@ -54,12 +57,17 @@ final class RetrievalTests: XCTestCase {
     ///   7 at 60° (0.97) is skipped.
     func testPlantedNeighboursComeBack() {
         let angles: [Float] = [45, 2, 5, 45, 30, 15, 80, 60, 110, 250]
-        var documents = (0..<angles.count).map { i in [Int32(10 + i), vocabulary.breakToken, vocabulary.imageToken(i), vocabulary.eos] }
+        var documents = (0..<angles.count).map { i in
+            [Int32(10 + i), vocabulary.breakToken, vocabulary.imageToken(i), vocabulary.eos]
+        }
         documents[1] = documents[0]
         let corpus = FlatDocuments(documents: documents)
         let bank = PlainBank(angles.map(direction), queries: [.text: direction(0), .image: direction(90)])
-        let examples = RetrievalExamples(documents: corpus, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 1, bank: bank)
-        let found = Dictionary((0..<40).flatMap { examples.retrieved(for: 0, epoch: $0) }.map { ($0.document, $0) }, uniquingKeysWith: { a, _ in a })
+        let examples = RetrievalExamples(
+            documents: corpus, vocabulary: vocabulary, settings: RetrievalSettings(), seed: 1, bank: bank)
+        let found = Dictionary(
+            (0..<40).flatMap { examples.retrieved(for: 0, epoch: $0) }.map { ($0.document, $0) },
+            uniquingKeysWith: { a, _ in a })
         XCTAssertEqual(Set(found.keys), [2, 5, 6, 8], "over epochs every one of the four is sometimes kept")
         XCTAssertEqual(found.mapValues(\.modality), [2: .text, 5: .text, 6: .image, 8: .image])
         for (document, relevance) in [(2, Float(0.766)), (5, 0.866), (6, 0.819), (8, 0.423)] {
@@ -74,9 +82,10 @@ final class RetrievalTests: XCTestCase {
 
     /// Fitting drops retrieved documents from the front, never the query.
     func testFittingDropsRetrievedDocumentsNotTheQuery() {
-        var example = Example(query: 7, queryTokens: [1, 2, 3],
-                              retrieved: [4, 5, 6].map { RetrievedDocument(document: $0, relevance: 0.5, modality: .text) },
-                              retrievedTokens: [[10, 11], [20, 21, 22], [30]])
+        var example = Example(
+            query: 7, queryTokens: [1, 2, 3],
+            retrieved: [4, 5, 6].map { RetrievedDocument(document: $0, relevance: 0.5, modality: .text) },
+            retrievedTokens: [[10, 11], [20, 21, 22], [30]])
         example.fit(7)
         XCTAssertEqual(example.retrieved.map(\.document), [5, 6])
         XCTAssertEqual(example.tokens, [20, 21, 22, 30, 1, 2, 3])
@@ -106,9 +115,15 @@ final class RetrievalTests: XCTestCase {
     /// tokens score higher than unrelated ones.
     func testBuiltinEmbedding() {
         let embedding = BuiltinEmbedding()
-        let a = embedding.embed(document: [10, 11, 12, vocabulary.breakToken, vocabulary.imageToken(3), vocabulary.eos], vocabulary: vocabulary)
-        let b = embedding.embed(document: [10, 11, 13, vocabulary.breakToken, vocabulary.imageToken(3), vocabulary.eos], vocabulary: vocabulary)
-        let c = embedding.embed(document: [50, 51, 52, vocabulary.breakToken, vocabulary.imageToken(40), vocabulary.eos], vocabulary: vocabulary)
+        let a = embedding.embed(
+            document: [10, 11, 12, vocabulary.breakToken, vocabulary.imageToken(3), vocabulary.eos],
+            vocabulary: vocabulary)
+        let b = embedding.embed(
+            document: [10, 11, 13, vocabulary.breakToken, vocabulary.imageToken(3), vocabulary.eos],
+            vocabulary: vocabulary)
+        let c = embedding.embed(
+            document: [50, 51, 52, vocabulary.breakToken, vocabulary.imageToken(40), vocabulary.eos],
+            vocabulary: vocabulary)
         for vector in [a.text, a.image, a.document] { XCTAssertEqual(dot(vector, vector), 1, accuracy: 1e-5) }
         XCTAssertEqual(a.document, normalized(zip(a.text, a.image).map { ($0 + $1) / 2 }))
         XCTAssertGreaterThan(dot(a.document, b.document), dot(a.document, c.document) + 0.3)

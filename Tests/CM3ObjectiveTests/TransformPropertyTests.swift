@@ -12,8 +12,10 @@ func randomDocument(_ generator: inout SplitMix64, vocabulary: Vocabulary) -> [I
         if segment > 0 { document.append(vocabulary.breakToken) }
         let image = generator.nextInt(below: 2) == 0
         for _ in 0..<(1 + generator.nextInt(below: 30)) {
-            document.append(image ? vocabulary.imageToken(generator.nextInt(below: vocabulary.imageCodes))
-                                  : Int32(5 + generator.nextInt(below: vocabulary.textVocabulary - 5)))
+            document.append(
+                image
+                    ? vocabulary.imageToken(generator.nextInt(below: vocabulary.imageCodes))
+                    : Int32(5 + generator.nextInt(below: vocabulary.textVocabulary - 5)))
         }
     }
     return document + [vocabulary.eos]
@@ -41,7 +43,8 @@ final class TransformPropertyTests: XCTestCase {
             XCTAssertEqual(example.tokens.count, block.count + 2 * example.spans.count + 1)
             for (i, span) in example.spans.enumerated() {
                 XCTAssertFalse(span.isEmpty)
-                XCTAssertFalse(block[span].contains(where: vocabulary.isSpecial), "span \(span) covers a special token")
+                XCTAssertFalse(
+                    block[span].contains(where: vocabulary.isSpecial), "span \(span) covers a special token")
                 if i > 0 { XCTAssertLessThanOrEqual(example.spans[i - 1].upperBound, span.lowerBound, "overlap") }
             }
             XCTAssertEqual(cm3Untransform(example.tokens, vocabulary: vocabulary), block)
@@ -49,7 +52,9 @@ final class TransformPropertyTests: XCTestCase {
             let firstInfill = example.tokens.firstIndex(of: vocabulary.infill)!
             XCTAssertEqual(example.tokens[..<firstInfill].filter { $0 == vocabulary.mask }.count, example.spans.count)
             XCTAssertEqual(example.tokens.last, vocabulary.eos)
-            XCTAssertEqual(Array(example.tokens[(firstInfill + 1)...].prefix(example.spans[0].count)), Array(block[example.spans[0]]))
+            XCTAssertEqual(
+                Array(example.tokens[(firstInfill + 1)...].prefix(example.spans[0].count)),
+                Array(block[example.spans[0]]))
         }
     }
 
@@ -60,9 +65,12 @@ final class TransformPropertyTests: XCTestCase {
         var histogram = [Int](repeating: 0, count: 5)
         let trials = 20_000
         for trial in 0..<trials {
-            let block = (0..<3).flatMap { _ in randomDocument(&generator, vocabulary: vocabulary) } + [Int32](repeating: 7, count: 40)
+            let block =
+                (0..<3).flatMap { _ in randomDocument(&generator, vocabulary: vocabulary) }
+                + [Int32](repeating: 7, count: 40)
             var masking = SplitMix64(seed: 4, name: "\(trial)")
-            let spans = cm3Transform(block, vocabulary: vocabulary, settings: settings, generator: &masking).spans.count
+            let spans = cm3Transform(block, vocabulary: vocabulary, settings: settings, generator: &masking).spans
+                .count
             histogram[min(spans, 5) - 1] += 1
         }
         func poisson(_ k: Int) -> Double { exp(-1) / Double((1...max(k, 1)).reduce(1, *)) }
@@ -74,11 +82,15 @@ final class TransformPropertyTests: XCTestCase {
 
     /// Weights: 0 for padding targets, `maskWeight` for `<mask>` targets, 1 otherwise.
     func testLossWeights() {
-        let targets: [Int32] = [10, vocabulary.mask, 11, vocabulary.infill, 12, vocabulary.eos, vocabulary.pad, vocabulary.pad]
-        XCTAssertEqual(cm3LossWeights(targets: targets, vocabulary: vocabulary, settings: settings), [1, 0, 1, 1, 1, 1, 0, 0])
+        let targets: [Int32] = [
+            10, vocabulary.mask, 11, vocabulary.infill, 12, vocabulary.eos, vocabulary.pad, vocabulary.pad
+        ]
+        XCTAssertEqual(
+            cm3LossWeights(targets: targets, vocabulary: vocabulary, settings: settings), [1, 0, 1, 1, 1, 1, 0, 0])
         var half = settings
         half.maskWeight = 0.5
-        XCTAssertEqual(cm3LossWeights(targets: targets, vocabulary: vocabulary, settings: half), [1, 0.5, 1, 1, 1, 1, 0, 0])
+        XCTAssertEqual(
+            cm3LossWeights(targets: targets, vocabulary: vocabulary, settings: half), [1, 0.5, 1, 1, 1, 1, 0, 0])
     }
 
     /// The paper's example: one span over "a chameleon" in the caption.
@@ -92,8 +104,12 @@ final class TransformPropertyTests: XCTestCase {
             generator = SplitMix64(seed: UInt64(attempt), name: "paper")
             let example = cm3Transform(block, vocabulary: vocabulary, settings: settings, generator: &generator)
             if example.spans == [2..<4] {
-                XCTAssertEqual(example.tokens, [20, 21, vocabulary.mask, 24, vocabulary.breakToken, vocabulary.imageToken(5),
-                                                vocabulary.eos, vocabulary.infill, 22, 23, vocabulary.eos])
+                XCTAssertEqual(
+                    example.tokens,
+                    [
+                        20, 21, vocabulary.mask, 24, vocabulary.breakToken, vocabulary.imageToken(5),
+                        vocabulary.eos, vocabulary.infill, 22, 23, vocabulary.eos
+                    ])
                 found = true
             }
         }

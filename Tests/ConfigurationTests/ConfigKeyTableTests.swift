@@ -11,16 +11,19 @@ final class ConfigKeyTableTests: XCTestCase {
     func testDocHoldsTheGeneratedTable() throws {
         let path = ProjectPaths.root.appendingPathComponent("docs/configuration.md").path
         let doc = try String(contentsOfFile: path, encoding: .utf8)
-        XCTAssertTrue(doc.contains(ConfigKeys.markdownTable),
-                      "docs/configuration.md is stale: replace its table with the output of `launch config-keys`")
+        XCTAssertTrue(
+            doc.contains(ConfigKeys.markdownTable),
+            "docs/configuration.md is stale: replace its table with the output of `launch config-keys`")
         let tableLines = doc.split(separator: "\n").filter { $0.hasPrefix("|") }
         XCTAssertEqual(tableLines.count, ConfigKeys.all.count + 2, "one table, one row per key")
     }
 
     /// Every shipped config, resolved and written, reads back to the same config.
     func testShippedConfigsRoundTrip() throws {
-        let configs = try FileManager.default.contentsOfDirectory(atPath: ProjectPaths.root.appendingPathComponent("configs").path)
-            .filter { $0.hasSuffix(".yaml") }.sorted()
+        let configs = try FileManager.default.contentsOfDirectory(
+            atPath: ProjectPaths.root.appendingPathComponent("configs").path
+        )
+        .filter { $0.hasSuffix(".yaml") }.sorted()
         XCTAssertFalse(configs.isEmpty)
         for name in configs {
             var config = try TesseraConfig.load(path: ProjectPaths.root.appendingPathComponent("configs/\(name)").path)
@@ -37,9 +40,11 @@ final class ConfigKeyTableTests: XCTestCase {
             "model.vocab_size": "1000", "model.d_model": "48", "model.layers": "3", "model.heads": "6",
             "model.ffn": "96", "model.activation": "relu", "model.seq_len": "80",
             "train.micro_batch": "3", "train.accumulation": "5", "train.steps": "7", "train.total_tokens": "123456",
-            "train.seed": "9", "train.fixed_batch": "true", "train.log_interval": "2", "train.eval_interval": "11", "train.validate_at_start": "false",
+            "train.seed": "9", "train.fixed_batch": "true", "train.log_interval": "2", "train.eval_interval": "11",
+            "train.validate_at_start": "false",
             "train.eval_batches": "6", "train.save_interval": "13", "train.keep_checkpoints": "4",
-            "train.activation_checkpointing": "yes", "train.watchdog_seconds": "120", "train.init_from": "runs/x/step \"1\".h5",
+            "train.activation_checkpointing": "yes", "train.watchdog_seconds": "120",
+            "train.init_from": "runs/x/step \"1\".h5",
             "optim.peak_lr": "2.5e-4", "optim.warmup": "17", "optim.decay": "cosine", "optim.final_lr_fraction": "0.2",
             "optim.clip_norm": "0.5", "optim.beta1": "0.8", "optim.beta2": "0.99", "optim.eps": "1e-6",
             "optim.weight_decay": "0.05", "parallel.tp": "2", "parallel.distributed_optimizer": "false",
@@ -47,18 +52,24 @@ final class ConfigKeyTableTests: XCTestCase {
             "data.special_tokens.pad": "10", "data.special_tokens.eos": "11", "data.special_tokens.break": "12",
             "data.special_tokens.mask": "13", "data.special_tokens.infill": "14", "data.retrieval": "true",
             "data.synthetic": "true", "data.documents": "30", "data.validation_documents": "7",
-            "data.cm3.lambda": "2.5", "data.cm3.min_spans": "2", "data.cm3.max_spans": "5", "data.cm3.mask_weight": "0.25",
-            "data.block_per_example": "true", "data.tokenizer": "tok/tokenizer.json", "data.image_tokens": "36", "data.tasks": "tasks.yaml", "data.task_sampling.upsample_limit": "4",
-            "data.task_sampling.downsample_limit": "0.25",
+            "data.cm3.lambda": "2.5", "data.cm3.min_spans": "2", "data.cm3.max_spans": "5",
+            "data.cm3.mask_weight": "0.25",
+            "data.block_per_example": "true", "data.tokenizer": "tok/tokenizer.json", "data.image_tokens": "36",
+            "data.tasks": "tasks.yaml", "data.task_sampling.upsample_limit": "4",
+            "data.task_sampling.downsample_limit": "0.25"
         ]
         // `accumulation` and `batch_tokens` exclude each other: set one, then the other.
-        let withBatchTokens = overrides.merging(["train.batch_tokens": "1920"]) { $1 }.filter { $0.key != "train.accumulation" }
-        XCTAssertEqual(Set(overrides.keys).union(withBatchTokens.keys), Set(ConfigKeys.all.map(\.name)), "set every key")
+        let withBatchTokens = overrides.merging(["train.batch_tokens": "1920"]) { $1 }.filter {
+            $0.key != "train.accumulation"
+        }
+        XCTAssertEqual(
+            Set(overrides.keys).union(withBatchTokens.keys), Set(ConfigKeys.all.map(\.name)), "set every key")
         let model = overrides.filter { $0.key.hasPrefix("model.") }
         let defaults = try TesseraConfig.parse("{}", source: "all.yaml", overrides: model)
         for (name, value) in overrides.merging(withBatchTokens, uniquingKeysWith: { $1 }) where model[name] == nil {
-            XCTAssertNotEqual(try TesseraConfig.parse("{}", source: "all.yaml", overrides: model.merging([name: value]) { $1 }),
-                              defaults, "\(name)=\(value) is the default, so the round trip would not test it")
+            XCTAssertNotEqual(
+                try TesseraConfig.parse("{}", source: "all.yaml", overrides: model.merging([name: value]) { $1 }),
+                defaults, "\(name)=\(value) is the default, so the round trip would not test it")
         }
         for pairs in [overrides, withBatchTokens] {
             var config = try TesseraConfig.parse("{}", source: "all.yaml", overrides: pairs)
@@ -71,9 +82,13 @@ final class ConfigKeyTableTests: XCTestCase {
     /// One key read back from written YAML (what a checkpoint's `config` holds), without
     /// the rest of the config: nil where it is absent, as in files written before the key.
     func testRecordedValue() throws {
-        let config = try TesseraConfig.parse("{}", source: "r.yaml", overrides: [
-            "model.vocab_size": "16", "model.d_model": "8", "model.layers": "1", "model.heads": "2", "model.ffn": "8",
-            "model.seq_len": "64", "model.activation": "relu"])
+        let config = try TesseraConfig.parse(
+            "{}", source: "r.yaml",
+            overrides: [
+                "model.vocab_size": "16", "model.d_model": "8", "model.layers": "1", "model.heads": "2",
+                "model.ffn": "8",
+                "model.seq_len": "64", "model.activation": "relu"
+            ])
         XCTAssertEqual(Checkpoint.recordedValue("model.activation", inYAML: config.yaml), "relu")
         XCTAssertEqual(Checkpoint.recordedValue("data.cm3.lambda", inYAML: config.yaml), "\(config.data.cm3.lambda)")
         let older = config.yaml.replacingOccurrences(of: "  activation: relu\n", with: "")

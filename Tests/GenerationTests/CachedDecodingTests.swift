@@ -20,7 +20,8 @@ func randomDecoder(seqLen: Int = 64) -> CM3LeonDecoder {
 }
 
 final class CachedDecodingTests: XCTestCase {
-    func assertClose(_ a: [Float], _ b: [Float], _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(_ a: [Float], _ b: [Float], _ message: String, file: StaticString = #filePath, line: UInt = #line)
+    {
         XCTAssertEqual(a.count, b.count, message, file: file, line: line)
         let scale = max(b.map(abs).max() ?? 1, 1e-6)
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
@@ -43,7 +44,8 @@ final class CachedDecodingTests: XCTestCase {
         while fed[0] < sequences[0].count || fed[1] < sequences[1].count {
             // Sequence 1 takes three tokens at a time, sequence 0 one; a finished one none.
             let take = [1, 3].enumerated().map { s, n in min(n, sequences[s].count - fed[s]) }
-            logits = decoder.nextTokenLogits((0..<2).map { Array(sequences[$0][fed[$0]..<(fed[$0] + take[$0])]) }, cache: cache)
+            logits = decoder.nextTokenLogits(
+                (0..<2).map { Array(sequences[$0][fed[$0]..<(fed[$0] + take[$0])]) }, cache: cache)
             for s in 0..<2 where take[s] > 0 {
                 fed[s] += take[s]
                 assertClose(logits[s], full[s][fed[s] - 1], "sequence \(s) after \(fed[s]) tokens (step \(step))")

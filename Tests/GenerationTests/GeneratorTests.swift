@@ -21,12 +21,14 @@ final class GeneratorTests: XCTestCase {
                 XCTAssertTrue(image.dropLast().allSatisfy(vocabulary.isImage), "\(image)")
                 XCTAssertEqual(image.last, vocabulary.eos)
             }
-            XCTAssertEqual(try generator.generate(prompt: prompt, mode: .image(codes: 9), settings: settings), images, "seeded")
+            XCTAssertEqual(
+                try generator.generate(prompt: prompt, mode: .image(codes: 9), settings: settings), images, "seeded")
             let texts = try generator.generate(prompt: prompt, mode: .text(maxTokens: 12), settings: settings)
             for text in texts {
                 XCTAssertLessThanOrEqual(text.count, 13)
                 XCTAssertEqual(text.last, vocabulary.eos)
-                XCTAssertTrue(text.dropLast().allSatisfy { !vocabulary.isImage($0) && !vocabulary.isSpecial($0) }, "\(text)")
+                XCTAssertTrue(
+                    text.dropLast().allSatisfy { !vocabulary.isImage($0) && !vocabulary.isSpecial($0) }, "\(text)")
             }
         }
         let greedy = DecodingSettings(sampling: SamplingSettings(temperature: 0), samples: 2, seed: 1)
@@ -34,7 +36,9 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(a[0], a[1], "greedy samples agree")
         var other = greedy
         other.seed = 99
-        XCTAssertEqual(try generator.generate(prompt: prompt, mode: .image(codes: 9), settings: other), a, "greedy ignores the seed")
+        XCTAssertEqual(
+            try generator.generate(prompt: prompt, mode: .image(codes: 9), settings: other), a,
+            "greedy ignores the seed")
         XCTAssertThrowsError(try generator.generate(prompt: prompt, mode: .image(codes: 200), settings: greedy)) {
             XCTAssertEqual($0 as? GenerationError, .tooLong(prompt: 4, generated: 201, seqLen: 64))
         }
@@ -46,12 +50,14 @@ final class GeneratorTests: XCTestCase {
         let decoder = randomDecoder()
         let generator = Generator(decoder: decoder, vocabulary: vocabulary)
         let prompt: [Int32] = [10, 11, 12, vocabulary.breakToken]
-        let image = try generator.generate(prompt: prompt, mode: .image(codes: 9),
-                                           settings: DecodingSettings(sampling: SamplingSettings(temperature: 0)))[0]
+        let image = try generator.generate(
+            prompt: prompt, mode: .image(codes: 9),
+            settings: DecodingSettings(sampling: SamplingSettings(temperature: 0)))[0]
         var sequence = prompt
         for token in image {
             let logits = decoder.fullForwardLogits(sequence).last!
-            let allowed = GenerationMode.image(codes: 9).constrain(logits, after: sequence.count - prompt.count, vocabulary: vocabulary)
+            let allowed = GenerationMode.image(codes: 9).constrain(
+                logits, after: sequence.count - prompt.count, vocabulary: vocabulary)
             XCTAssertEqual(Int32(argmax(allowed)), token)
             sequence.append(token)
         }

@@ -7,8 +7,10 @@ final class LogitsProcessorTests: XCTestCase {
     /// eq. 2: uncond + α(cond − uncond), token by token; α = 1 is the conditional stream.
     func testClassifierFreeGuidanceOnHandMadeLogits() {
         let conditional: [Float] = [2, 0, -1, 3], unconditional: [Float] = [1, 1, -1, 0]
-        XCTAssertEqual(ClassifierFreeGuidance(scale: 3)(conditional: conditional, unconditional: unconditional), [4, -2, -1, 9])
-        XCTAssertEqual(ClassifierFreeGuidance(scale: 1)(conditional: conditional, unconditional: unconditional), conditional)
+        XCTAssertEqual(
+            ClassifierFreeGuidance(scale: 3)(conditional: conditional, unconditional: unconditional), [4, -2, -1, 9])
+        XCTAssertEqual(
+            ClassifierFreeGuidance(scale: 1)(conditional: conditional, unconditional: unconditional), conditional)
         // A token both streams exclude stays excluded.
         let masked = ClassifierFreeGuidance(scale: 2)(conditional: [0, -.infinity], unconditional: [1, -.infinity])
         XCTAssertEqual(masked, [-1, -.infinity])
@@ -19,7 +21,8 @@ final class LogitsProcessorTests: XCTestCase {
     /// log p_cond − log p_uncond; token 3 scores −∞.
     func testContrastiveDecodingTopKOnHandMadeLogits() {
         let pCond: [Float] = [0.5, 0.3, 0.15, 0.05], pUncond: [Float] = [0.7, 0.1, 0.1, 0.1]
-        let scores = ContrastiveDecodingTopK(k: 2, alpha: 0.5)(conditional: pCond.map { log($0) + 4 }, unconditional: pUncond.map(log))
+        let scores = ContrastiveDecodingTopK(k: 2, alpha: 0.5)(
+            conditional: pCond.map { log($0) + 4 }, unconditional: pUncond.map(log))
         for (i, expected) in [log(Float(0.5 / 0.7)), log(Float(3)), log(Float(1.5))].enumerated() {
             XCTAssertEqual(scores[i], expected, accuracy: 1e-5)
         }
@@ -27,8 +30,9 @@ final class LogitsProcessorTests: XCTestCase {
         // The most probable conditional token is not the best contrastive one.
         XCTAssertEqual(argmax(scores), 1)
         // α = 1 and k = 1: only the top token survives.
-        XCTAssertEqual(ContrastiveDecodingTopK(k: 1, alpha: 1)(conditional: pCond.map(log), unconditional: pUncond.map(log))
-            .filter { $0 > -.infinity }.count, 1)
+        XCTAssertEqual(
+            ContrastiveDecodingTopK(k: 1, alpha: 1)(conditional: pCond.map(log), unconditional: pUncond.map(log))
+                .filter { $0 > -.infinity }.count, 1)
     }
 
     /// Temperature, top-k and top-p keep what they should.
@@ -63,8 +67,9 @@ final class LogitsProcessorTests: XCTestCase {
     /// The unconditional prompt replaces what precedes the last `<break>` with `<mask>`.
     func testUnconditionalPrompt() {
         let vocabulary = Vocabulary(textVocabulary: 64, imageCodes: 32)
-        XCTAssertEqual(Generator.unconditionalPrompt([10, 11, 12, vocabulary.breakToken], vocabulary: vocabulary),
-                       [vocabulary.mask, vocabulary.breakToken])
+        XCTAssertEqual(
+            Generator.unconditionalPrompt([10, 11, 12, vocabulary.breakToken], vocabulary: vocabulary),
+            [vocabulary.mask, vocabulary.breakToken])
         XCTAssertEqual(Generator.unconditionalPrompt([10, 11], vocabulary: vocabulary), [vocabulary.mask, 10, 11])
     }
 }

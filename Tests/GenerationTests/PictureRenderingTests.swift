@@ -12,7 +12,9 @@ final class PictureRenderingTests: XCTestCase {
     /// and the PNG has the signature, the size and an IEND chunk.
     func testPicturesShowTheirShapes() {
         let corpus = DefaultCorpus(vocabulary: vocabulary)
-        let picture = Picture(items: [Picture.Item(shape: 0, colour: 0, region: 0), Picture.Item(shape: 1, colour: 2, region: 4)])
+        let picture = Picture(items: [
+            Picture.Item(shape: 0, colour: 0, region: 0), Picture.Item(shape: 1, colour: 2, region: 4)
+        ])
         var image = corpus.image(of: picture)
         let rendering = PictureRendering(vocabulary: vocabulary, cellSize: 10)
         var png = rendering.grid([image])

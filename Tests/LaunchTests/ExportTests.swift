@@ -12,14 +12,20 @@ final class ExportTests: XCTestCase {
     func testSafetensorsHoldTheCheckpointUnderOPTNames() throws {
         let directory = try makeTemporaryDirectory("tessera-export")
         let run = directory.appendingPathComponent("run").path, out = directory.appendingPathComponent("hf").path
-        let trained = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", run,
-                                                           "--set", "train.steps=2", "--set", "model.activation=relu"])
+        let trained = try runProcess(
+            ProjectPaths.launch,
+            [
+                "train", "--config", ProjectPaths.config("tiny"), "--run", run,
+                "--set", "train.steps=2", "--set", "model.activation=relu"
+            ])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         let checkpoint = run + "/checkpoints/step-00000002.h5"
         let exported = try runProcess(ProjectPaths.launch, ["export", "--checkpoint", checkpoint, "--out", out])
         XCTAssertEqual(exported.status, 0, exported.stderr)
 
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json")))
+            as! [String: Any]
         XCTAssertEqual(config["model_type"] as? String, "opt")
         XCTAssertEqual(config["hidden_size"] as? Int, 64)
         XCTAssertEqual(config["num_hidden_layers"] as? Int, 2)
@@ -32,15 +38,18 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(config["tie_word_embeddings"] as? Bool, true)
 
         let bytes = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
-        let headerLength = Int(bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let headerLength = Int(
+            bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
         XCTAssertEqual((8 + headerLength) % 8, 0, "data starts 8-byte aligned")
-        let header = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength))) as! [String: Any]
+        let header =
+            try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength))) as! [String: Any]
         XCTAssertEqual((header["__metadata__"] as? [String: String])?["format"], "pt")
         let file = try HDF5File.open(checkpoint)
         var names = Set<String>()
         for (name, value) in header where name != "__metadata__" {
             names.insert(name)
-            let entry = value as! [String: Any], offsets = entry["data_offsets"] as! [Int], shape = entry["shape"] as! [Int]
+            let entry = value as! [String: Any], offsets = entry["data_offsets"] as! [Int],
+                shape = entry["shape"] as! [Int]
             XCTAssertEqual(entry["dtype"] as? String, "F32")
             let start = 8 + headerLength + offsets[0], end = 8 + headerLength + offsets[1]
             let values = bytes.subdata(in: start..<end).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }

@@ -41,8 +41,12 @@ final class LaunchTests: XCTestCase {
         let directory = try makeTemporaryDirectory("tessera-validate")
         for (setting, expected) in [("true", true), ("false", false)] {
             let run = directory.appendingPathComponent(setting).path
-            let result = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", run, "--set", "train.steps=2",
-                                                              "--set", "train.eval_interval=2", "--set", "train.validate_at_start=\(setting)"])
+            let result = try runProcess(
+                ProjectPaths.launch,
+                [
+                    "train", "--config", ProjectPaths.config("tiny"), "--run", run, "--set", "train.steps=2",
+                    "--set", "train.eval_interval=2", "--set", "train.validate_at_start=\(setting)"
+                ])
             XCTAssertEqual(result.status, 0, result.stderr)
             XCTAssertEqual(result.stdout.contains("validation at step 0 |"), expected, result.stdout)
             XCTAssertTrue(result.stdout.contains("validation at step 2 |"), result.stdout)
@@ -62,13 +66,18 @@ final class LaunchTests: XCTestCase {
             (try text.replacingOnce("vocab_size: 512", with: "vocab_size: 9223372036854775807"), "model.vocab_size"),
             (try text.replacingOnce("d_model: 64", with: "d_model: 4294967296"), "model.d_model"),
             (try text.replacingOnce("micro_batch: 8", with: "micro_batch: 4611686018427387904"), "train.micro_batch"),
-            (try text.replacingOnce("  ffn: 256\n", with: "  ffn: 256\n  ffn: 512\n"), "model.ffn: given twice (lines 8 and 9)"),
-            ("model: {vocab_size: 512, d_model: 64, layers: 1, heads: 4, ffn: 64, seq_len: 8}\n", "data.cm3"),
+            (
+                try text.replacingOnce("  ffn: 256\n", with: "  ffn: 256\n  ffn: 512\n"),
+                "model.ffn: given twice (lines 8 and 9)"
+            ),
+            ("model: {vocab_size: 512, d_model: 64, layers: 1, heads: 4, ffn: 64, seq_len: 8}\n", "data.cm3")
         ]
         for (bad, key) in cases {
             let path = try temporaryConfig(bad)
             for command in ["train", "plan"] {
-                let result = try runProcess(ProjectPaths.launch, [command, "--config", path] + (command == "train" ? ["--run", path + ".run"] : []))
+                let result = try runProcess(
+                    ProjectPaths.launch,
+                    [command, "--config", path] + (command == "train" ? ["--run", path + ".run"] : []))
                 XCTAssertEqual(result.status, 2, result.stderr)
                 let lines = result.stderr.split(separator: "\n")
                 XCTAssertEqual(lines.count, 1, result.stderr)
@@ -80,7 +89,8 @@ final class LaunchTests: XCTestCase {
     /// Counts that must be positive are refused before anything runs, with the option named.
     func testOutOfRangeOptionsAreRefused() throws {
         let config = ProjectPaths.config("tiny")
-        let run = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(UUID().uuidString)").path
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(UUID().uuidString)")
+            .path
         let cases: [([String], String)] = [
             (["plan", "--config", config, "--tp", "0"], "--tp must be positive, got 0"),
             (["train", "--config", config, "--tp", "0", "--run", run], "--tp must be positive, got 0"),
@@ -88,7 +98,7 @@ final class LaunchTests: XCTestCase {
             (["train", "--config", config, "--stop-after=-2", "--run", run], "--stop-after must be positive, got -2"),
             (["plan", "--config", config, "--world", "4611686018427387904"], "--world must be in 1...65536"),
             (["inspect-data", "--config", config, "--count=-1"], "--count must be positive, got -1"),
-            (["bench-data", "--blocks=0"], "--blocks must be positive, got 0"),
+            (["bench-data", "--blocks=0"], "--blocks must be positive, got 0")
         ]
         for (arguments, message) in cases {
             let result = try runProcess(ProjectPaths.launch, arguments)
@@ -104,10 +114,15 @@ final class LaunchTests: XCTestCase {
     func testResumeFromAMissingFileOrADirectoryNamesWhatIsWrong() throws {
         let directory = try makeTemporaryDirectory("tessera-resume-path")
         let missing = directory.appendingPathComponent("step-00000009.h5").path
-        for (path, problem) in [(missing, "does not exist"), (directory.path, "is a directory, not a checkpoint file")] {
+        for (path, problem) in [(missing, "does not exist"), (directory.path, "is a directory, not a checkpoint file")]
+        {
             let run = directory.appendingPathComponent("run-\(UUID().uuidString)").path
-            let result = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", run,
-                                                              "--resume", path])
+            let result = try runProcess(
+                ProjectPaths.launch,
+                [
+                    "train", "--config", ProjectPaths.config("tiny"), "--run", run,
+                    "--resume", path
+                ])
             XCTAssertEqual(result.status, 2, result.stderr)
             XCTAssertEqual(result.stderr, "error: checkpoint \(path) \(problem)\n")
             XCTAssertFalse(result.stdout.contains("step "), result.stdout)
@@ -118,7 +133,8 @@ final class LaunchTests: XCTestCase {
     /// status 2 instead of trapping in the write.
     func testReportingToAFullDiskKeepsTheExitStatus() throws {
         guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
-        let result = try runProcess("/bin/sh", ["-c", "exec \"$0\" plan --config /nonexistent.yaml 2>/dev/full", ProjectPaths.launch])
+        let result = try runProcess(
+            "/bin/sh", ["-c", "exec \"$0\" plan --config /nonexistent.yaml 2>/dev/full", ProjectPaths.launch])
         XCTAssertEqual(result.status, 2)
     }
 
@@ -134,25 +150,35 @@ final class LaunchTests: XCTestCase {
         try assertFastKernel(direct.stdout, cpu: cpu)
 
         guard let mpirun = MPI.mpirun else { throw XCTSkip("mpirun is not installed") }
-        let underMPI = try runProcess(mpirun, ["--allow-run-as-root", "--oversubscribe", "-n", "1", ProjectPaths.launch, "openblas"],
-                                      environment: environmentWithoutCoreType)
+        let underMPI = try runProcess(
+            mpirun, ["--allow-run-as-root", "--oversubscribe", "-n", "1", ProjectPaths.launch, "openblas"],
+            environment: environmentWithoutCoreType)
         XCTAssertEqual(underMPI.status, 0, underMPI.stderr)
         try assertFastKernel(underMPI.stdout, cpu: cpu)
     }
 
     func assertFastKernel(_ output: String, cpu: CPUFeatures, line: UInt = #line) throws {
-        let kernelLine = try XCTUnwrap(output.split(separator: "\n").first { $0.hasPrefix("kernel: ") }, output, line: line)
+        let kernelLine = try XCTUnwrap(
+            output.split(separator: "\n").first { $0.hasPrefix("kernel: ") }, output, line: line)
         let kernel = String(kernelLine.dropFirst("kernel: ".count))
         XCTAssertFalse(OpenBLASKernel.isFallback(kernel), "fallback kernel \(kernel) on \(cpu.modelName)", line: line)
-        let executable = try XCTUnwrap(OpenBLASKernel.canExecute(kernel, on: cpu), "unknown kernel family \(kernel)", line: line)
-        XCTAssertTrue(executable, "\(kernel) needs \(OpenBLASKernel.requiredFlags[kernel.lowercased()]!.sorted()), which \(cpu.modelName) lacks", line: line)
+        let executable = try XCTUnwrap(
+            OpenBLASKernel.canExecute(kernel, on: cpu), "unknown kernel family \(kernel)", line: line)
+        XCTAssertTrue(
+            executable,
+            """
+            \(kernel) needs \(OpenBLASKernel.requiredFlags[kernel.lowercased()]!.sorted()), which \(cpu.modelName) \
+            lacks
+            """,
+            line: line)
     }
 
     /// Where OpenBLAS recognises the CPU, nothing is forced; only a fallback is replaced, by
     /// the best family the CPU's flags allow.
     func testCoreTypeIsForcedOnlyOverAFallback() {
         let zen3 = CPUFeatures(flags: ["sse4_2", "avx", "avx2", "fma"])
-        let sapphireRapids = CPUFeatures(flags: zen3.flags.union(["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512_bf16"]))
+        let sapphireRapids = CPUFeatures(
+            flags: zen3.flags.union(["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512_bf16"]))
         XCTAssertNil(OpenBLASKernel.coreTypeToForce(loaded: "Zen", on: zen3))
         XCTAssertNil(OpenBLASKernel.coreTypeToForce(loaded: "SkylakeX", on: sapphireRapids))
         XCTAssertEqual(OpenBLASKernel.coreTypeToForce(loaded: "Prescott", on: zen3), "Haswell")

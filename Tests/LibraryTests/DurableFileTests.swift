@@ -22,11 +22,13 @@ final class DurableFileTests: XCTestCase {
         let directory = try makeTemporaryDirectory("tessera-durable")
         let path = directory.appendingPathComponent("out.txt").path
         try DurableFile.write("old\n", to: path)
-        XCTAssertThrowsError(try DurableFile.write(path) { temporary in
-            XCTAssertEqual(temporary, DurableFile.temporaryPath(for: path))
-            try "half of the ne".write(toFile: temporary, atomically: false, encoding: .utf8)
-            throw Interrupted()
-        }) { XCTAssertTrue($0 is Interrupted, "\($0)") }
+        XCTAssertThrowsError(
+            try DurableFile.write(path) { temporary in
+                XCTAssertEqual(temporary, DurableFile.temporaryPath(for: path))
+                try "half of the ne".write(toFile: temporary, atomically: false, encoding: .utf8)
+                throw Interrupted()
+            }
+        ) { XCTAssertTrue($0 is Interrupted, "\($0)") }
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "old\n")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["out.txt"])
     }

@@ -11,8 +11,9 @@ final class JSONLineTests: XCTestCase {
     }
 
     func testKeysAreSnakeCaseAndSortedAndNonFiniteNumbersAreStrings() throws {
-        XCTAssertEqual(try JSONLine.encode(Sample(valLoss: 1.5, path: "runs/a", cellAccuracy: nil)),
-                       #"{"path":"runs/a","val_loss":1.5}"#)
+        XCTAssertEqual(
+            try JSONLine.encode(Sample(valLoss: 1.5, path: "runs/a", cellAccuracy: nil)),
+            #"{"path":"runs/a","val_loss":1.5}"#)
         let line = try JSONLine.encode(Sample(valLoss: .nan, path: "", cellAccuracy: .infinity))
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         XCTAssertEqual(object?["val_loss"] as? String, "nan", line)

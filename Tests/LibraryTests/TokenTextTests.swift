@@ -32,10 +32,14 @@ final class TokenTextTests: XCTestCase {
     /// With shards and no tokenizer, text ids print as `#id`; with `data.tokenizer`, runs of
     /// text are encoded and decoded by it and the specials stay by name.
     func testShardsPrintIdsAndATokenizerEncodesTheTextBetweenSpecials() throws {
-        let ids = try TokenText(try config(["data.train": "unused.h5", "model.vocab_size": "4096", "data.text_vocab": "3072"]))
+        let ids = try TokenText(
+            try config(["data.train": "unused.h5", "model.vocab_size": "4096", "data.text_vocab": "3072"]))
         XCTAssertEqual(ids.render([7, 2, 3072]), "#7 <break> img:0")
-        let text = try TokenText(try config(["data.train": "unused.h5", "model.vocab_size": "4096", "data.text_vocab": "3072",
-                                             "data.tokenizer": tokenizer]))
+        let text = try TokenText(
+            try config([
+                "data.train": "unused.h5", "model.vocab_size": "4096", "data.text_vocab": "3072",
+                "data.tokenizer": tokenizer
+            ]))
         let tokens = try text.parse("a small test <break> img:5")
         XCTAssertEqual(Array(tokens.suffix(2)), [2, 3072 + 5])
         XCTAssertEqual(text.render(tokens), "a small test <break> img:5")

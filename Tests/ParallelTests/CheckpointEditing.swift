@@ -14,8 +14,10 @@ enum AttributeValue {
 /// without the datasets in `dropped`, with the attributes in `changed` set (nil: left out),
 /// and every other dataset and attribute as it was. With `resealing`, `attributes_checksum`
 /// is recomputed (docs/checkpoint-format.md), as a writer of those attributes would have.
-func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], changing changed: [String: AttributeValue?] = [:],
-                       resealing: Bool = false) throws {
+func rewriteCheckpoint(
+    _ path: String, dropping dropped: Set<String> = [], changing changed: [String: AttributeValue?] = [:],
+    resealing: Bool = false
+) throws {
     let source = try HDF5File.open(path)
     var attributes: [String: AttributeValue] = [:]
     for name in ["format_version", "step", "tokens", "optimizer_step", "global_batch", "seed"] {
@@ -48,7 +50,10 @@ func rewriteCheckpoint(_ path: String, dropping dropped: Set<String> = [], chang
 /// The hash of every attribute, one `name=value` line each in the documented order, `lr` by
 /// its IEEE bits (docs/checkpoint-format.md).
 func attributesChecksum(_ attributes: [String: AttributeValue]) -> String {
-    let order = ["format_version", "step", "tokens", "optimizer_step", "cursor", "global_batch", "seed", "lr", "config", "checksums"]
+    let order = [
+        "format_version", "step", "tokens", "optimizer_step", "cursor", "global_batch", "seed", "lr", "config",
+        "checksums"
+    ]
     let text = order.map { name -> String in
         switch attributes[name] {
         case .integer(let value): "\(name)=\(value)"

@@ -19,13 +19,18 @@ final class FineTuningTests: XCTestCase {
     func run(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func train(_ name: String, _ extra: [String], ranks: Int = 1) throws -> ProcessResult {
-        let arguments = ["train", "--config", ProjectPaths.config("tiny"), "--run", run(name), "--set", "train.log_interval=1"] + extra
-        return ranks == 1 ? try runProcess(ProjectPaths.launch, arguments) : try MPI.run(ranks: ranks, ProjectPaths.launch, arguments + ["--tp", "\(ranks)"])
+        let arguments =
+            ["train", "--config", ProjectPaths.config("tiny"), "--run", run(name), "--set", "train.log_interval=1"]
+            + extra
+        return ranks == 1
+            ? try runProcess(ProjectPaths.launch, arguments)
+            : try MPI.run(ranks: ranks, ProjectPaths.launch, arguments + ["--tp", "\(ranks)"])
     }
 
     /// The validation loss a progress line reports at `step`.
     func validationLoss(_ stdout: String, step: Int) throws -> Double {
-        let line = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("validation at step \(step) |") }, stdout)
+        let line = try XCTUnwrap(
+            stdout.split(separator: "\n").first { $0.hasPrefix("validation at step \(step) |") }, stdout)
         return try XCTUnwrap(Double(line.split(separator: "|")[1].split(separator: " ")[1]))
     }
 
@@ -33,13 +38,16 @@ final class FineTuningTests: XCTestCase {
     /// step-0 validation loss is the pretrained checkpoint's (`launch eval` in one process):
     /// the weights, and nothing else, came across. Its config.yaml names the checkpoint.
     func testInitFromLoadsTheWeightsUnderAnotherLayoutAndStartsFresh() throws {
-        let evaluated = try runProcess(ProjectPaths.launch, ["eval", "--config", ProjectPaths.config("tiny"), "--checkpoint", pretrained])
+        let evaluated = try runProcess(
+            ProjectPaths.launch, ["eval", "--config", ProjectPaths.config("tiny"), "--checkpoint", pretrained])
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
         let object = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any]
         let expected = object["val_loss"] as! Double
-        let tuned = try train("tuned", ["--init-from", pretrained, "--set", "train.steps=2", "--set", "train.eval_interval=2"], ranks: 2)
+        let tuned = try train(
+            "tuned", ["--init-from", pretrained, "--set", "train.steps=2", "--set", "train.eval_interval=2"], ranks: 2)
         XCTAssertEqual(tuned.status, 0, tuned.stderr)
-        XCTAssertTrue(tuned.stdout.contains("initialised the weights from \(pretrained) (step 20 of its run)"), tuned.stdout)
+        XCTAssertTrue(
+            tuned.stdout.contains("initialised the weights from \(pretrained) (step 20 of its run)"), tuned.stdout)
         XCTAssertEqual(try validationLoss(tuned.stdout, step: 0), expected, accuracy: 1.5e-4)
         XCTAssertTrue(tuned.stdout.contains("step 0/2 | "), tuned.stdout)
         XCTAssertTrue(tuned.stdout.contains("| lr 0.00e+00 |"), "a fresh warmup starts at 0: \(tuned.stdout)")
@@ -56,7 +64,9 @@ final class FineTuningTests: XCTestCase {
         XCTAssertEqual(first.status, 0, first.stderr)
         let second = try train("split", settings)
         XCTAssertEqual(second.status, 0, second.stderr)
-        XCTAssertTrue(second.stdout.contains("resumed from \(run("split"))/checkpoints/step-00000002.h5 at step 2"), second.stdout)
+        XCTAssertTrue(
+            second.stdout.contains("resumed from \(run("split"))/checkpoints/step-00000002.h5 at step 2"),
+            second.stdout)
         XCTAssertFalse(second.stdout.contains("initialised the weights"), second.stdout)
         XCTAssertEqual(try losses("split"), try losses("straight"))
     }
@@ -66,20 +76,31 @@ final class FineTuningTests: XCTestCase {
     func testAnotherShapeIsOneLineNamingTheTensor() throws {
         let result = try train("wrong", ["--init-from", pretrained, "--set", "model.ffn=128"])
         XCTAssertEqual(result.status, 2)
-        XCTAssertEqual(result.stderr, "error: checkpoint \(pretrained) holds another model: decoder.layers.0.fc1.weight is [256, 64], this config needs [128, 64]\n")
+        XCTAssertEqual(
+            result.stderr,
+            """
+            error: checkpoint \(pretrained) holds another model: decoder.layers.0.fc1.weight is [256, 64], this \
+            config needs [128, 64]\n
+            """
+        )
         XCTAssertFalse(FileManager.default.fileExists(atPath: run("wrong")))
     }
 
     /// Fine-tuning on the task file: blocks hold templated examples, named in inspect-data.
     func testTaskTemplatesTrainAndShowInInspectData() throws {
         let tasks = ProjectPaths.root.appendingPathComponent("configs/tasks/shapes.yaml").path
-        let inspected = try runProcess(ProjectPaths.launch, ["inspect-data", "--config", ProjectPaths.config("tiny"), "--count", "3",
-                                                             "--set", "data.tasks=\(tasks)"])
+        let inspected = try runProcess(
+            ProjectPaths.launch,
+            [
+                "inspect-data", "--config", ProjectPaths.config("tiny"), "--count", "3",
+                "--set", "data.tasks=\(tasks)"
+            ])
         XCTAssertEqual(inspected.status, 0, inspected.stderr)
         for task in ["captioning", "caption-to-image", "colour-question"] {
             XCTAssertTrue(inspected.stdout.contains("  task \(task): document "), "\(task): \(inspected.stdout)")
         }
-        let tuned = try train("tasks", ["--init-from", pretrained, "--set", "train.steps=3", "--set", "data.tasks=\(tasks)"])
+        let tuned = try train(
+            "tasks", ["--init-from", pretrained, "--set", "train.steps=3", "--set", "data.tasks=\(tasks)"])
         XCTAssertEqual(tuned.status, 0, tuned.stderr)
     }
     func losses(_ name: String) throws -> [Int: String] { try trainingLosses(inRun: run(name)) }

@@ -9,15 +9,21 @@ final class GenerateTests: XCTestCase {
     /// A tiny model trained for 60 steps.
     override func setUpWithError() throws {
         let run = try makeTemporaryDirectory("tessera-generate").appendingPathComponent("run").path
-        let trained = try runProcess(ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--run", run,
-                                                           "--set", "train.steps=60", "--set", "train.save_interval=60"])
+        let trained = try runProcess(
+            ProjectPaths.launch,
+            [
+                "train", "--config", ProjectPaths.config("tiny"), "--run", run,
+                "--set", "train.steps=60", "--set", "train.save_interval=60"
+            ])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         checkpoint = run + "/checkpoints/step-00000060.h5"
     }
 
     func generate(_ arguments: [String], ranks: Int = 1) throws -> ProcessResult {
         let all = ["generate", "--config", ProjectPaths.config("tiny"), "--checkpoint", checkpoint] + arguments
-        return ranks == 1 ? try runProcess(ProjectPaths.launch, all) : try MPI.run(ranks: ranks, ProjectPaths.launch, all + ["--tp", "\(ranks)"], timeLimit: 120)
+        return ranks == 1
+            ? try runProcess(ProjectPaths.launch, all)
+            : try MPI.run(ranks: ranks, ProjectPaths.launch, all + ["--tp", "\(ranks)"], timeLimit: 120)
     }
 
     func samples(_ json: String) throws -> [[Int]] {
@@ -30,8 +36,10 @@ final class GenerateTests: XCTestCase {
     /// same tokens as one process.
     func testImageAndTextModesAndTensorParallelGreedy() throws {
         let png = try makeTemporaryDirectory("tessera-png").appendingPathComponent("grid.png").path
-        let image = try generate(["--prompt", "an image of a red circle at top left", "--mode", "image", "--samples", "3",
-                                  "--json", "--out", png])
+        let image = try generate([
+            "--prompt", "an image of a red circle at top left", "--mode", "image", "--samples", "3",
+            "--json", "--out", png
+        ])
         XCTAssertEqual(image.status, 0, image.stderr)
         for sample in try samples(image.stdout) {
             XCTAssertEqual(sample.count, 37)
@@ -48,8 +56,11 @@ final class GenerateTests: XCTestCase {
             XCTAssertTrue(sample.dropLast().allSatisfy { $0 > 4 && $0 < 256 }, "\(sample)")
         }
         for guidance in [[], ["--cfg", "3"], ["--cd-k", "2", "--cd-alpha", "0.3"]] {
-            let arguments = ["--prompt", "an image of a blue cross at center", "--mode", "image", "--temperature", "0",
-                             "--samples", "2", "--json"] + guidance
+            let arguments =
+                [
+                    "--prompt", "an image of a blue cross at center", "--mode", "image", "--temperature", "0",
+                    "--samples", "2", "--json"
+                ] + guidance
             let single = try generate(arguments), split = try generate(arguments, ranks: 2)
             XCTAssertEqual(split.status, 0, split.stderr)
             XCTAssertEqual(try samples(split.stdout), try samples(single.stdout), "tp 2 vs one process, \(guidance)")
@@ -60,7 +71,9 @@ final class GenerateTests: XCTestCase {
     /// hold no more beside an image); too many is one line.
     func testRetrievalAtInference() throws {
         let prompt = "an image of a red circle at top left"
-        let result = try generate(["--prompt", prompt, "--mode", "image", "--retrieve", "1", "--json", "--temperature", "0"])
+        let result = try generate([
+            "--prompt", prompt, "--mode", "image", "--retrieve", "1", "--json", "--temperature", "0"
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
         XCTAssertEqual((object["retrieved"] as! [Int]).count, 1)
@@ -76,7 +89,13 @@ final class GenerateTests: XCTestCase {
     func testBadRequestsGetOneLine() throws {
         let unknown = try generate(["--prompt", "an image of a pink circle", "--mode", "image"])
         XCTAssertEqual(unknown.status, 2)
-        XCTAssertEqual(unknown.stderr, "error: --prompt: 'pink' is not a word of the built-in corpus, a special token, img:K or a token id of this vocabulary\n")
+        XCTAssertEqual(
+            unknown.stderr,
+            """
+            error: --prompt: 'pink' is not a word of the built-in corpus, a special token, img:K or a token id of \
+            this vocabulary\n
+            """
+        )
         let both = try generate(["--prompt", "an image", "--mode", "image", "--cfg", "2", "--cd-k", "3"])
         XCTAssertNotEqual(both.status, 0)
         XCTAssertTrue(both.stderr.contains("--cfg and --cd-k are two kinds of guidance: give one"), both.stderr)
@@ -88,11 +107,19 @@ final class GenerateTests: XCTestCase {
     /// `launch eval --task` prints a row per decoding setting with scores in 0…1.
     func testEvalTasksScoreEverySetting() throws {
         for task in ["text-to-image", "image-to-text"] {
-            let result = try runProcess(ProjectPaths.launch, ["eval", "--config", ProjectPaths.config("tiny"), "--checkpoint",
-                                                              checkpoint, "--task", task, "--documents", "20", "--json"])
+            let result = try runProcess(
+                ProjectPaths.launch,
+                [
+                    "eval", "--config", ProjectPaths.config("tiny"), "--checkpoint",
+                    checkpoint, "--task", task, "--documents", "20", "--json"
+                ])
             XCTAssertEqual(result.status, 0, result.stderr)
-            let rows = try result.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-            XCTAssertEqual(rows.map { $0["setting"] as! String }, ["no guidance", "CFG α=2", "CFG α=3", "CFG α=5", "CD-K k=1 α=0.5"])
+            let rows = try result.stdout.split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+            XCTAssertEqual(
+                rows.map { $0["setting"] as! String },
+                ["no guidance", "CFG α=2", "CFG α=3", "CFG α=5", "CD-K k=1 α=0.5"])
             for row in rows {
                 XCTAssertEqual(row["documents"] as? Int, 20)
                 XCTAssertTrue((0...1).contains(row["exact"] as! Double))

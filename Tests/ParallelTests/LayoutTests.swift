@@ -30,15 +30,20 @@ final class LayoutTests: XCTestCase {
         let expectedLosses = try reference.readFloats("loss")
         XCTAssertEqual(expectedLosses.count, 3)
         // ZeRO-1 is on by default at dp > 1; the `false` rows run the replicated optimizer.
-        for (tp, dp, accumulation, checkpointing, zero) in [(2, 1, 1, false, true), (1, 2, 1, false, true), (2, 2, 1, false, true),
-                                                            (4, 1, 1, false, true), (2, 4, 1, false, true), (1, 2, 2, false, true),
-                                                            (2, 2, 1, true, true), (1, 4, 1, false, false), (2, 2, 1, false, false)] {
-            let file = try trace(tp: tp, dp: dp, accumulation: accumulation, checkpointing: checkpointing, zero: zero, in: directory)
+        for (tp, dp, accumulation, checkpointing, zero) in [
+            (2, 1, 1, false, true), (1, 2, 1, false, true), (2, 2, 1, false, true),
+            (4, 1, 1, false, true), (2, 4, 1, false, true), (1, 2, 2, false, true),
+            (2, 2, 1, true, true), (1, 4, 1, false, false), (2, 2, 1, false, false)
+        ] {
+            let file = try trace(
+                tp: tp, dp: dp, accumulation: accumulation, checkpointing: checkpointing, zero: zero, in: directory)
             let layout = "tp \(tp) dp \(dp) accumulation \(accumulation) checkpointing \(checkpointing) ZeRO \(zero)"
             let losses = try file.readFloats("loss")
             XCTAssertEqual(losses.count, expectedLosses.count, layout)
             for (step, (loss, expected)) in zip(losses, expectedLosses).enumerated() {
-                XCTAssertEqual(Double(loss), Double(expected), accuracy: 1e-5 * Double(expected), "\(layout): loss at step \(step)")
+                XCTAssertEqual(
+                    Double(loss), Double(expected), accuracy: 1e-5 * Double(expected),
+                    "\(layout): loss at step \(step)")
             }
             for name in names where name.hasPrefix("grad/") {
                 let error = maxRelativeDifference(try file.readFloats(name), try reference.readFloats(name))
@@ -74,12 +79,16 @@ final class LayoutTests: XCTestCase {
             (3, 2, [], "world size 3 is not divisible by tp 2"),
             (8, 8, [], "heads 4 are not divisible by tp 8"),
             (4, 4, ["--set", "model.ffn=250"], "ffn 250 is not divisible by tp 4"),
-            (2, 2, ["--set", "model.vocab_size=511"], "vocabulary 511 is not divisible by tp 2"),
+            (2, 2, ["--set", "model.vocab_size=511"], "vocabulary 511 is not divisible by tp 2")
         ]
         for (index, item) in cases.enumerated() {
             let run = directory.appendingPathComponent("layout\(index).run").path
-            let result = try MPI.run(ranks: item.ranks, ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"),
-                                                                              "--tp", "\(item.tp)", "--run", run] + item.set)
+            let result = try MPI.run(
+                ranks: item.ranks, ProjectPaths.launch,
+                [
+                    "train", "--config", ProjectPaths.config("tiny"),
+                    "--tp", "\(item.tp)", "--run", run
+                ] + item.set)
             XCTAssertNotEqual(result.status, 0, item.message)
             let output = result.stdout + result.stderr
             let ours = output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("error:") }
@@ -91,8 +100,12 @@ final class LayoutTests: XCTestCase {
     func testAKilledRankEndsTheJob() throws {
         // Every other test here runs mpirun too (scripts/setup.sh installs it): no skip.
         let directory = try makeTemporaryDirectory("tessera-layout")
-        let job = try MPI.start(ranks: 2, ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"),
-                                                                "--set", "train.steps=1000000", "--run", directory.appendingPathComponent("run").path])
+        let job = try MPI.start(
+            ranks: 2, ProjectPaths.launch,
+            [
+                "train", "--config", ProjectPaths.config("tiny"),
+                "--set", "train.steps=1000000", "--run", directory.appendingPathComponent("run").path
+            ])
         defer { if job.isRunning { job.terminate() } }
         // Wait until both ranks are training (children of mpirun, running for a while).
         var ranks: [Int32] = []
@@ -113,15 +126,22 @@ final class LayoutTests: XCTestCase {
 
     /// Runs `launch trace` on configs/tiny.yaml with a global batch of 8 sequences split over
     /// dp ranks and `accumulation` micro-batches each.
-    func trace(tp: Int, dp: Int, accumulation: Int = 1, checkpointing: Bool = false, zero: Bool = true, steps: Int = 3,
-               in directory: URL) throws -> HDF5File {
+    func trace(
+        tp: Int, dp: Int, accumulation: Int = 1, checkpointing: Bool = false, zero: Bool = true, steps: Int = 3,
+        in directory: URL
+    ) throws -> HDF5File {
         let name = "trace-tp\(tp)-dp\(dp)-acc\(accumulation)-\(checkpointing)-\(zero)-\(steps).h5"
         let out = directory.appendingPathComponent(name).path
-        let arguments = ["trace", "--config", ProjectPaths.config("tiny"), "--tp", "\(tp)", "--steps", "\(steps)", "--out", out,
-                         "--set", "train.micro_batch=\(8 / dp / accumulation)", "--set", "train.accumulation=\(accumulation)",
-                         "--set", "train.activation_checkpointing=\(checkpointing)", "--set", "parallel.distributed_optimizer=\(zero)"]
-        let result = tp * dp == 1 ? try runProcess(ProjectPaths.launch, arguments)
-                                  : try MPI.run(ranks: tp * dp, ProjectPaths.launch, arguments)
+        let arguments = [
+            "trace", "--config", ProjectPaths.config("tiny"), "--tp", "\(tp)", "--steps", "\(steps)", "--out", out,
+            "--set", "train.micro_batch=\(8 / dp / accumulation)", "--set", "train.accumulation=\(accumulation)",
+            "--set", "train.activation_checkpointing=\(checkpointing)", "--set",
+            "parallel.distributed_optimizer=\(zero)"
+        ]
+        let result =
+            tp * dp == 1
+            ? try runProcess(ProjectPaths.launch, arguments)
+            : try MPI.run(ranks: tp * dp, ProjectPaths.launch, arguments)
         XCTAssertEqual(result.status, 0, "tp \(tp) dp \(dp): " + result.stderr)
         return try HDF5File.open(out)
     }

@@ -17,9 +17,12 @@ final class ShardedCheckpointTests: XCTestCase {
 
     /// `launch train` of the tiny config on 4 ranks for 10 steps (the last one saved).
     func train(_ name: String, tp: Int, zero: Bool = true, extra: [String] = []) throws -> ProcessResult {
-        let arguments = ["train", "--config", ProjectPaths.config("tiny"), "--tp", "\(tp)", "--run", path(name),
-                         "--set", "train.steps=10", "--set", "train.log_interval=100",
-                         "--set", "parallel.distributed_optimizer=\(zero)"] + extra
+        let arguments =
+            [
+                "train", "--config", ProjectPaths.config("tiny"), "--tp", "\(tp)", "--run", path(name),
+                "--set", "train.steps=10", "--set", "train.log_interval=100",
+                "--set", "parallel.distributed_optimizer=\(zero)"
+            ] + extra
         let result = try MPI.run(ranks: 4, ProjectPaths.launch, arguments)
         XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
         return result
@@ -46,8 +49,12 @@ final class ShardedCheckpointTests: XCTestCase {
         XCTAssertLessThan(try figure(saved.stdout, line: "saved \(checkpoint)", before: " MiB, all ranks"), 0.5)
 
         let trace = path("trace.h5")
-        let traced = try MPI.run(ranks: 4, ProjectPaths.launch, ["trace", "--config", ProjectPaths.config("tiny"), "--tp", "2",
-                                                                 "--steps", "10", "--out", trace])
+        let traced = try MPI.run(
+            ranks: 4, ProjectPaths.launch,
+            [
+                "trace", "--config", ProjectPaths.config("tiny"), "--tp", "2",
+                "--steps", "10", "--out", trace
+            ])
         XCTAssertEqual(traced.status, 0, traced.stderr)
         let file = try HDF5File.open(checkpoint), gathered = try HDF5File.open(trace)
         let model = try TesseraConfig.load(path: ProjectPaths.config("tiny")).model
@@ -95,15 +102,19 @@ final class ShardedCheckpointTests: XCTestCase {
         let run = mountPoint + "/run"
         try FileManager.default.copyItem(atPath: path("source"), toPath: run)
         let before = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoints/step-00000010.h5"))
-        let arguments = ["train", "--config", ProjectPaths.config("tiny"), "--tp", "2", "--run", run,
-                         "--set", "train.steps=20", "--set", "train.log_interval=100"]
+        let arguments = [
+            "train", "--config", ProjectPaths.config("tiny"), "--tp", "2", "--run", run,
+            "--set", "train.steps=20", "--set", "train.log_interval=100"
+        ]
         let result = try MPI.run(ranks: 4, ProjectPaths.launch, arguments, timeLimit: 120)
         XCTAssertNotEqual(result.status, 124, "the job hung")
         XCTAssertNotEqual(result.status, 0)
         let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
         XCTAssertEqual(errors.count, 1, result.stderr)
-        XCTAssertTrue(errors.first?.hasPrefix("error: checkpoint \(run)/checkpoints/step-00000020.h5 could not be written: it needs") ?? false,
-                      result.stderr)
+        XCTAssertTrue(
+            errors.first?.hasPrefix(
+                "error: checkpoint \(run)/checkpoints/step-00000020.h5 could not be written: it needs") ?? false,
+            result.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints"), ["step-00000010.h5"])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoints/step-00000010.h5")), before)
     }

@@ -12,9 +12,11 @@ final class StopTests: XCTestCase {
     /// 300 micro-batches of 1 sequence a step (about a second here): long enough to be
     /// interrupted inside, a fifth of a second after the step before it ended.
     func arguments(_ name: String) -> [String] {
-        ["train", "--config", ProjectPaths.config("tiny"), "--run", directory.appendingPathComponent(name).path,
-         "--set", "train.steps=3", "--set", "train.micro_batch=1", "--set", "train.accumulation=300",
-         "--set", "train.eval_interval=0", "--set", "train.log_interval=1"]
+        [
+            "train", "--config", ProjectPaths.config("tiny"), "--run", directory.appendingPathComponent(name).path,
+            "--set", "train.steps=3", "--set", "train.micro_batch=1", "--set", "train.accumulation=300",
+            "--set", "train.eval_interval=0", "--set", "train.log_interval=1"
+        ]
     }
 
     func losses(_ name: String) throws -> [Int: Double] {
@@ -88,7 +90,8 @@ final class StopTests: XCTestCase {
         XCTAssertEqual(try MPI.run(ranks: 2, ProjectPaths.launch, arguments("straight-2")).status, 0)
         let script = ProjectPaths.root.appendingPathComponent("scripts/mpirun.sh").path
         try stopJob("script", ["/bin/bash", script, "-n", "2", ProjectPaths.launch], signal: SIGINT, toGroup: true)
-        try stopJob("plain", try MPI.command(ranks: 2) + [ProjectPaths.launch],
-                    signal: SIGUSR1, toGroup: false)
+        try stopJob(
+            "plain", try MPI.command(ranks: 2) + [ProjectPaths.launch],
+            signal: SIGUSR1, toGroup: false)
     }
 }

@@ -7,13 +7,18 @@ final class WatchdogTests: XCTestCase {
     func testAStoppedRankEndsTheJob() throws {
         let directory = try makeTemporaryDirectory("tessera-watchdog")
         let errors = Pipe()
-        let job = try MPI.start(ranks: 2, ProjectPaths.launch, ["train", "--config", ProjectPaths.config("tiny"), "--set", "train.steps=1000000",
-                                                                "--set", "train.watchdog_seconds=3", "--set", "train.eval_interval=0",
-                                                                "--run", directory.path], standardError: errors)
+        let job = try MPI.start(
+            ranks: 2, ProjectPaths.launch,
+            [
+                "train", "--config", ProjectPaths.config("tiny"), "--set", "train.steps=1000000",
+                "--set", "train.watchdog_seconds=3", "--set", "train.eval_interval=0",
+                "--run", directory.path
+            ], standardError: errors)
         var ranks: [Int32] = []
         // On failure, leave no stopped rank behind: SIGKILL ends stopped processes too.
         defer { for rank in ranks + [job.processIdentifier] { kill(rank, SIGKILL) } }
-        for _ in 0..<200 where ranks.count < 2 || !FileManager.default.fileExists(atPath: directory.path + "/metrics.jsonl") {
+        for _ in 0..<200
+        where ranks.count < 2 || !FileManager.default.fileExists(atPath: directory.path + "/metrics.jsonl") {
             usleep(100_000)
             ranks = MPI.children(of: job.processIdentifier)
         }

@@ -33,7 +33,8 @@ public func checkGradients(
     XCTAssertEqual(expected.count, output.count, "reference output size", file: file, line: line)
     let forwardScale = max(expected.map(abs).max() ?? 0, 1e-6)
     let forwardError = zip(expected, output.values).map { abs($0 - Double($1)) }.max() ?? 0
-    XCTAssertLessThanOrEqual(forwardError / forwardScale, 1e-4, "forward differs from the Double reference", file: file, line: line)
+    XCTAssertLessThanOrEqual(
+        forwardError / forwardScale, 1e-4, "forward differs from the Double reference", file: file, line: line)
 
     func objective(_ values: [[Double]]) -> Double {
         zip(reference(values), upstream).map { $0 * Double($1) }.reduce(0, +)
@@ -41,7 +42,9 @@ public func checkGradients(
     let h = 1e-4
     for (index, input) in inputs.enumerated() where input.requiresGrad {
         var generator = SplitMix64(seed: 7, name: "positions")
-        let positions = input.count <= 96 ? Array(0..<input.count)
+        let positions =
+            input.count <= 96
+            ? Array(0..<input.count)
             : (0..<96).map { _ in Int(generator.next() % UInt64(input.count)) }
         var numeric: [Double] = [], analytic: [Double] = []
         for position in positions {
@@ -53,12 +56,14 @@ public func checkGradients(
         }
         let scale = max(numeric.map(abs).max() ?? 0, 1e-6)
         let error = zip(numeric, analytic).map { abs($0 - $1) }.max() ?? 0
-        XCTAssertLessThanOrEqual(error / scale, tolerance,
-                                 "input \(index): max |analytic − numeric| = \(error), max |numeric| = \(scale)",
-                                 file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            error / scale, tolerance,
+            "input \(index): max |analytic − numeric| = \(error), max |numeric| = \(scale)",
+            file: file, line: line)
     }
 }
 
 public func tensor(_ shape: [Int], seed: String, scale: Double = 1, requiresGrad: Bool = true) -> Tensor {
-    Tensor(shape: shape, values: randomValues(shape.reduce(1, *), seed: seed, scale: scale), requiresGrad: requiresGrad)
+    Tensor(
+        shape: shape, values: randomValues(shape.reduce(1, *), seed: seed, scale: scale), requiresGrad: requiresGrad)
 }

@@ -34,7 +34,9 @@ public struct ProcessResult {
 }
 
 /// Runs `executable` with `arguments`; `environment` replaces this process's when given.
-public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> ProcessResult
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -48,9 +50,10 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
     let errors = PipeReader(err)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errors.wait(), as: UTF8.self))
+    return ProcessResult(
+        status: process.terminationStatus,
+        stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errors.wait(), as: UTF8.self))
 }
 
 /// Reads a pipe to its end on a background thread.
@@ -82,8 +85,10 @@ public enum MPI {
     /// outnumber the cores), with the OpenBLAS core type passed through. With `timeLimit`,
     /// a job still running after that many seconds is ended (`timeout`: status 124), so a
     /// hang fails the test instead of stalling the suite.
-    public static func run(ranks: Int, _ executable: String, _ arguments: [String],
-                           environment: [String: String]? = nil, timeLimit: Int? = nil) throws -> ProcessResult {
+    public static func run(
+        ranks: Int, _ executable: String, _ arguments: [String],
+        environment: [String: String]? = nil, timeLimit: Int? = nil
+    ) throws -> ProcessResult {
         let job = try command(ranks: ranks) + [executable] + arguments
         guard let timeLimit else { return try runProcess(job[0], Array(job.dropFirst()), environment: environment) }
         return try runProcess("/usr/bin/timeout", ["\(timeLimit)"] + job, environment: environment)
@@ -91,8 +96,10 @@ public enum MPI {
 
     /// Starts `executable arguments` on `ranks` ranks without waiting for it, for tests that
     /// signal or kill ranks; standard output is discarded.
-    public static func start(ranks: Int, _ executable: String, _ arguments: [String],
-                             standardError: Any = FileHandle.nullDevice) throws -> Process {
+    public static func start(
+        ranks: Int, _ executable: String, _ arguments: [String],
+        standardError: Any = FileHandle.nullDevice
+    ) throws -> Process {
         let command = try command(ranks: ranks)
         let job = Process()
         job.executableURL = URL(fileURLWithPath: command[0])
@@ -117,7 +124,8 @@ public enum MPI {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { Int32($0) }.filter { candidate in
             guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
+                let close = stat.lastIndex(of: ")")
+            else { return false }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return fields.count > 2 && Int32(fields[1]) == pid
         }.sorted()

@@ -48,7 +48,8 @@ public enum Reference {
     }
 
     /// Causal attention with the full softmax per query row.
-    public static func attention(q: [Double], k: [Double], v: [Double], batch: Int, heads: Int, width: Int) -> [Double] {
+    public static func attention(q: [Double], k: [Double], v: [Double], batch: Int, heads: Int, width: Int) -> [Double]
+    {
         let seq = q.count / width / batch, headDim = width / heads
         var out = [Double](repeating: 0, count: q.count)
         for b in 0..<batch {
@@ -74,8 +75,10 @@ public enum Reference {
     }
 
     /// Σ wᵢ·(−log softmax(logitsᵢ)[tᵢ]) / normalizer; out-of-range targets count nothing.
-    public static func crossEntropy(_ logits: [Double], vocab: Int, targets: [Int32], weights: [Double],
-                             normalizer: Double? = nil) -> Double {
+    public static func crossEntropy(
+        _ logits: [Double], vocab: Int, targets: [Int32], weights: [Double],
+        normalizer: Double? = nil
+    ) -> Double {
         let total = weights.reduce(0, +)
         let norm = normalizer ?? (total > 0 ? total : 1)
         var loss = 0.0

@@ -14,7 +14,8 @@ final class TokenizerTests: XCTestCase {
         let tokenizer = try ByteLevelBPETokenizer(contentsOf: fixture.appendingPathComponent("tokenizer.json").path)
         XCTAssertEqual(tokenizer.vocabularySize, 3000)
         XCTAssertEqual(tokenizer.id(of: "</s>"), 1)
-        let lines = try String(contentsOf: fixture.appendingPathComponent("lines.jsonl"), encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOf: fixture.appendingPathComponent("lines.jsonl"), encoding: .utf8).split(
+            separator: "\n")
         XCTAssertEqual(lines.count, 3000)
         var checked = 0, empty = 0
         for (number, line) in lines.enumerated() {
@@ -22,7 +23,8 @@ final class TokenizerTests: XCTestCase {
             let text = object["text"] as! String, expected = (object["ids"] as! [Int]).map(Int32.init)
             let ids = tokenizer.encode(text)
             guard ids == expected else {
-                return XCTFail("line \(number + 1) \(String(reflecting: text)): got \(ids), Hugging Face gives \(expected)")
+                return XCTFail(
+                    "line \(number + 1) \(String(reflecting: text)): got \(ids), Hugging Face gives \(expected)")
             }
             XCTAssertEqual(tokenizer.decode(ids), text, "line \(number + 1)")
             if text.isEmpty { empty += 1 }
@@ -38,16 +40,28 @@ final class TokenizerTests: XCTestCase {
         let good = try String(contentsOf: fixture.appendingPathComponent("tokenizer.json"), encoding: .utf8)
         let cases: [(String, String)] = [
             ("{not json", "not a JSON object"),
-            (good.replacingOccurrences(of: "\"type\": \"BPE\"", with: "\"type\": \"WordPiece\""), "model.type: expected BPE, got WordPiece"),
-            (good.replacingOccurrences(of: "\"merges\": [", with: "\"merges\": [\"qqq zzz\", "), "model.merges[0]: qqq zzz does not merge two tokens of the vocabulary into one"),
-            (good.replacingOccurrences(of: "\"type\": \"ByteLevel\",\n    \"add_prefix_space\"", with: "\"type\": \"Whitespace\",\n    \"add_prefix_space\""),
-             "pre_tokenizer: expected ByteLevel (alone or as the only step of a Sequence)"),
+            (
+                good.replacingOccurrences(of: "\"type\": \"BPE\"", with: "\"type\": \"WordPiece\""),
+                "model.type: expected BPE, got WordPiece"
+            ),
+            (
+                good.replacingOccurrences(of: "\"merges\": [", with: "\"merges\": [\"qqq zzz\", "),
+                "model.merges[0]: qqq zzz does not merge two tokens of the vocabulary into one"
+            ),
+            (
+                good.replacingOccurrences(
+                    of: "\"type\": \"ByteLevel\",\n    \"add_prefix_space\"",
+                    with: "\"type\": \"Whitespace\",\n    \"add_prefix_space\""),
+                "pre_tokenizer: expected ByteLevel (alone or as the only step of a Sequence)"
+            )
         ]
         for (index, (text, message)) in cases.enumerated() {
             let path = directory.appendingPathComponent("bad-\(index).json").path
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             XCTAssertNotEqual(text, good, "case \(index) must change the file")
-            XCTAssertThrowsError(try ByteLevelBPETokenizer(contentsOf: path)) { XCTAssertEqual("\($0)", "\(path): \(message)") }
+            XCTAssertThrowsError(try ByteLevelBPETokenizer(contentsOf: path)) {
+                XCTAssertEqual("\($0)", "\(path): \(message)")
+            }
         }
     }
 }

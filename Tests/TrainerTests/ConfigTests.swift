@@ -8,22 +8,23 @@ import XCTest
 
 final class ConfigTests: XCTestCase {
     let valid = """
-    model:
-      vocab_size: 512
-      d_model: 64
-      layers: 2
-      heads: 4
-      ffn: 256
-      seq_len: 64
-    train:
-      micro_batch: 8
-    optim:
-      peak_lr: 5.0e-3
-    """
+        model:
+          vocab_size: 512
+          d_model: 64
+          layers: 2
+          heads: 4
+          ffn: 256
+          seq_len: 64
+        train:
+          micro_batch: 8
+        optim:
+          peak_lr: 5.0e-3
+        """
 
     func testValidConfigParses() throws {
         let config = try TesseraConfig.parse(valid, source: "ok.yaml")
-        XCTAssertEqual(config.model, ModelConfig(vocabSize: 512, dModel: 64, layers: 2, heads: 4, ffn: 256, seqLen: 64))
+        XCTAssertEqual(
+            config.model, ModelConfig(vocabSize: 512, dModel: 64, layers: 2, heads: 4, ffn: 256, seqLen: 64))
         XCTAssertEqual(config.model.activation, .gelu, "GELU unless model.activation says otherwise")
         XCTAssertEqual(config.optim.peakLr, 5e-3)
         XCTAssertEqual(config.train.microBatch, 8)
@@ -36,13 +37,27 @@ final class ConfigTests: XCTestCase {
             ({ try $0.replacingOnce("d_model:", with: "d_modle:") }, "model.d_modle", "did you mean 'd_model'"),
             ({ try $0.replacingOnce("layers: 2", with: "layers: two") }, "model.layers", "expected an integer"),
             ({ try $0.replacingOnce("seq_len: 64", with: "seq_len: 0") }, "model.seq_len", "must be positive"),
-            ({ try $0.replacingOnce("micro_batch: 8", with: "micro_batch: -3") }, "train.micro_batch", "must be positive"),
+            (
+                { try $0.replacingOnce("micro_batch: 8", with: "micro_batch: -3") }, "train.micro_batch",
+                "must be positive"
+            ),
             ({ try $0.replacingOnce("peak_lr: 5.0e-3", with: "peak_lr: fast") }, "optim.peak_lr", "expected a number"),
-            ({ try $0.replacingOnce("peak_lr: 5.0e-3", with: "peak_lr: 5.0e-3\n  decay: step") }, "optim.decay", "expected linear or cosine"),
-            ({ try $0.replacingOnce("seq_len: 64", with: "seq_len: 64\n  activation: swiglu") }, "model.activation", "expected gelu or relu, got 'swiglu'"),
+            (
+                { try $0.replacingOnce("peak_lr: 5.0e-3", with: "peak_lr: 5.0e-3\n  decay: step") }, "optim.decay",
+                "expected linear or cosine"
+            ),
+            (
+                { try $0.replacingOnce("seq_len: 64", with: "seq_len: 64\n  activation: swiglu") }, "model.activation",
+                "expected gelu or relu, got 'swiglu'"
+            ),
             ({ try $0.replacingOnce("heads: 4", with: "heads: 3") }, "model.heads", "does not divide"),
             ({ $0 + "\noptimizer:\n  lr: 1\n" }, "optimizer", "unknown key"),
-            ({ try $0.replacingOnce("micro_batch: 8", with: "micro_batch: 8\n  accumulation: 2\n  batch_tokens: 1024") }, "train.accumulation", "not both"),
+            (
+                {
+                    try $0.replacingOnce(
+                        "micro_batch: 8", with: "micro_batch: 8\n  accumulation: 2\n  batch_tokens: 1024")
+                }, "train.accumulation", "not both"
+            )
         ]
         for (edit, key, words) in cases {
             let bad = try edit(valid)
@@ -57,8 +72,12 @@ final class ConfigTests: XCTestCase {
 
     /// `--set` replaces file values, creates sections, and names unknown keys.
     func testOverrides() throws {
-        let config = try TesseraConfig.parse(valid, source: "ok.yaml", overrides: ["optim.peak_lr": "3e-4", "model.d_model": "128",
-                                                                                    "parallel.tp": "2", "train.total_tokens": "1.4e12"])
+        let config = try TesseraConfig.parse(
+            valid, source: "ok.yaml",
+            overrides: [
+                "optim.peak_lr": "3e-4", "model.d_model": "128",
+                "parallel.tp": "2", "train.total_tokens": "1.4e12"
+            ])
         XCTAssertEqual(config.optim.peakLr, 3e-4)
         XCTAssertEqual(config.model.dModel, 128)
         XCTAssertEqual(config.parallel.tp, 2)
@@ -73,12 +92,17 @@ final class ConfigTests: XCTestCase {
 
     /// Steps and accumulation from Table 3's tokens: 8,388,608 tokens per batch.
     func testStepsAndAccumulationFromTokens() throws {
-        let config = try TesseraConfig.parse(valid, source: "ok.yaml", overrides: [
-            "model.seq_len": "4096", "train.micro_batch": "1", "train.batch_tokens": "8388608", "train.total_tokens": "1.4e12"])
+        let config = try TesseraConfig.parse(
+            valid, source: "ok.yaml",
+            overrides: [
+                "model.seq_len": "4096", "train.micro_batch": "1", "train.batch_tokens": "8388608",
+                "train.total_tokens": "1.4e12"
+            ])
         XCTAssertEqual(try config.train.accumulation(seqLen: 4096, dp: 8), 256)
         XCTAssertEqual(try config.train.totalSteps(seqLen: 4096, dp: 8), 166_894)
         XCTAssertThrowsError(try config.train.accumulation(seqLen: 4096, dp: 3)) {
-            XCTAssertEqual("\($0)", "train.batch_tokens 8388608 is not a multiple of micro_batch 1 × seq_len 4096 × dp 3 = 12288")
+            XCTAssertEqual(
+                "\($0)", "train.batch_tokens 8388608 is not a multiple of micro_batch 1 × seq_len 4096 × dp 3 = 12288")
         }
     }
 
@@ -120,7 +144,8 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual(config.data.taskSampling, TaskSampling(upsampleLimit: 3, downsampleLimit: 0.3), name)
             XCTAssertEqual(config.data.tasks, "configs/tasks/shapes.yaml", name)
             XCTAssertFalse(config.data.retrieval, name)
-            XCTAssertEqual(config.train.initFrom, String(format: "runs/%@/checkpoints/step-%08d.h5", name, pretraining), name)
+            XCTAssertEqual(
+                config.train.initFrom, String(format: "runs/%@/checkpoints/step-%08d.h5", name, pretraining), name)
         }
     }
 
@@ -138,9 +163,12 @@ final class ConfigTests: XCTestCase {
 
     /// CM3Leon Table 3 sizes; tied head, no bias, learned positions over seq 4096.
     func testParameterCountsOfTheThreeConfigs() throws {
-        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("350m")).model.parameterTable.parameterCount, 372_244_480)
-        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("760m")).model.parameterTable.parameterCount, 784_859_136)
-        XCTAssertEqual(try TesseraConfig.load(path: ProjectPaths.config("7b")).model.parameterTable.parameterCount, 6_723_469_312)
+        XCTAssertEqual(
+            try TesseraConfig.load(path: ProjectPaths.config("350m")).model.parameterTable.parameterCount, 372_244_480)
+        XCTAssertEqual(
+            try TesseraConfig.load(path: ProjectPaths.config("760m")).model.parameterTable.parameterCount, 784_859_136)
+        XCTAssertEqual(
+            try TesseraConfig.load(path: ProjectPaths.config("7b")).model.parameterTable.parameterCount, 6_723_469_312)
     }
 
     /// The issue's formula: 6·(12·L·d² + V·d) + 12·L·d·seq when ffn = 4d.

@@ -28,8 +28,10 @@ final class DataPipelineTests: XCTestCase {
         let config = try tinyConfig()
         let vocabulary = config.vocabulary
         let documents = DefaultCorpus(vocabulary: vocabulary, seed: 0).documents(400)
-        try DatasetShard.writeShards(documents, embeddings: builtinEmbeddings(documents, vocabulary), directory: directory.path,
-                                     prefix: "train", perShard: 150, vocabulary: vocabulary) { _ in }
+        try DatasetShard.writeShards(
+            documents, embeddings: builtinEmbeddings(documents, vocabulary), directory: directory.path,
+            prefix: "train", perShard: 150, vocabulary: vocabulary
+        ) { _ in }
         let paths = (0..<3).map { directory.appendingPathComponent(String(format: "train-%05d.h5", $0)).path }
         let fromShards = try DataPipeline(config: try tinyConfig { $0.data.train = paths })
         let inMemory = try DataPipeline(config: config)
@@ -54,15 +56,20 @@ final class DataPipelineTests: XCTestCase {
         let builtin = try DataPipeline(config: config)
         let vocabulary = builtin.vocabulary
         let documents = DefaultCorpus(vocabulary: vocabulary, seed: 0).documents(400)
-        XCTAssertLessThan(Set(documents).count, documents.count, "the corpus should hold copies for the rule to matter")
-        try DatasetShard.writeShards(documents, embeddings: builtinEmbeddings(documents, vocabulary), directory: directory.path,
-                                     prefix: "train", perShard: 400, vocabulary: vocabulary) { _ in }
-        let stored = try DataPipeline(config: try tinyConfig {
-            $0.data.train = [self.directory.appendingPathComponent("train-00000.h5").path]
-            $0.data.retrieval = true
-            $0.model.seqLen = 256
-        })
-        let bank = EmbeddingBank(builtinFor: builtin.training.documents, vocabulary: vocabulary, embedding: BuiltinEmbedding())
+        XCTAssertLessThan(
+            Set(documents).count, documents.count, "the corpus should hold copies for the rule to matter")
+        try DatasetShard.writeShards(
+            documents, embeddings: builtinEmbeddings(documents, vocabulary), directory: directory.path,
+            prefix: "train", perShard: 400, vocabulary: vocabulary
+        ) { _ in }
+        let stored = try DataPipeline(
+            config: try tinyConfig {
+                $0.data.train = [self.directory.appendingPathComponent("train-00000.h5").path]
+                $0.data.retrieval = true
+                $0.model.seqLen = 256
+            })
+        let bank = EmbeddingBank(
+            builtinFor: builtin.training.documents, vocabulary: vocabulary, embedding: BuiltinEmbedding())
         for pipeline in [builtin, stored] {
             var retrievedCount = 0
             for _ in 0..<60 {
@@ -97,7 +104,8 @@ final class DataPipelineTests: XCTestCase {
             (0..<50).map { i in normalized((0..<8).map { j in Float(sin(Double(i * 8 + j) * 1.3 + phase)) }) }
         }
         let text = vectors(0), image = vectors(0.7)
-        let bank = EmbeddingBank(text: text.flatMap { $0 }, image: image.flatMap { $0 }, dimensions: 8, queryDropout: 0.2)
+        let bank = EmbeddingBank(
+            text: text.flatMap { $0 }, image: image.flatMap { $0 }, dimensions: 8, queryDropout: 0.2)
         let documentVectors = zip(text, image).map { normalized(zip($0, $1).map { ($0 + $1) / 2 }) }
         let query = normalized([1, 0.5, -0.2, 0, 0.3, 0.1, -0.7, 0.4])
         let expected = documentVectors.enumerated().map { ($0.offset, dot($0.element, query)) }
@@ -125,31 +133,64 @@ final class DataPipelineTests: XCTestCase {
         }
         let cases: [(String, String)] = [
             (directory.appendingPathComponent("absent.h5").path, "no such file"),
-            (try shard("dtype.h5") { f in
-                try f.write("tokens", floats: [5, 6, 1], shape: [3]); try f.write("doc_offsets", int64: [0, 3], shape: [2]) },
-             "dataset 'tokens' has the wrong dtype (expected int32)"),
-            (try shard("range.h5") { f in
-                try f.write("tokens", int32: [5, 600, 1], shape: [3]); try f.write("doc_offsets", int64: [0, 3], shape: [2]) },
-             "token 600 at position 1 is outside the vocabulary 0..<512"),
-            (try shard("offsets.h5") { f in
-                try f.write("tokens", int32: [5, 6, 1, 7, 1], shape: [5]); try f.write("doc_offsets", int64: [0, 3, 2, 5], shape: [4]) },
-             "doc_offsets are not increasing at document 1 (3 then 2)"),
-            (try shard("embeddings.h5") { f in
-                try f.write("tokens", int32: [5, 1, 6, 1], shape: [4]); try f.write("doc_offsets", int64: [0, 2, 4], shape: [3])
-                try f.write("text_embeddings", floats: [1, 0, 0], shape: [1, 3]); try f.write("image_embeddings", floats: [1, 0, 0], shape: [1, 3]) },
-             "text_embeddings has shape [1, 3] but there are 2 documents"),
-            (try shard("image-missing.h5") { f in
-                try f.write("tokens", int32: [5, 1], shape: [2]); try f.write("doc_offsets", int64: [0, 2], shape: [2])
-                try f.write("text_embeddings", floats: [1, 0, 0], shape: [1, 3]) },
-             "has text_embeddings but no image_embeddings"),
-            (try shard("unnormalised.h5") { f in
-                try f.write("tokens", int32: [5, 1], shape: [2]); try f.write("doc_offsets", int64: [0, 2], shape: [2])
-                try f.write("text_embeddings", floats: [1, 0, 0], shape: [1, 3]); try f.write("image_embeddings", floats: [2, 0, 0], shape: [1, 3]) },
-             "image_embeddings row 0 has length 2.0, not 1 (rows are L2-normalised, or zero for a missing part)"),
-            (try shard("averaged.h5") { f in
-                try f.write("tokens", int32: [5, 1], shape: [2]); try f.write("doc_offsets", int64: [0, 2], shape: [2])
-                try f.write("embeddings", floats: [1, 0, 0], shape: [1, 3]) },
-             "holds one averaged 'embeddings' per document (an older shard format); retrieval needs text_embeddings and image_embeddings: write it again with launch prepare"),
+            (
+                try shard("dtype.h5") { f in
+                    try f.write("tokens", floats: [5, 6, 1], shape: [3]);
+                    try f.write("doc_offsets", int64: [0, 3], shape: [2])
+                },
+                "dataset 'tokens' has the wrong dtype (expected int32)"
+            ),
+            (
+                try shard("range.h5") { f in
+                    try f.write("tokens", int32: [5, 600, 1], shape: [3]);
+                    try f.write("doc_offsets", int64: [0, 3], shape: [2])
+                },
+                "token 600 at position 1 is outside the vocabulary 0..<512"
+            ),
+            (
+                try shard("offsets.h5") { f in
+                    try f.write("tokens", int32: [5, 6, 1, 7, 1], shape: [5]);
+                    try f.write("doc_offsets", int64: [0, 3, 2, 5], shape: [4])
+                },
+                "doc_offsets are not increasing at document 1 (3 then 2)"
+            ),
+            (
+                try shard("embeddings.h5") { f in
+                    try f.write("tokens", int32: [5, 1, 6, 1], shape: [4]);
+                    try f.write("doc_offsets", int64: [0, 2, 4], shape: [3])
+                    try f.write("text_embeddings", floats: [1, 0, 0], shape: [1, 3]);
+                    try f.write("image_embeddings", floats: [1, 0, 0], shape: [1, 3])
+                },
+                "text_embeddings has shape [1, 3] but there are 2 documents"
+            ),
+            (
+                try shard("image-missing.h5") { f in
+                    try f.write("tokens", int32: [5, 1], shape: [2]);
+                    try f.write("doc_offsets", int64: [0, 2], shape: [2])
+                    try f.write("text_embeddings", floats: [1, 0, 0], shape: [1, 3])
+                },
+                "has text_embeddings but no image_embeddings"
+            ),
+            (
+                try shard("unnormalised.h5") { f in
+                    try f.write("tokens", int32: [5, 1], shape: [2]);
+                    try f.write("doc_offsets", int64: [0, 2], shape: [2])
+                    try f.write("text_embeddings", floats: [1, 0, 0], shape: [1, 3]);
+                    try f.write("image_embeddings", floats: [2, 0, 0], shape: [1, 3])
+                },
+                "image_embeddings row 0 has length 2.0, not 1 (rows are L2-normalised, or zero for a missing part)"
+            ),
+            (
+                try shard("averaged.h5") { f in
+                    try f.write("tokens", int32: [5, 1], shape: [2]);
+                    try f.write("doc_offsets", int64: [0, 2], shape: [2])
+                    try f.write("embeddings", floats: [1, 0, 0], shape: [1, 3])
+                },
+                """
+                holds one averaged 'embeddings' per document (an older shard format); retrieval needs \
+                text_embeddings and image_embeddings: write it again with launch prepare
+                """
+            )
         ]
         for (path, message) in cases {
             XCTAssertThrowsError(try DatasetShard.read(path: path, vocabulary: vocabulary)) {

@@ -11,8 +11,9 @@ final class DecoderTests: XCTestCase {
     func testInferenceTapeRecordsNothing() {
         let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 2, heads: 2, ffn: 16, seqLen: 5)
         let decoder = CM3LeonDecoder(config: config, seed: 4)
-        let batch = TokenBatch(microBatch: 1, seqLen: 5, inputs: [1, 4, 9, 2, 2], targets: [4, 9, 2, 2, 5],
-                               weights: [Float](repeating: 1, count: 5))
+        let batch = TokenBatch(
+            microBatch: 1, seqLen: 5, inputs: [1, 4, 9, 2, 2], targets: [4, 9, 2, 2, 5],
+            weights: [Float](repeating: 1, count: 5))
         let recording = Tape(), inference = Tape(recording: false)
         let trained = decoder.loss(batch, tape: recording)
         let evaluated = decoder.loss(batch, tape: inference)
@@ -27,8 +28,9 @@ final class DecoderTests: XCTestCase {
     func testCheckpointedBlocksGiveTheSameGradients() {
         let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 3, heads: 2, ffn: 16, seqLen: 5)
         let decoder = randomizedDecoder(config, seed: 4)
-        let batch = TokenBatch(microBatch: 2, seqLen: 5, inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7],
-                               targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, 1], weights: [Float](repeating: 1, count: 10))
+        let batch = TokenBatch(
+            microBatch: 2, seqLen: 5, inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7],
+            targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, 1], weights: [Float](repeating: 1, count: 10))
         var results: [(Float, [[Float]])] = []
         for checkpoint in [false, true] {
             decoder.zeroGrad()
@@ -56,13 +58,17 @@ final class DecoderTests: XCTestCase {
         checkWholeDecoder(.relu, reference: Reference.relu)
     }
 
-    func checkWholeDecoder(_ activation: ModelConfig.Activation, reference activationReference: @escaping ([Double]) -> [Double],
-                           file: StaticString = #filePath, line: UInt = #line) {
-        let config = ModelConfig(vocabSize: 11, dModel: 8, layers: 2, heads: 2, ffn: 16, seqLen: 5, activation: activation)
+    func checkWholeDecoder(
+        _ activation: ModelConfig.Activation, reference activationReference: @escaping ([Double]) -> [Double],
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
+        let config = ModelConfig(
+            vocabSize: 11, dModel: 8, layers: 2, heads: 2, ffn: 16, seqLen: 5, activation: activation)
         let decoder = randomizedDecoder(config, seed: 3)
-        let batch = TokenBatch(microBatch: 2, seqLen: 5,
-                               inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7], targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, -1],
-                               weights: [1, 1, 0, 1, 0.5, 1, 1, 2, 1, 0])
+        let batch = TokenBatch(
+            microBatch: 2, seqLen: 5,
+            inputs: [1, 4, 9, 2, 2, 0, 10, 3, 3, 7], targets: [4, 9, 2, 2, 5, 10, 3, 3, 7, -1],
+            weights: [1, 1, 0, 1, 0.5, 1, 1, 2, 1, 0])
         let tape = Tape()
         let loss = decoder.loss(batch, tape: tape)
         tape.backward(from: loss)
@@ -86,8 +92,9 @@ final class DecoderTests: XCTestCase {
             }
             let scale = max(numeric.map(abs).max()!, 1e-6)
             let error = zip(numeric, analytic).map { abs($0 - $1) }.max()!
-            XCTAssertLessThanOrEqual(error / scale, 1e-3, "\(activation) \(parameter.name): error \(error), scale \(scale)",
-                                     file: file, line: line)
+            XCTAssertLessThanOrEqual(
+                error / scale, 1e-3, "\(activation) \(parameter.name): error \(error), scale \(scale)",
+                file: file, line: line)
         }
     }
 

@@ -16,7 +16,8 @@ final class HDF5FileTests: XCTestCase {
         do {
             let file = try HDF5File.create(path)
             try file.write("decoder.embed_tokens.weight", floats: [1, 2, 3, 4, 5, 6], shape: [3, 2])
-            try file.write("optimizer/exp_avg/decoder.embed_tokens.weight", floats: [0.5, 0, 0, 0, 0, -1], shape: [3, 2])
+            try file.write(
+                "optimizer/exp_avg/decoder.embed_tokens.weight", floats: [0.5, 0, 0, 0, 0, -1], shape: [3, 2])
             try file.write("tokens", int32: [7, 8, 9], shape: [3])
             try file.write("doc_offsets", int64: [0, 2, 3], shape: [3])
             try file.setAttribute("config", "model: {}")
@@ -33,8 +34,12 @@ final class HDF5FileTests: XCTestCase {
         XCTAssertEqual(try file.integerAttribute("step"), 40)
         XCTAssertEqual(try file.doubleAttribute("lr"), 2.5e-4)
         XCTAssertNil(try file.integerAttribute("absent"))
-        XCTAssertEqual(file.datasetNames(), ["decoder.embed_tokens.weight", "doc_offsets",
-                                             "optimizer/exp_avg/decoder.embed_tokens.weight", "tokens"])
+        XCTAssertEqual(
+            file.datasetNames(),
+            [
+                "decoder.embed_tokens.weight", "doc_offsets",
+                "optimizer/exp_avg/decoder.embed_tokens.weight", "tokens"
+            ])
         XCTAssertFalse(file.contains("optimizer/exp_avg_sq/x"))
     }
 

@@ -40,7 +40,8 @@ final class TrainingTests: XCTestCase {
     func testTinyModelTrainsWithRelu() throws {
         let (config, directory) = try trainTiny(["model.activation": "relu", "train.steps": "60"])
         XCTAssertEqual(config.model.activation, .relu)
-        let lines = try String(contentsOfFile: directory.path + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOfFile: directory.path + "/metrics.jsonl", encoding: .utf8).split(
+            separator: "\n")
         let losses = try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             .compactMap { $0["loss"] as? Double }
         XCTAssertEqual(losses.count, 60)
@@ -68,22 +69,30 @@ final class TrainingTests: XCTestCase {
                 XCTAssertGreaterThan(values.map(abs).max()!, Float(0.01), parameter.name)
             }
         }
-        let other = CM3LeonDecoder(config: ModelConfig(vocabSize: 100, dModel: 32, layers: 3, heads: 4, ffn: 128, seqLen: 16), seed: 5)
+        let other = CM3LeonDecoder(
+            config: ModelConfig(vocabSize: 100, dModel: 32, layers: 3, heads: 4, ffn: 128, seqLen: 16), seed: 5)
         let name = "decoder.layers.1.fc1.weight"
-        XCTAssertEqual(decoder.parameters.first { $0.name == name }!.tensor.values,
-                       other.parameters.first { $0.name == name }!.tensor.values)
-        XCTAssertEqual(decoder.parameters.map(\.name).prefix(4), [
-            "decoder.embed_tokens.weight", "decoder.embed_positions.weight",
-            "decoder.layers.0.self_attn.q_proj.weight", "decoder.layers.0.self_attn.k_proj.weight"])
+        XCTAssertEqual(
+            decoder.parameters.first { $0.name == name }!.tensor.values,
+            other.parameters.first { $0.name == name }!.tensor.values)
+        XCTAssertEqual(
+            decoder.parameters.map(\.name).prefix(4),
+            [
+                "decoder.embed_tokens.weight", "decoder.embed_positions.weight",
+                "decoder.layers.0.self_attn.q_proj.weight", "decoder.layers.0.self_attn.k_proj.weight"
+            ])
     }
 
     /// On the default corpus the tiny model halves its step-0 validation perplexity within
     /// 100 steps. (How long that takes is for `launch bench` and the scripts, not a test.)
     func testValidationPerplexityHalves() throws {
         let (_, directory) = try trainTiny(["train.steps": "100", "train.eval_interval": "50"])
-        let lines = try String(contentsOfFile: directory.path + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        let validation = try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .compactMap { $0["val_ppl"] as? Double }
+        let lines = try String(contentsOfFile: directory.path + "/metrics.jsonl", encoding: .utf8).split(
+            separator: "\n")
+        let validation = try lines.compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        .compactMap { $0["val_ppl"] as? Double }
         XCTAssertEqual(validation.count, 3)
         XCTAssertLessThan(validation.last!, validation.first! / 2, "\(validation)")
     }
