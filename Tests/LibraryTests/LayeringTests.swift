@@ -26,7 +26,7 @@ final class LayeringTests: XCTestCase {
             contentsOf: ProjectPaths.root.appendingPathComponent("Package.swift"), encoding: .utf8)
         var dependencies: [String: [String]] = [:]
         for match in package.matches(
-            of: #/\.(?:target|executableTarget)\(name: "(\w+)"(?:, dependencies: \[([^\]]*)\])?/#)
+            of: #/\.(?:target|executableTarget)\(\s*name: "(\w+)"(?:,\s*dependencies: \[([^\]]*)\])?/#)
         {
             let names = match.2.map { list in list.matches(of: #/"(\w+)"/#).map { String($0.1) } } ?? []
             dependencies[String(match.1)] = names.filter { !["swift-argument-parser", "ArgumentParser"].contains($0) }
