@@ -4,6 +4,10 @@
 
     pip install tokenizers
     benchmarks/tokenizer_speed.py --tokenizer Tests/Fixtures/tokenizer/tokenizer.json [--input FILE | --megabytes 20]
+    benchmarks/tokenizer_speed.py --tokenizer Tests/Fixtures/tokenizer/tokenizer.json --long-word 100
+
+With --long-word KB, the input is one word of KB kilobytes of random lowercase letters and
+no spaces, the worst case of BPE's merge loop, and both sides encode it once.
 
 Without --input, writes a text file of the test fixture's kind of lines (English, code,
 digits, several scripts, emoji). Hugging Face is timed one line at a time on one thread
@@ -27,11 +31,18 @@ def main():
     parser.add_argument("--input")
     parser.add_argument("--megabytes", type=float, default=20)
     parser.add_argument("--launch", default=".build/release/launch")
+    parser.add_argument("--long-word", type=float, help="time one word of this many kB instead")
     args = parser.parse_args()
     from tokenizers import Tokenizer
     import make_tokenizer_fixture
 
     path = args.input
+    if args.long_word:
+        rng = random.Random(5)
+        handle = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
+        handle.write("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(int(args.long_word * 1000))))
+        handle.close()
+        path = handle.name
     if path is None:
         rng = random.Random(3)
         handle = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
@@ -58,6 +69,11 @@ def main():
     assert tokens == swift["tokens"], f"token counts differ: tokenizers {tokens}, Tessera {swift['tokens']}"
     assert tokens == sum(len(encoding.ids) for encoding in batch)
 
+    if args.long_word:
+        print(f"one word of {size / 1000:.0f} kB, {tokens} tokens (the same count from both)")
+        print(f"Tessera: {swift['seconds']:.3f} s; tokenizers {__import__('tokenizers').__version__}: "
+              f"{single_seconds:.3f} s; Tessera / tokenizers: {swift['seconds'] / single_seconds:.1f}× the time")
+        return
     print(f"{size / 1e6:.1f} MB, {len(lines)} lines, {tokens} tokens (the same count from both)")
     print(f"Tessera (Swift, one thread):              {swift['mb_per_s']:7.2f} MB/s")
     print(f"tokenizers {__import__('tokenizers').__version__} encode, one line at a time: {size / 1e6 / single_seconds:7.2f} MB/s")

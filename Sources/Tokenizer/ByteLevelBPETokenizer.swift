@@ -11,8 +11,12 @@ public final class ByteLevelBPETokenizer {
     public let vocabularySize: Int
     private let idsByToken: [String: Int32]
     private let tokensById: [Int32: String]
-    /// Merge rank and merged id by the pair's ids (`left << 32 | right`).
-    private let merges: [UInt64: (rank: Int32, merged: Int32)]
+    private let merges: BPEMerges
+    /// `model.unk_token`'s id: what a character outside the vocabulary becomes (consecutive
+    /// ones fused into one with `fuse_unk`); without it such characters are dropped.
+    private let unknown: (id: Int32, fused: Bool)?
+    /// `model.ignore_merges`: a piece that is a token of the vocabulary is that token.
+    private let ignoresMerges: Bool
     private let added: AddedTokens
     private let addPrefixSpace: Bool, usesPattern: Bool
     /// Pieces already merged (mapped characters → ids): text repeats its words.
@@ -26,6 +30,7 @@ public final class ByteLevelBPETokenizer {
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw TokenizerError(path: path, key: "", message: "not a JSON object")
         }
+        try TokenizerFields.check(root, path: path)
         let file = TokenizerFile(path: path, root: root)
         let model = try file.object("model")
         let type = model["type"] as? String ?? "BPE"
@@ -63,7 +68,7 @@ public final class ByteLevelBPETokenizer {
                     path: path, key: "model.merges[\(rank)]",
                     message: "\(entry) does not merge two tokens of the vocabulary into one")
             }
-            let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
+            let key = BPEMerges.key(Int32(left), Int32(right))
             if merges[key] == nil { merges[key] = (Int32(rank), Int32(merged)) }
         }
         if let normalizer = root["normalizer"], !(normalizer is NSNull) {
@@ -74,7 +79,16 @@ public final class ByteLevelBPETokenizer {
         let byteLevel = try file.byteLevelPreTokenizer()
         self.idsByToken = idsByToken
         tokensById = Dictionary(idsByToken.map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        self.merges = merges
+        self.merges = BPEMerges(merges: merges)
+        if let name = model["unk_token"] as? String {
+            guard let id = idsByToken[name] else {
+                throw TokenizerError(path: path, key: "model.unk_token", message: "'\(name)' is not in the vocabulary")
+            }
+            unknown = (id, model["fuse_unk"] as? Bool ?? false)
+        } else {
+            unknown = nil
+        }
+        ignoresMerges = model["ignore_merges"] as? Bool ?? false
         added = AddedTokens(addedTokens)
         addPrefixSpace = byteLevel["add_prefix_space"] as? Bool ?? false
         usesPattern = byteLevel["use_regex"] as? Bool ?? true
@@ -113,24 +127,21 @@ public final class ByteLevelBPETokenizer {
     public func id(of token: String) -> Int32? { idsByToken[token] }
 
     /// BPE of one piece: start from its characters and apply the lowest-ranked merge, the
-    /// leftmost where ranks tie, until none applies.
+    /// leftmost where ranks tie, until none applies (`BPEMerges`).
     private func mergedIds(_ piece: String) -> [Int32] {
         if let cached = cache[piece] { return cached }
-        var symbols = piece.compactMap { idsByToken[String($0)] }
-        while symbols.count > 1 {
-            var best: (rank: Int32, merged: Int32, at: Int)?
-            for index in 0..<(symbols.count - 1) {
-                let key = UInt64(UInt32(symbols[index])) << 32 | UInt64(UInt32(symbols[index + 1]))
-                if let merge = merges[key], merge.rank < (best?.rank ?? .max) {
-                    best = (merge.rank, merge.merged, index)
-                }
+        if ignoresMerges, let id = idsByToken[piece] { return [id] }
+        var symbols: [Int32] = []
+        for character in piece {
+            if let id = idsByToken[String(character)] {
+                symbols.append(id)
+            } else if let unknown, !(unknown.fused && symbols.last == unknown.id) {
+                symbols.append(unknown.id)
             }
-            guard let best else { break }
-            symbols[best.at] = best.merged
-            symbols.remove(at: best.at + 1)
         }
-        cache[piece] = symbols
-        return symbols
+        let merged = merges.apply(symbols)
+        cache[piece] = merged
+        return merged
     }
 }
 
@@ -162,6 +173,9 @@ private struct TokenizerFile {
             throw TokenizerError(
                 path: path, key: "pre_tokenizer",
                 message: "expected ByteLevel (alone or as the only step of a Sequence)")
+        }
+        if let unknown = candidates[0].keys.sorted().first(where: { !TokenizerFields.byteLevel.contains($0) }) {
+            throw TokenizerError(path: path, key: "pre_tokenizer.\(unknown)", message: "unknown field of ByteLevel")
         }
         return candidates[0]
     }
