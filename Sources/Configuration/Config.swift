@@ -24,7 +24,9 @@ public struct TesseraConfig: Equatable, Sendable {
 
     /// Reads and validates a YAML file, with `overrides` (`"optim.peak_lr": "3e-4"`, from
     /// `--set`) taking the place of the file's values; every problem is a `ConfigError`
-    /// naming the file (or `--set`) and the key.
+    /// naming the file (or `--set`) and the key. Relative data paths (`data.train`,
+    /// `data.validation`, `data.tokenizer`, `data.tasks`) of the file are resolved from the
+    /// file's folder; `--set` paths and `train.init_from` from the working directory.
     public static func load(path: String, overrides: [String: String] = [:]) throws -> TesseraConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, key: "", message: "cannot read the file")
@@ -32,7 +34,13 @@ public struct TesseraConfig: Equatable, Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, key: "", message: "not UTF-8 text")
         }
-        return try parse(text, source: path, overrides: overrides)
+        var config = try parse(text, source: path, overrides: overrides)
+        // Data paths in the file are relative to its folder; `--set` values to the working directory.
+        let folder = (path as NSString).deletingLastPathComponent
+        for key in ConfigKeys.all where overrides[key.name] == nil && !folder.isEmpty {
+            key.rebase?(&config) { $0.hasPrefix("/") ? $0 : (folder as NSString).appendingPathComponent($0) }
+        }
+        return config
     }
 
     /// Validates YAML text; `source` names it in errors. Every key comes from

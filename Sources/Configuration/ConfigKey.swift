@@ -67,6 +67,9 @@ public struct ConfigKey {
     let read: (inout TesseraConfig, ConfigInput) throws -> Void
     /// The config's value as YAML; nil when unset (only optional keys are ever unset).
     let yamlValue: (TesseraConfig) -> String?
+    /// For a data path: rewrites the config's relative paths through the function given
+    /// (`TesseraConfig.load` resolves them from the config file's folder).
+    private(set) var rebase: ((inout TesseraConfig, (String) -> String) -> Void)? = nil
 
     private init<Value>(
         _ name: String, _ kind: ConfigValueKind, _ requirement: ConfigRequirement, _ doc: String,
@@ -170,23 +173,32 @@ extension ConfigKey {
             }, render: { $0.rawValue })
     }
 
+    /// A list of data paths, which a config file gives relative to its own folder.
     static func paths(_ name: String, _ path: WritableKeyPath<TesseraConfig, [String]>, _ doc: String) -> ConfigKey {
-        ConfigKey(
+        var key = ConfigKey(
             name, .paths, .defaulted, doc, path, parse: { try paths($0) },
             render: { list in
                 "[" + list.map(quoted).joined(separator: ", ") + "]"
             })
+        key.rebase = { config, rebased in config[keyPath: path] = config[keyPath: path].map(rebased) }
+        return key
     }
 
     /// One path, unset unless given.
-    static func path(_ name: String, _ path: WritableKeyPath<TesseraConfig, String?>, _ doc: String) -> ConfigKey {
-        ConfigKey(
+    /// `dataPath`: a config file gives it relative to its own folder (data files); otherwise
+    /// relative to the working directory, like `--run` (a checkpoint of `runs/`).
+    static func path(
+        _ name: String, _ path: WritableKeyPath<TesseraConfig, String?>, dataPath: Bool = true, _ doc: String
+    ) -> ConfigKey {
+        var key = ConfigKey(
             name, .path, .optional, doc, path,
             parse: { input in
                 let text = try scalar(input)
                 guard !text.isEmpty else { throw ConfigProblem(message: "expected a path") }
                 return text
             }, render: { $0.map(quoted) })
+        if dataPath { key.rebase = { config, rebased in config[keyPath: path] = config[keyPath: path].map(rebased) } }
+        return key
     }
 
     /// A path as a double-quoted YAML string.

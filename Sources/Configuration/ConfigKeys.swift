@@ -80,7 +80,7 @@ public enum ConfigKeys {
             "train.activation_checkpointing", \.train.activationCheckpointing,
             "Recompute each block's activations during backward instead of keeping them."),
         .path(
-            "train.init_from", \.train.initFrom,
+            "train.init_from", \.train.initFrom, dataPath: false,
             """
             A checkpoint whose weights a fresh run starts from (fine-tuning; `--init-from` sets it): any tp × dp \
             layout, the optimizer, schedule and data starting fresh. A run with checkpoints of its own resumes from \

@@ -17,7 +17,8 @@ struct Prepare: ParsableCommand {
             text encoded with the config's data.tokenizer and images of data.image_tokens codes; \
             optionally with "text_embedding" and "image_embedding" (lists of numbers, e.g. CLIP \
             ViT-B/32); the ids must fit the config's vocabulary. Shards are named train-00000.h5, … and \
-            validation-00000.h5, … (see docs/data-format.md).
+            validation-00000.h5, … (see docs/data-format.md); --validation-fraction holds out part of a \
+            JSONL file as validation shards.
             """)
 
     @Option(name: .long, help: "Directory to write the shards into (created if needed).")
@@ -41,6 +42,14 @@ struct Prepare: ParsableCommand {
     @Option(name: .long, help: "Documents per shard.")
     var shardDocuments: Int = 10_000
 
+    @Option(
+        name: .long,
+        help: """
+            With --from-jsonl: hold out this fraction of the documents as validation-*.h5 (drawn with \
+            train.seed, so the same file and seed split alike); default 0: train shards only.
+            """)
+    var validationFraction: Double = 0
+
     @Flag(
         name: .long,
         help:
@@ -50,6 +59,13 @@ struct Prepare: ParsableCommand {
 
     func validate() throws {
         guard shardDocuments > 0 else { throw ValidationError("--shard-documents must be positive") }
+        guard (0..<1).contains(validationFraction) else {
+            throw ValidationError("--validation-fraction must be in 0..<1, got \(validationFraction)")
+        }
+        if validationFraction > 0 && fromJsonl == nil {
+            throw ValidationError(
+                "--validation-fraction splits --from-jsonl input; the default corpus has --validation-documents")
+        }
         // The same bound as data.documents, so the default corpus's ids cannot overflow.
         for (name, count) in [("--documents", documents), ("--validation-documents", validationDocuments)] {
             if let count, !(1...(1 << 24)).contains(count) {
@@ -82,7 +98,24 @@ struct Prepare: ParsableCommand {
                         format: "read %ld documents, %ld tokens in %.1f s: %.0f documents/s, %.0f tokens/s",
                         read.documents.count, tokens, seconds, Double(read.documents.count) / seconds,
                         Double(tokens) / seconds))
-                sets = [("train", read.documents, read.embeddings)]
+                let held = ValidationSplit.heldOut(
+                    count: read.documents.count, fraction: validationFraction, seed: resolved.seed)
+                func part(_ validation: Bool) -> ([[Int32]], [DocumentEmbedding]?) {
+                    let indices = held.indices.filter { held[$0] == validation }
+                    return (indices.map { read.documents[$0] }, read.embeddings.map { all in indices.map { all[$0] } })
+                }
+                let (train, validation) = (part(false), part(true))
+                sets =
+                    [("train", train.0, train.1)]
+                    + (validation.0.isEmpty ? [] : [("validation", validation.0, validation.1)])
+                if !validation.0.isEmpty {
+                    progress(
+                        """
+                        held out \(validation.0.count) of \(read.documents.count) documents for validation \
+                        (train.seed \(resolved.train.seed))
+                        """
+                    )
+                }
             } else {
                 let corpus = DefaultCorpus(vocabulary: vocabulary, seed: resolved.seed)
                 let trainCount = documents ?? resolved.data.documents

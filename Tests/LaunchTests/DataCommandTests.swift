@@ -350,4 +350,57 @@ final class DataCommandTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "error: /nonexistent/train-00000.h5: no such file\n")
     }
+
+    /// `--validation-fraction` holds out that share of a JSONL file as validation shards,
+    /// the same documents for the same seed, none of them also in training; a config then
+    /// names the shards relative to its own folder, and trains and evaluates on them.
+    func testPrepareHoldsOutAValidationSplitAndConfigsReadDataPathsFromTheirFolder() throws {
+        let directory = try makeTemporaryDirectory("tessera-split")
+        let jsonl = directory.appendingPathComponent("docs.jsonl").path
+        let documents = (0..<200).map { i in [5 + i % 200, 6, 2, 300 + i % 200, 1] }
+        try documents.map { "\($0)" }.joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        func split(_ name: String, seed: Int) throws -> (train: [[Int32]], validation: [[Int32]]) {
+            let out = directory.appendingPathComponent(name).path
+            let result = try runProcess(
+                ProjectPaths.launch,
+                [
+                    "prepare", "--from-jsonl", jsonl, "--out", out, "--config", ProjectPaths.config("tiny"),
+                    "--validation-fraction", "0.1", "--set", "train.seed=\(seed)"
+                ])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(result.stdout.contains("held out 20 of 200 documents for validation"), result.stdout)
+            func read(_ file: String) throws -> [[Int32]] {
+                let shard = try HDF5File.open("\(out)/\(file)")
+                let tokens = try shard.readInt32("tokens"), offsets = try shard.readInt64("doc_offsets")
+                return (0..<(offsets.count - 1)).map { Array(tokens[Int(offsets[$0])..<Int(offsets[$0 + 1])]) }
+            }
+            return (try read("train-00000.h5"), try read("validation-00000.h5"))
+        }
+        let first = try split("a", seed: 0), again = try split("b", seed: 0), other = try split("c", seed: 1)
+        XCTAssertEqual(first.validation.count, 20)
+        XCTAssertEqual(first.train.count, 180)
+        XCTAssertEqual(first.validation, again.validation, "the same seed holds out the same documents")
+        XCTAssertNotEqual(first.validation, other.validation)
+        XCTAssertTrue(Set(first.validation.map { "\($0)" }).isDisjoint(with: first.train.map { "\($0)" }))
+
+        // A config beside the shards names them relative to its own folder; it is run from elsewhere.
+        let config = directory.appendingPathComponent("a/config.yaml").path
+        try String(contentsOfFile: ProjectPaths.config("tiny"), encoding: .utf8)
+            .replacingOnce(
+                "  documents: 20000\n", with: "  train: train-00000.h5\n  validation: validation-00000.h5\n"
+            )
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let run = directory.appendingPathComponent("run").path
+        let trained = try runProcess(
+            ProjectPaths.launch, ["train", "--config", config, "--set", "train.steps=2", "--run", run])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let written = try String(contentsOfFile: run + "/config.yaml", encoding: .utf8)
+        XCTAssertTrue(written.contains("train: [\"\(directory.path)/a/train-00000.h5\"]"), written)
+        let evaluated = try runProcess(
+            ProjectPaths.launch, ["eval", "--config", config, "--checkpoint", run + "/checkpoints/step-00000002.h5"])
+        XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+        let score = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(score["documents"] as? Int, 20)
+        XCTAssertEqual(score["blocks"] as? Int, 20)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import CM3Objective
 import Configuration
 import Diagnostics
@@ -142,7 +143,9 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual(config.optim.peakLr, 5e-5, name)
             XCTAssertEqual(config.optim.warmup, 150, name)
             XCTAssertEqual(config.data.taskSampling, TaskSampling(upsampleLimit: 3, downsampleLimit: 0.3), name)
-            XCTAssertEqual(config.data.tasks, "configs/tasks/shapes.yaml", name)
+            // Relative to the config's folder, as every data path is.
+            let configFolder = URL(fileURLWithPath: ProjectPaths.config("sft-\(name)")).deletingLastPathComponent()
+            XCTAssertEqual(config.data.tasks, configFolder.appendingPathComponent("tasks/shapes.yaml").path, name)
             XCTAssertFalse(config.data.retrieval, name)
             XCTAssertEqual(
                 config.train.initFrom, String(format: "runs/%@/checkpoints/step-%08d.h5", name, pretraining), name)
