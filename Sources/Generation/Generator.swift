@@ -66,9 +66,12 @@ public final class Generator {
         try generate(prompts: [[Int32]](repeating: prompt, count: settings.samples), mode: mode, settings: settings)
     }
 
-    /// One continuation of each prompt in `mode`, all decoded together (sample i draws from
-    /// its own seeded stream; `settings.samples` is not used).
-    public func generate(prompts: [[Int32]], mode: GenerationMode, settings: DecodingSettings) throws -> [[Int32]] {
+    /// One continuation of each prompt in `mode`, all decoded together (`settings.samples`
+    /// is not used). Prompt i draws from the seeded stream of sample `sampleIndices[i]`
+    /// (default i), so a prompt decoded among others draws what it draws alone.
+    public func generate(
+        prompts: [[Int32]], mode: GenerationMode, settings: DecodingSettings, sampleIndices: [Int]? = nil
+    ) throws -> [[Int32]] {
         guard !prompts.isEmpty && prompts.allSatisfy({ !$0.isEmpty }) else { throw GenerationError.emptyPrompt }
         let longest: Int
         switch mode {
@@ -84,7 +87,9 @@ public final class Generator {
         }
         let samples = prompts.count, guided = settings.guidance != .none
         let cache = decoder.makeCache(sequences: guided ? 2 * samples : samples, capacity: capacity)
-        var generators = (0..<samples).map { SplitMix64(seed: settings.seed, name: "sample/\($0)") }
+        var generators = (0..<samples).map {
+            SplitMix64(seed: settings.seed, name: "sample/\(sampleIndices?[$0] ?? $0)")
+        }
         var outputs = [[Int32]](repeating: [], count: samples)
         var feed = prompts + (guided ? unconditional : [])
         while true {

@@ -181,6 +181,22 @@ public final class DataPipeline {
             seed: seed &+ 1, dpRank: dpRank, dp: dp)
         return (0..<count).map { _ in TokenBatch(blocks: (0..<microBatch).map { _ in stream.next() }) }
     }
+
+    /// This rank's share of every held-out block, each exactly once: the first epoch of the
+    /// same held-out stream, whose blocks are dealt to dp ranks by their index in it, so the
+    /// blocks of all ranks together are the same whatever the layout (`launch eval`).
+    public func heldOutBlocks() -> [TrainingBlock] {
+        guard validation.documents.count > 0 else { return [] }
+        let stream = DataPipeline.blockStream(
+            validation, examples: validationExamples, data: settings, vocabulary: vocabulary, seqLen: seqLen,
+            seed: seed &+ 1, dpRank: dpRank, dp: dp)
+        var blocks: [TrainingBlock] = []
+        while true {
+            let block = stream.next()
+            guard block.epoch == 0 else { return blocks }
+            blocks.append(block)
+        }
+    }
 }
 
 extension TokenBatch {

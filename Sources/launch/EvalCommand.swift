@@ -15,10 +15,14 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score a checkpoint: validation loss and perplexity, or generation on held-out documents.",
         discussion: """
-            Without --task: validation loss and perplexity as JSON. With --task text-to-image or \
-            image-to-text (built-in corpus only): decodes every held-out document's caption into an \
-            image, or its image into a caption, greedily, with no guidance, CFG α 2, 3 and 5, and \
-            CD-K, and prints the fraction generated exactly right (and per-cell accuracy for images).
+            Without --task: the loss and perplexity of every held-out document (the validation shards, or \
+            the built-in corpus's held-out documents), each scored exactly once whatever the layout, as JSON. \
+            With --task text-to-image or \
+            image-to-text (or a task of data.tasks): decodes the held-out documents' captions into \
+            images, or their images into captions, greedily, with no guidance, CFG α 2, 3 and 5, and \
+            CD-K, and prints the fraction generated exactly right (and per-code accuracy for images). \
+            On the built-in corpus a caption is right when it describes the picture; on other data an \
+            answer is right when it is the document's tokens. --generations writes what was generated.
             """)
 
     @OptionGroup var options: RunOptions
@@ -26,7 +30,12 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Checkpoint file.")
     var checkpoint: String
 
-    @Option(name: .long, help: "Validation micro-batches per rank (default: train.eval_batches).")
+    @Option(
+        name: .long,
+        help: """
+            Score only this many validation micro-batches per rank, the stream training validates on \
+            (default: every held-out block once, the same blocks on any layout).
+            """)
     var batches: Int?
 
     @Option(
@@ -45,6 +54,14 @@ struct Eval: ParsableCommand {
 
     @Flag(name: .long, help: "With --task: print JSON lines instead of a table.")
     var json = false
+
+    @Option(
+        name: .long,
+        help: """
+            With --task: write every generation (each setting, each document) as a JSON line to this file: \
+            ids and text of the prompt, the expected answer and the generation.
+            """)
+    var generations: String?
 
     @Option(
         name: .long,
@@ -73,50 +90,48 @@ struct Eval: ParsableCommand {
                     let held = try context.agreeing { try DataPipeline.validationDataset(resolved) }.documents
                     let chosen = (0..<min(documents, held.count)).map { Array(held.document($0)) }
                     let vocabulary = resolved.vocabulary
-                    let scores = try score(task, chosen, decoder: decoder, vocabulary: vocabulary)
-                    if context.isLeader { try show(scores, step: state.step) }
+                    let scored = try score(task, chosen, decoder: decoder, config: resolved)
+                    if context.isLeader {
+                        try show(scored.map(\.score), step: state.step)
+                        if let generations { try write(scored, to: generations, config: resolved) }
+                    }
                     return
                 }
                 let pipeline = try context.agreeing {
                     try DataPipeline(config: resolved, dpRank: context.dpRank, dp: context.dp)
                 }
-                let validation = pipeline.validationBatches(
-                    microBatch: resolved.train.microBatch, count: batches ?? resolved.train.evalBatches)
-                let loss = try decoder.validationLoss(validation, context: context)
+                // Every held-out block once, or with --batches the stream training validates on.
+                let validation =
+                    batches.map { pipeline.validationBatches(microBatch: resolved.train.microBatch, count: $0) }
+                    ?? pipeline.heldOutBlocks().map { TokenBatch(blocks: [$0]) }
+                let scored = try decoder.heldOutLoss(validation, context: context)
+                let sequences = try context.sumOverDataParallel(Double(validation.reduce(0) { $0 + $1.microBatch }))
                 if let blocks, context.isLeader {
                     let lines = try validation.flatMap(ScoredBlock.rows).map { try JSONLine.encode($0) + "\n" }
                     try writeAtomically(Data(lines.joined().utf8), to: blocks)
                 }
                 if context.isLeader {
-                    print(
-                        try JSONLine.encode(
-                            ValidationScore(checkpoint: checkpoint, step: state.step, valLoss: loss, valPpl: exp(loss))
-                        ))
+                    let score = ValidationScore(
+                        checkpoint: checkpoint, step: state.step, valLoss: scored.loss, valPpl: exp(scored.loss),
+                        blocks: Int(sequences), weight: scored.weight, documents: pipeline.validation.documents.count)
+                    print(try JSONLine.encode(score))
                 }
             }
         }
     }
 
-    /// The built-in task or the config's fine-tuning task called `name`.
+    /// A pretraining direction or the config's fine-tuning task called `name`.
     func generationTask(named name: String, _ resolved: TesseraConfig) throws -> GenerationTask {
-        guard resolved.usesBuiltInCorpus else {
-            report(
-                """
-                --task scores the built-in corpus, whose captions determine their pictures; \(options.config) names \
-                shards
-                """
-            )
-            throw ExitCode(2)
-        }
         let corpus = DefaultCorpus(vocabulary: resolved.vocabulary)
         let fineTuning = try withReportedErrors { try resolved.fineTuningTasks() ?? [] }
         let tasks =
-            GenerationTask.builtin(corpus) + fineTuning.map { GenerationTask(name: $0.name, template: $0.template) }
+            GenerationTask.pretrainingDirections(corpus)
+            + fineTuning.map { GenerationTask(name: $0.name, template: $0.template) }
         guard let task = tasks.first(where: { $0.name == name }) else {
             report(
                 """
-                --task must be \(ConfigValueKind.phrase(tasks.map(\.name))) (the built-in tasks and those of \
-                data.tasks), got '\(name)'
+                --task must be \(ConfigValueKind.phrase(tasks.map(\.name))) (the pretraining directions and the \
+                tasks of data.tasks), got '\(name)'
                 """
             )
             throw ExitCode(2)
@@ -124,16 +139,40 @@ struct Eval: ParsableCommand {
         return task
     }
 
-    /// Greedy decoding with each guidance the paper compares.
-    func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, vocabulary: Vocabulary) throws
-        -> [TaskScore]
+    /// Greedy decoding with each guidance the paper compares: on the built-in corpus scored
+    /// by what the pictures show, on any other data token for token.
+    func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, config: TesseraConfig) throws
+        -> [(score: TaskScore, generations: [TaskGeneration])]
     {
-        let scoring = ExactScoring(
-            generator: Generator(decoder: decoder, vocabulary: vocabulary),
-            corpus: DefaultCorpus(vocabulary: vocabulary))
+        let vocabulary = config.vocabulary, corpus = DefaultCorpus(vocabulary: vocabulary)
+        let generator = Generator(decoder: decoder, vocabulary: vocabulary)
         return try GuidanceComparison.settings(cdK: cdK, cdAlpha: cdAlpha).map { name, decoding in
-            try scoring.score(task, documents: documents, settings: decoding, setting: name)
+            config.usesBuiltInCorpus
+                ? try ExactScoring(generator: generator, corpus: corpus)
+                    .score(task, documents: documents, settings: decoding, setting: name)
+                : try TokenExactScoring(generator: generator, corpus: corpus, imageTokens: config.data.imageTokens)
+                    .score(task, documents: documents, settings: decoding, setting: name)
         }
+    }
+
+    /// Every generation of every setting as a JSON line, ids and text, for a scorer of the
+    /// user's own.
+    func write(_ scored: [(score: TaskScore, generations: [TaskGeneration])], to path: String, config: TesseraConfig)
+        throws
+    {
+        let text = try withReportedErrors { try TokenText(config) }
+        var lines: [String] = []
+        for (score, generations) in scored {
+            for generation in generations {
+                let line = GenerationLine(
+                    task: score.task, setting: score.setting, document: generation.document, prompt: generation.prompt,
+                    expected: generation.expected, generated: generation.generated, exact: generation.exact,
+                    promptText: text.render(generation.prompt), expectedText: text.render(generation.expected),
+                    generatedText: text.render(generation.generated))
+                lines.append(try JSONLine.encode(line) + "\n")
+            }
+        }
+        try writeAtomically(Data(lines.joined().utf8), to: path)
     }
 
     func show(_ scores: [TaskScore], step: Int) throws {
@@ -168,6 +207,11 @@ struct ValidationScore: Encodable {
     let checkpoint: String
     let step: Int
     let valLoss: Double, valPpl: Double
+    /// Sequences scored over all ranks, and the sum of their loss weights.
+    let blocks: Int
+    let weight: Double
+    /// Held-out documents.
+    let documents: Int
 }
 
 /// One line of `launch eval --task --json`: a decoding setting's score.
@@ -179,6 +223,16 @@ struct ScoreLine: Encodable {
     let exact: Double
     /// Images only.
     let cellAccuracy: Double?
+}
+
+/// One line of `--generations`.
+struct GenerationLine: Encodable {
+    let task: String, setting: String
+    /// Index among the held-out documents.
+    let document: Int
+    let prompt: [Int32], expected: [Int32], generated: [Int32]
+    let exact: Bool
+    let promptText: String, expectedText: String, generatedText: String
 }
 
 /// A validation sequence as `--blocks` writes it: its tokens (inputs, then the last target)

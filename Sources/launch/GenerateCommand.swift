@@ -27,7 +27,18 @@ struct Generate: ParsableCommand {
     var checkpoint: String
 
     @Option(name: .long, help: "The prompt: a caption for image mode, image codes for text mode.")
-    var prompt: String
+    var prompt: String?
+
+    @Option(
+        name: .long,
+        help: """
+            A JSONL file of prompts, {"prompt": "..."} or {"tokens": [ids]} (optionally with an "id"), decoded in \
+            one process, --batch sequences at a time; the results go to --out FILE.jsonl.
+            """)
+    var prompts: String?
+
+    @Option(name: .long, help: "With --prompts: sequences (prompts × samples) decoded together.")
+    var batch: Int = 16
 
     @Option(name: .long, help: "image or text.")
     var mode: String
@@ -83,8 +94,9 @@ struct Generate: ParsableCommand {
         name: .long,
         help:
             """
-            Built-in corpus: write the generated images (image mode) or the prompt's image (text mode) as one PNG \
-            grid.
+            With --prompt: write the generated images (image mode) or the prompt's image (text mode) as one PNG \
+            grid (the built-in corpus's pictures, or any square image as gray levels). With --prompts: the \
+            JSONL file of results, one line per prompt.
             """
     )
     var out: String?
@@ -109,7 +121,16 @@ struct Generate: ParsableCommand {
         if let imageTokens, imageTokens < 1 {
             throw ValidationError("--image-tokens must be positive, got \(imageTokens)")
         }
-        if let out, !out.hasSuffix(".png") { throw ValidationError("--out must name a .png file, got '\(out)'") }
+        guard (prompt == nil) != (prompts == nil) else {
+            throw ValidationError("give --prompt or --prompts, one of them")
+        }
+        if let out, prompt != nil, !out.hasSuffix(".png") {
+            throw ValidationError("--out must name a .png file with --prompt, got '\(out)'")
+        }
+        if prompts != nil, !(out?.hasSuffix(".jsonl") ?? false) {
+            throw ValidationError("--prompts needs --out FILE.jsonl for its results")
+        }
+        guard batch > 0 else { throw ValidationError("--batch must be positive, got \(batch)") }
         guard retrieve >= 0 else { throw ValidationError("--retrieve must be 0 or more, got \(retrieve)") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
     }
@@ -125,90 +146,45 @@ struct Generate: ParsableCommand {
     func run() throws {
         let resolved = try options.load()
         let vocabulary = resolved.vocabulary
-        let builtin = resolved.usesBuiltInCorpus
-        if out != nil && !builtin {
-            report("--out draws pictures of the built-in corpus; \(options.config) names shards")
-            throw ExitCode(2)
-        }
         let text = try withReportedErrors { try TokenText(resolved) }
-        var tokens: [Int32] = []
-        do {
-            tokens = try text.parse(prompt)
-        } catch let error as DefaultCorpus.UnknownToken {
-            report("--prompt: \(error)")
-            throw ExitCode(2)
-        }
-        if tokens.last != vocabulary.breakToken { tokens.append(vocabulary.breakToken) }
-        let retrieved = try retrievedDocuments(for: tokens, config: resolved, vocabulary: vocabulary)
-        let retrievedContext = retrieved.flatMap(\.tokens)
+        let entries = try readPrompts(text)
+        let retrieval = try promptRetrieval(config: resolved, vocabulary: vocabulary)
+        let contexts = entries.map { retrieval($0.tokens) }
+        let imageCodes = imageTokens ?? (resolved.usesBuiltInCorpus ? DefaultCorpus.cells : resolved.data.imageTokens)
+        let longest = zip(entries, contexts).map { $0.tokens.count + $1.flatMap(\.tokens).count }.max() ?? 0
         let generationMode: GenerationMode =
             mode == "image"
-            ? .image(codes: imageTokens ?? (builtin ? DefaultCorpus.cells : resolved.data.imageTokens))
-            : .text(
-                maxTokens: maxTokens
-                    ?? max(1, min(64, resolved.model.seqLen - retrievedContext.count - tokens.count - 1)))
+            ? .image(codes: imageCodes)
+            : .text(maxTokens: maxTokens ?? max(1, min(64, resolved.model.seqLen - longest - 1)))
+        let drawing = try pictureDrawing(resolved, codes: imageCodes)
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 let trained = try TrainedModel(checkpoint: checkpoint, config: resolved, context: context)
                 let generator = Generator(decoder: trained.decoder, vocabulary: vocabulary)
+                let inputs = zip(entries, contexts).map { $1.flatMap(\.tokens) + $0.tokens }
+                let started = Date()
                 let outputs = try context.agreeing {
-                    try generator.generate(prompt: retrievedContext + tokens, mode: generationMode, settings: settings)
+                    // One prompt's samples are decoded together, as they always were.
+                    try generator.generate(
+                        eachOf: inputs, mode: generationMode, settings: settings,
+                        batch: prompts == nil ? samples : batch)
                 }
                 guard context.isLeader else { return }
-                let render = text.render
-                for document in retrieved where !json {
-                    print("retrieved \(document.index): \(render(document.tokens))")
+                if prompts != nil {
+                    let seconds = Date().timeIntervalSince(started)
+                    try writeResults(entries, contexts, outputs, text: text)
+                    let line = String(
+                        format: "%ld prompts × %ld samples in %.2f s: %.2f prompts/s", entries.count, samples, seconds,
+                        Double(entries.count) / seconds)
+                    if !json { print("wrote \(out ?? "") (\(line))") }
+                    return
                 }
-                if json {
-                    let samples = outputs.map { GeneratedSample(tokens: $0, text: render($0)) }
-                    print(
-                        try JSONLine.encode(
-                            Generation(prompt: tokens, retrieved: retrieved.map(\.index), mode: mode, samples: samples)
-                        ))
-                } else {
-                    print("prompt: \(render(tokens))")
-                    for (index, output) in outputs.enumerated() { print("sample \(index + 1): \(render(output))") }
-                }
+                try show(entries[0].tokens, contexts[0], outputs[0], text: text)
                 if let out {
-                    let pictures = mode == "image" ? outputs : [tokens]
-                    try writeAtomically(PictureRendering(vocabulary: vocabulary).grid(pictures).encoded(), to: out)
+                    try writeAtomically(drawing(mode == "image" ? outputs[0] : [entries[0].tokens]).encoded(), to: out)
                     if !json { print("wrote \(out)") }
                 }
             }
         }
     }
-}
-
-extension Generate {
-    /// The training documents `--retrieve` prepends, with their indices.
-    func retrievedDocuments(for prompt: [Int32], config: TesseraConfig, vocabulary: Vocabulary) throws -> [(
-        index: Int, tokens: [Int32]
-    )] {
-        guard retrieve > 0 else { return [] }
-        let training = try withReportedErrors { try DataPipeline.trainingDataset(config) }
-        guard let retrieval = PromptRetrieval(dataset: training, vocabulary: vocabulary) else {
-            report(
-                """
-                --retrieve: the training shards store their own embeddings, which cannot be computed here for a new \
-                prompt
-                """
-            )
-            throw ExitCode(2)
-        }
-        return retrieval.retrieve(for: prompt, count: retrieve).map { ($0, Array(training.documents.document($0))) }
-    }
-}
-
-/// `launch generate --json`'s line: the prompt's ids, the documents retrieved before it, and
-/// each sample's ids and text.
-struct Generation: Encodable {
-    let prompt: [Int32]
-    let retrieved: [Int]
-    let mode: String
-    let samples: [GeneratedSample]
-}
-
-struct GeneratedSample: Encodable {
-    let tokens: [Int32]
-    let text: String
 }

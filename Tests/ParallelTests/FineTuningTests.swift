@@ -39,7 +39,8 @@ final class FineTuningTests: XCTestCase {
     /// the weights, and nothing else, came across. Its config.yaml names the checkpoint.
     func testInitFromLoadsTheWeightsUnderAnotherLayoutAndStartsFresh() throws {
         let evaluated = try runProcess(
-            ProjectPaths.launch, ["eval", "--config", ProjectPaths.config("tiny"), "--checkpoint", pretrained])
+            ProjectPaths.launch,
+            ["eval", "--config", ProjectPaths.config("tiny"), "--checkpoint", pretrained, "--batches", "4"])
         XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
         let object = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any]
         let expected = object["val_loss"] as! Double

@@ -127,4 +127,92 @@ final class GenerateTests: XCTestCase {
             }
         }
     }
+
+    /// `--prompts FILE.jsonl`: every prompt of the file in one process, batched, gives the
+    /// samples each prompt gets alone (sampled, and greedy with CFG), with its line and id;
+    /// a bad line is one error naming the file and line.
+    func testManyPromptsInOneProcessMatchOnePromptAtATime() throws {
+        let directory = try makeTemporaryDirectory("tessera-prompts")
+        let captions = [
+            "an image of a red circle at top left", "an image of a blue square at center",
+            "an image of a green cross at bottom right and a yellow triangle at top",
+            "an image of a purple circle at left"
+        ]
+        let file = directory.appendingPathComponent("prompts.jsonl").path
+        let lines =
+            captions.enumerated().map { #"{"prompt": "\#($1)", "id": "p\#($0)"}"# } + [#"{"tokens": [5, 6, 7]}"#]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        for decoding in [
+            ["--temperature", "0.9", "--samples", "3", "--seed", "4"], ["--temperature", "0", "--cfg", "3"]
+        ] {
+            let out = directory.appendingPathComponent("out-\(decoding.count).jsonl").path
+            let batched = try generate(["--prompts", file, "--out", out, "--mode", "image", "--batch", "5"] + decoding)
+            XCTAssertEqual(batched.status, 0, batched.stderr)
+            let results = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+            XCTAssertEqual(results.count, 5)
+            XCTAssertEqual(results.map { $0["line"] as? Int }, [1, 2, 3, 4, 5])
+            XCTAssertEqual(results[1]["id"] as? String, "p1")
+            for (caption, result) in zip(captions, results) {
+                let alone = try generate(["--prompt", caption, "--mode", "image", "--json"] + decoding)
+                XCTAssertEqual(alone.status, 0, alone.stderr)
+                let many = (result["samples"] as! [[String: Any]]).map { $0["tokens"] as! [Int] }
+                XCTAssertEqual(many, try samples(alone.stdout), caption)
+            }
+        }
+        let bad = directory.appendingPathComponent("bad.jsonl").path
+        try "{\"prompt\": \"an image\"}\n[1, 2]\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try generate([
+            "--prompts", bad, "--out", directory.appendingPathComponent("x.jsonl").path, "--mode", "image"
+        ])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertEqual(
+            refused.stderr,
+            "error: \(bad): line 2: expected a JSON object {\"prompt\": \"...\"} or {\"tokens\": [ids]}\n")
+    }
+
+    /// `eval --task` on shards (here the built-in corpus written out, so the documents are the
+    /// same) scores token for token: a text-to-image answer is exact when every code is the
+    /// document's, as on the built-in corpus, so both give the same scores. `--generations`
+    /// writes each setting's generation of each document.
+    func testEvalTasksOnShardsScoreTokensAndWriteTheGenerations() throws {
+        let directory = try makeTemporaryDirectory("tessera-eval-shards")
+        let shards = directory.appendingPathComponent("shards").path
+        let prepared = try runProcess(
+            ProjectPaths.launch, ["prepare", "--config", ProjectPaths.config("tiny"), "--out", shards])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        let generations = directory.appendingPathComponent("generations.jsonl").path
+        func scores(_ extra: [String]) throws -> [[String: Any]] {
+            let result = try runProcess(
+                ProjectPaths.launch,
+                [
+                    "eval", "--config", ProjectPaths.config("tiny"), "--checkpoint", checkpoint, "--task",
+                    "text-to-image",
+                    "--documents", "30", "--json"
+                ] + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return try result.stdout.split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+        }
+        let builtIn = try scores([])
+        let onShards = try scores([
+            "--set", "data.train=\(shards)/train-00000.h5", "--set", "data.validation=\(shards)/validation-00000.h5",
+            "--set", "data.image_tokens=36", "--generations", generations
+        ])
+        XCTAssertEqual(onShards.map { $0["exact"] as! Double }, builtIn.map { $0["exact"] as! Double })
+        XCTAssertEqual(onShards.map { $0["cell_accuracy"] as! Double }, builtIn.map { $0["cell_accuracy"] as! Double })
+        let lines = try String(contentsOfFile: generations, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        XCTAssertEqual(lines.count, 30 * 5, "each document under each of the five settings")
+        for line in lines {
+            XCTAssertEqual((line["expected"] as! [Int]).count, 36)
+            XCTAssertEqual((line["generated"] as! [Int]).prefix(36).count, 36)
+            XCTAssertEqual(
+                line["exact"] as? Bool, (line["generated"] as! [Int]).prefix(36) == (line["expected"] as! [Int])[...])
+            XCTAssertTrue((line["prompt_text"] as! String).hasSuffix("<break>"), "\(line)")
+        }
+    }
 }
