@@ -30,6 +30,11 @@ public struct Vocabulary: Equatable, Sendable {
     /// Token id of image code `code`.
     public func imageToken(_ code: Int) -> Int32 { Int32(textVocabulary + code) }
 
+    /// The image codes (`0..<imageCodes`) among `tokens`, in order; other tokens are skipped.
+    public func imageCodes<Tokens: Sequence<Int32>>(in tokens: Tokens) -> [Int] {
+        tokens.filter(isImage).map { Int($0) - textVocabulary }
+    }
+
     /// Whether `token` is an image code.
     public func isImage(_ token: Int32) -> Bool { Int(token) >= textVocabulary }
 

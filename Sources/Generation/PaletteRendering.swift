@@ -32,7 +32,7 @@ public struct PaletteRendering {
         let top = max(1, vocabulary.imageCodes - 1)
         for (index, image) in images.enumerated() {
             let left = gap + index % columns * (pixels + gap), upper = gap + index / columns * (pixels + gap)
-            let codes = image.filter(vocabulary.isImage).prefix(codes).map { Int($0) - vocabulary.textVocabulary }
+            let codes = Array(vocabulary.imageCodes(in: image).prefix(codes))
             for cell in 0..<self.codes {
                 let colour: (UInt8, UInt8, UInt8)
                 if cell < codes.count {

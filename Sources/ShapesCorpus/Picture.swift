@@ -51,7 +51,7 @@ extension DefaultCorpus {
     /// all background or one shape's four quadrants in place.
     public func picture(fromImage tokens: [Int32]) -> Picture? {
         guard tokens.count == DefaultCorpus.cells, tokens.allSatisfy(vocabulary.isImage) else { return nil }
-        let codes = tokens.map { Int($0) - vocabulary.textVocabulary }
+        let codes = vocabulary.imageCodes(in: tokens)
         var items: [Picture.Item] = []
         for region in 0..<9 {
             let quadrants = (0..<4).map { codes[DefaultCorpus.cell(region: region, quadrant: $0)] }

@@ -34,9 +34,7 @@ public struct PictureRendering {
 
     /// Draws one image's 36 cells with their top-left corner at (x, y).
     func draw(_ tokens: [Int32], into png: inout PNGImage, x: Int, y: Int) {
-        let codes = tokens.filter(vocabulary.isImage).prefix(DefaultCorpus.cells).map {
-            Int($0) - vocabulary.textVocabulary
-        }
+        let codes = Array(vocabulary.imageCodes(in: tokens).prefix(DefaultCorpus.cells))
         for cell in 0..<DefaultCorpus.cells {
             let row = cell / 6, column = cell % 6
             let code = cell < codes.count ? codes[cell] : -1

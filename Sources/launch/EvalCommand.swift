@@ -168,7 +168,9 @@ struct Eval: ParsableCommand {
                     task: score.task, setting: score.setting, document: generation.document, prompt: generation.prompt,
                     expected: generation.expected, generated: generation.generated, exact: generation.exact,
                     promptText: text.render(generation.prompt), expectedText: text.render(generation.expected),
-                    generatedText: text.render(generation.generated))
+                    generatedText: text.render(generation.generated),
+                    expectedImageCodes: config.vocabulary.imageCodes(in: generation.expected),
+                    generatedImageCodes: config.vocabulary.imageCodes(in: generation.generated))
                 lines.append(try JSONLine.encode(line) + "\n")
             }
         }
@@ -233,6 +235,9 @@ struct GenerationLine: Encodable {
     let prompt: [Int32], expected: [Int32], generated: [Int32]
     let exact: Bool
     let promptText: String, expectedText: String, generatedText: String
+    /// The image codes of `expected` and `generated` (0-based; empty for text), for
+    /// scripts/decode_images.py.
+    let expectedImageCodes: [Int], generatedImageCodes: [Int]
 }
 
 /// A validation sequence as `--blocks` writes it: its tokens (inputs, then the last target)

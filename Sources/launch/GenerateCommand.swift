@@ -101,6 +101,15 @@ struct Generate: ParsableCommand {
     )
     var out: String?
 
+    @Option(
+        name: .customLong("image-decoder"),
+        help: """
+            A command that draws image codes, e.g. "python3 scripts/decode_images.py --model emu3 --weights W": \
+            the results are written as JSONL and the command is run with --codes FILE.jsonl --grid FILE.png (the \
+            .png beside --out).
+            """)
+    var imageDecoder: String?
+
     func validate() throws {
         guard ["image", "text"].contains(mode) else {
             throw ValidationError("--mode must be image or text, got '\(mode)'")
@@ -156,7 +165,7 @@ struct Generate: ParsableCommand {
             mode == "image"
             ? .image(codes: imageCodes)
             : .text(maxTokens: maxTokens ?? max(1, min(64, resolved.model.seqLen - longest - 1)))
-        let drawing = try pictureDrawing(resolved, codes: imageCodes)
+        let drawing = imageDecoder == nil ? try pictureDrawing(resolved, codes: imageCodes) : nil
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 let trained = try TrainedModel(checkpoint: checkpoint, config: resolved, context: context)
@@ -177,10 +186,15 @@ struct Generate: ParsableCommand {
                         format: "%ld prompts × %ld samples in %.2f s: %.2f prompts/s", entries.count, samples, seconds,
                         Double(entries.count) / seconds)
                     if !json { print("wrote \(out ?? "") (\(line))") }
+                    if let imageDecoder, let out { try draw(out, through: imageDecoder) }
                     return
                 }
                 try show(entries[0].tokens, contexts[0], outputs[0], text: text)
-                if let out {
+                if let out, let imageDecoder {
+                    let codes = (out as NSString).deletingPathExtension + ".jsonl"
+                    try writeResults(entries, contexts, outputs, text: text, to: codes)
+                    try draw(codes, through: imageDecoder)
+                } else if let out, let drawing {
                     try writeAtomically(drawing(mode == "image" ? outputs[0] : [entries[0].tokens]).encoded(), to: out)
                     if !json { print("wrote \(out)") }
                 }

@@ -55,7 +55,10 @@ extension Generate {
         guard let palette = PaletteRendering(vocabulary: vocabulary, codes: codes) else {
             guard let out, out.hasSuffix(".png") else { return { _ in PNGImage(width: 1, height: 1) } }
             report(
-                "--out \(out): \(codes) codes per image form no square grid to draw; decode them with their VQ model")
+                """
+                --out \(out): \(codes) codes per image form no square grid to draw; draw them with their VQ model: \
+                --image-decoder (scripts/decode_images.py)
+                """)
             throw ExitCode(2)
         }
         return { palette.grid($0) }
@@ -66,7 +69,7 @@ extension Generate {
         throws
     {
         if json {
-            let samples = outputs.map { GeneratedSample(tokens: $0, text: text.render($0)) }
+            let samples = outputs.map { GeneratedSample($0, text: text) }
             let line = GenerationOutput(
                 line: nil, id: nil, prompt: prompt, promptText: nil, retrieved: retrieved.map(\.index), mode: mode,
                 samples: samples)
@@ -81,16 +84,32 @@ extension Generate {
     /// `--prompts`' results: a JSON line per prompt, in the file's order.
     func writeResults(
         _ entries: [PromptFile.Entry], _ retrieved: [[(index: Int, tokens: [Int32])]], _ outputs: [[[Int32]]],
-        text: TokenText
+        text: TokenText, to path: String? = nil
     ) throws {
         let lines = try zip(entries, zip(retrieved, outputs)).map { entry, rest in
-            let samples = rest.1.map { GeneratedSample(tokens: $0, text: text.render($0)) }
+            let samples = rest.1.map { GeneratedSample($0, text: text) }
             let line = GenerationOutput(
                 line: entry.line, id: entry.id, prompt: entry.tokens, promptText: text.render(entry.tokens),
                 retrieved: rest.0.map(\.index), mode: mode, samples: samples)
             return try JSONLine.encode(line) + "\n"
         }
-        try writeAtomically(Data(lines.joined().utf8), to: out ?? "")
+        try writeAtomically(Data(lines.joined().utf8), to: path ?? out ?? "")
+    }
+
+    /// Runs `--image-decoder` on the results in `codes` (JSONL); its grid goes beside them
+    /// as a .png. A command that fails stops `generate` with its status.
+    func draw(_ codes: String, through command: String) throws {
+        func quoted(_ path: String) -> String { "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let grid = (codes as NSString).deletingPathExtension + ".png"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(command) --codes \(quoted(codes)) --grid \(quoted(grid))"]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            report("--image-decoder: \(command) exited with status \(process.terminationStatus)")
+            throw ExitCode(process.terminationStatus)
+        }
     }
 }
 
@@ -110,4 +129,14 @@ struct GenerationOutput: Encodable {
 struct GeneratedSample: Encodable {
     let tokens: [Int32]
     let text: String
+    /// The image codes among `tokens` (0-based, as a VQ decoder takes them), nil when there
+    /// are none: what scripts/decode_images.py draws.
+    let imageCodes: [Int]?
+
+    init(_ tokens: [Int32], text: TokenText) {
+        self.tokens = tokens
+        self.text = text.render(tokens)
+        let codes = text.corpus.vocabulary.imageCodes(in: tokens)
+        imageCodes = codes.isEmpty ? nil : codes
+    }
 }

@@ -176,6 +176,38 @@ final class GenerateTests: XCTestCase {
     /// same) scores token for token: a text-to-image answer is exact when every code is the
     /// document's, as on the built-in corpus, so both give the same scores. `--generations`
     /// writes each setting's generation of each document.
+    /// `--image-decoder` gets the results as JSONL with each sample's 0-based codes, and
+    /// the .png beside `--out`; a failing decoder fails `generate`. (The real decoder,
+    /// scripts/decode_images.py, is checked by scripts/check_image_tokenizers.py.)
+    func testAnImageDecoderCommandGetsTheCodes() throws {
+        let directory = try makeTemporaryDirectory("tessera-decoder")
+        let decoder = directory.appendingPathComponent("decoder.sh").path
+        // Records its arguments and "draws" by copying the codes to the grid path.
+        try "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/arguments\"\ncp \"$2\" \"$4\"\n"
+            .write(toFile: decoder, atomically: true, encoding: .utf8)
+        let out = directory.appendingPathComponent("drawn.png").path
+        let result = try generate([
+            "--prompt", "an image of a red circle at top left", "--mode", "image", "--samples", "2",
+            "--out", out, "--image-decoder", "sh \(decoder)"
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let codes = directory.appendingPathComponent("drawn.jsonl").path
+        let arguments = try String(contentsOfFile: directory.appendingPathComponent("arguments").path, encoding: .utf8)
+        XCTAssertEqual(arguments, "--codes \(codes) --grid \(out)\n")
+        let drawn = try Data(contentsOf: URL(fileURLWithPath: out))
+        let line = try JSONSerialization.jsonObject(with: drawn) as! [String: Any]
+        for sample in line["samples"] as! [[String: Any]] {
+            let tokens = sample["tokens"] as! [Int], imageCodes = sample["image_codes"] as! [Int]
+            XCTAssertEqual(imageCodes, tokens.filter { $0 >= 256 }.map { $0 - 256 })
+            XCTAssertEqual(imageCodes.count, 36)
+        }
+        let failing = try generate([
+            "--prompt", "an image of a red circle", "--mode", "image", "--out", out, "--image-decoder", "false"
+        ])
+        XCTAssertEqual(failing.status, 1)
+        XCTAssertEqual(failing.stderr, "error: --image-decoder: false exited with status 1\n")
+    }
+
     func testEvalTasksOnShardsScoreTokensAndWriteTheGenerations() throws {
         let directory = try makeTemporaryDirectory("tessera-eval-shards")
         let shards = directory.appendingPathComponent("shards").path
