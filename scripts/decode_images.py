@@ -2,7 +2,7 @@
 """Draw image codes again as PNGs, with the VQ model that made them
 (pip install torch transformers pillow safetensors).
 
-    scripts/decode_images.py --model emu3 --weights BAAI/Emu3-VisionTokenizer-hf \\
+    scripts/decode_images.py --model emu3 --weights BAAI/Emu3-Gen-hf \\
         --codes generations.jsonl --out pictures/ [--grid grid.png] [--size 256]
 
 --codes takes any JSONL Tessera writes or reads: `launch generate --prompts ... --out

@@ -2,7 +2,7 @@
 """Turn captioned images into Tessera documents (JSONL for `launch prepare --from-jsonl`)
 with a Hugging Face VQ image tokenizer (pip install torch transformers pillow safetensors).
 
-    scripts/tokenize_images.py --model emu3 --weights BAAI/Emu3-VisionTokenizer-hf \\
+    scripts/tokenize_images.py --model emu3 --weights BAAI/Emu3-Gen-hf \\
         --pairs captions.jsonl --out documents.jsonl [--size 256] [--order alternate]
 
 --pairs is JSONL, one `{"image": "photos/0001.jpg", "text": "a caption"}` per line (image

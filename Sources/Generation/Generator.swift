@@ -68,7 +68,8 @@ public final class Generator {
 
     /// One continuation of each prompt in `mode`, all decoded together (`settings.samples`
     /// is not used). Prompt i draws from the seeded stream of sample `sampleIndices[i]`
-    /// (default i), so a prompt decoded among others draws what it draws alone.
+    /// (default i) of that prompt's tokens, so a prompt decoded among others draws what it
+    /// draws alone, and two prompts never share their random draws.
     public func generate(
         prompts: [[Int32]], mode: GenerationMode, settings: DecodingSettings, sampleIndices: [Int]? = nil
     ) throws -> [[Int32]] {
@@ -87,8 +88,9 @@ public final class Generator {
         }
         let samples = prompts.count, guided = settings.guidance != .none
         let cache = decoder.makeCache(sequences: guided ? 2 * samples : samples, capacity: capacity)
-        var generators = (0..<samples).map {
-            SplitMix64(seed: settings.seed, name: "sample/\(sampleIndices?[$0] ?? $0)")
+        var generators = prompts.indices.map { index in
+            let tokens = prompts[index].map(String.init).joined(separator: ",")
+            return SplitMix64(seed: settings.seed, name: "sample/\(sampleIndices?[index] ?? index)/prompt/\(tokens)")
         }
         var outputs = [[Int32]](repeating: [], count: samples)
         var feed = prompts + (guided ? unconditional : [])
