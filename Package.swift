@@ -63,6 +63,7 @@ let package = Package(
             name: "Configuration",
             dependencies: [
                 "Diagnostics", "Model", "Optim", "Parallel", "TrainingData", "CM3Objective", "ShapesCorpus",
+                "Tokenizer",
                 .product(name: "Yams", package: "Yams")
             ]),
         .target(

@@ -10,25 +10,33 @@ public struct TaskTemplate: Equatable, Sendable {
     /// The template as written.
     public let text: String
 
-    /// Reads `text`: `{name}` is a field, anything else an item `corpus` reads as tokens
-    /// (for the built-in corpus: a word, a special token such as `<break>`, `img:K` or an id).
+    /// Reads `text`: `{name}` is a field, and each run of other items between fields is
+    /// text `corpus` reads as tokens (for the built-in corpus: words, special tokens such as
+    /// `<break>`, `img:K` or ids; with a tokenizer, its encoding of the run).
     public init(_ text: String, corpus: any TemplateCorpus) throws {
-        var pieces: [Piece] = []
+        var pieces: [Piece] = [], run: [String] = []
+        func flush() throws {
+            guard !run.isEmpty else { return }
+            do {
+                pieces.append(.tokens(try corpus.templateTokens(run.joined(separator: " "))))
+            } catch {
+                throw TemplateError.unknownToken("\(error)")
+            }
+            run = []
+        }
         for item in text.split(whereSeparator: \.isWhitespace).map(String.init) {
-            if item.hasPrefix("{") && item.hasSuffix("}") && item.count > 2 {
-                let name = String(item.dropFirst().dropLast())
-                guard TemplateFields.names.contains(name) else { throw TemplateError.unknownField(name) }
-                pieces.append(.field(name))
+            guard item.hasPrefix("{") && item.hasSuffix("}") && item.count > 2 else {
+                run.append(item)
                 continue
             }
-            let token: [Int32]
-            do { token = try corpus.templateTokens(item) } catch { throw TemplateError.unknownToken("\(error)") }
-            if case .tokens(let previous)? = pieces.last {
-                pieces[pieces.count - 1] = .tokens(previous + token)
-            } else {
-                pieces.append(.tokens(token))
+            let name = String(item.dropFirst().dropLast())
+            guard corpus.fieldNames.contains(name) else {
+                throw TemplateError.unknownField(name, known: corpus.fieldNames)
             }
+            try flush()
+            pieces.append(.field(name))
         }
+        try flush()
         guard case .field? = pieces.last else { throw TemplateError.noAnswerField }
         self.pieces = pieces
         self.text = text
@@ -62,15 +70,16 @@ public struct TaskTemplate: Equatable, Sendable {
 
 /// Why a template was refused (the task file's reader adds the file and the task).
 public enum TemplateError: Error, Equatable, CustomStringConvertible {
-    case unknownField(String)
+    /// A field the corpus does not give, with those it does.
+    case unknownField(String, known: [String])
     /// An item the corpus cannot read, with the corpus's reason.
     case unknownToken(String)
     case noAnswerField
 
     public var description: String {
         switch self {
-        case .unknownField(let name):
-            "unknown field {\(name)} (fields: \(TemplateFields.names.map { "{\($0)}" }.joined(separator: ", ")))"
+        case .unknownField(let name, let known):
+            "unknown field {\(name)} (fields: \(known.map { "{\($0)}" }.joined(separator: ", ")))"
         case .unknownToken(let reason): reason
         case .noAnswerField: "must end with a field, the task's answer"
         }
@@ -82,11 +91,18 @@ public enum TemplateError: Error, Equatable, CustomStringConvertible {
 /// no corpus.
 public protocol TemplateCorpus: Sendable {
     var vocabulary: Vocabulary { get }
-    /// One whitespace-free item of a template as tokens; the error's description says why not.
-    func templateTokens(_ item: String) throws -> [Int32]
+    /// A run of a template's text between fields (items joined by single spaces) as
+    /// tokens; the error's description says why not.
+    func templateTokens(_ text: String) throws -> [Int32]
     /// The fields of `document` (`TemplateFields.names`); `readsPictures` adds those read
     /// from its picture.
     func templateFields(of document: [Int32], readsPictures: Bool) -> [String: [Int32]]
+    /// The fields `templateFields` can give.
+    var fieldNames: [String] { get }
+}
+
+extension TemplateCorpus {
+    public var fieldNames: [String] { TemplateFields.names }
 }
 
 /// The fields a template can read from a document: its caption and image (either order

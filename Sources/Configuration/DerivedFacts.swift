@@ -29,8 +29,8 @@ extension TesseraConfig {
                 file: source, key: "data.tasks",
                 message: "fine-tuning tasks do not combine with data.retrieval: set it to false")
         }
-        return try TaskFile.load(
-            path: path, corpus: DefaultCorpus(vocabulary: try DataPipeline.checkedVocabulary(dataPlan)))
+        _ = try DataPipeline.checkedVocabulary(dataPlan)
+        return try TaskFile.load(path: path, corpus: try templateCorpus())
     }
 }
 

@@ -11,7 +11,7 @@ public enum TaskFile {
     static let keys = ["name", "template", "weight", "examples"]
 
     /// The tasks of `path`; a problem is one line naming the file, line and key.
-    public static func load(path: String, corpus: DefaultCorpus) throws -> [FineTuningTask] {
+    public static func load(path: String, corpus: any TemplateCorpus) throws -> [FineTuningTask] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError(file: path, key: "", message: "cannot be read")
         }

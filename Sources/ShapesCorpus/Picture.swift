@@ -100,7 +100,7 @@ extension DefaultCorpus {
 
 extension DefaultCorpus: TemplateCorpus {
     /// A word of the corpus, a special token, `img:K` or an id (`parse`).
-    public func templateTokens(_ item: String) throws -> [Int32] { try parse(item) }
+    public func templateTokens(_ text: String) throws -> [Int32] { try parse(text) }
 
     /// The caption and image of any corpus's document; with `readsPictures`, for a picture
     /// with a shape drawn only once, that shape's name, colour and region.

@@ -19,19 +19,7 @@ public struct TokenText {
         let vocabulary = config.vocabulary
         corpus = DefaultCorpus(vocabulary: vocabulary)
         builtin = config.usesBuiltInCorpus
-        tokenizer = try config.data.tokenizer.map { try TokenText.load($0, config: config) }
-    }
-
-    /// `data.tokenizer` at `path`, refused when its ids run past the text vocabulary.
-    public static func load(_ path: String, config: TesseraConfig) throws -> ByteLevelBPETokenizer {
-        let tokenizer = try ByteLevelBPETokenizer(contentsOf: path)
-        let textVocabulary = config.vocabulary.textVocabulary
-        guard tokenizer.vocabularySize <= textVocabulary else {
-            throw ConfigError(
-                file: config.source, key: "data.tokenizer",
-                message: "\(path) has \(tokenizer.vocabularySize) tokens, more than data.text_vocab \(textVocabulary)")
-        }
-        return tokenizer
+        tokenizer = try config.tokenizer()
     }
 
     /// `tokens` for people: runs of text decoded (or as words or `#id`), the rest by name.
@@ -49,21 +37,10 @@ public struct TokenText {
         return pieces.joined(separator: " ")
     }
 
-    /// A prompt: with a tokenizer, special token names and `img:K` items are taken as they
-    /// are and the text between them is encoded; otherwise words of the built-in corpus (or
-    /// ids), as `DefaultCorpus.parse` reads them.
+    /// A prompt: with a tokenizer, as `TokenizedCorpus` reads text; otherwise words of the
+    /// built-in corpus (or ids), as `DefaultCorpus.parse` reads them.
     public func parse(_ prompt: String) throws -> [Int32] {
         guard let tokenizer else { return try corpus.parse(prompt, words: builtin) }
-        var tokens: [Int32] = [], words: [Substring] = []
-        func flush() { if !words.isEmpty { tokens += tokenizer.encode(words.joined(separator: " ")); words = [] } }
-        for item in prompt.split(whereSeparator: \.isWhitespace) {
-            let isCode = item.hasPrefix("img:") && Int(item.dropFirst(4)) != nil
-            let isSpecial = corpus.vocabulary.specials.contains { corpus.vocabulary.specialName($0) == String(item) }
-            guard isCode || isSpecial else { words.append(item); continue }
-            flush()
-            tokens += try corpus.parse(String(item), words: false)
-        }
-        flush()
-        return tokens
+        return try TokenizedCorpus(tokenizer: tokenizer, vocabulary: corpus.vocabulary).tokens(prompt)
     }
 }

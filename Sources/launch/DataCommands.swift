@@ -86,7 +86,7 @@ struct Prepare: ParsableCommand {
             var sets: [(prefix: String, documents: [[Int32]], embeddings: [DocumentEmbedding]?)]
             if let fromJsonl {
                 let started = Date()
-                let tokenizer = try resolved.data.tokenizer.map { try TokenText.load($0, config: resolved) }
+                let tokenizer = try resolved.tokenizer()
                 let rules = JSONLDocuments.SegmentRules(
                     encode: tokenizer.map { tokenizer in { tokenizer.encode($0) } },
                     imageTokens: resolved.data.imageTokens)

@@ -89,7 +89,6 @@ struct Eval: ParsableCommand {
                     // Scoring needs the held-out documents only, not the training stream.
                     let held = try context.agreeing { try DataPipeline.validationDataset(resolved) }.documents
                     let chosen = (0..<min(documents, held.count)).map { Array(held.document($0)) }
-                    let vocabulary = resolved.vocabulary
                     let scored = try score(task, chosen, decoder: decoder, config: resolved)
                     if context.isLeader {
                         try show(scored.map(\.score), step: state.step)
@@ -122,7 +121,7 @@ struct Eval: ParsableCommand {
 
     /// A pretraining direction or the config's fine-tuning task called `name`.
     func generationTask(named name: String, _ resolved: TesseraConfig) throws -> GenerationTask {
-        let corpus = DefaultCorpus(vocabulary: resolved.vocabulary)
+        let corpus = try withReportedErrors { try resolved.templateCorpus() }
         let fineTuning = try withReportedErrors { try resolved.fineTuningTasks() ?? [] }
         let tasks =
             GenerationTask.pretrainingDirections(corpus)
@@ -144,11 +143,11 @@ struct Eval: ParsableCommand {
     func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, config: TesseraConfig) throws
         -> [(score: TaskScore, generations: [TaskGeneration])]
     {
-        let vocabulary = config.vocabulary, corpus = DefaultCorpus(vocabulary: vocabulary)
+        let vocabulary = config.vocabulary, corpus = try withReportedErrors { try config.templateCorpus() }
         let generator = Generator(decoder: decoder, vocabulary: vocabulary)
         return try GuidanceComparison.settings(cdK: cdK, cdAlpha: cdAlpha).map { name, decoding in
             config.usesBuiltInCorpus
-                ? try ExactScoring(generator: generator, corpus: corpus)
+                ? try ExactScoring(generator: generator, corpus: DefaultCorpus(vocabulary: vocabulary))
                     .score(task, documents: documents, settings: decoding, setting: name)
                 : try TokenExactScoring(generator: generator, corpus: corpus, imageTokens: config.data.imageTokens)
                     .score(task, documents: documents, settings: decoding, setting: name)

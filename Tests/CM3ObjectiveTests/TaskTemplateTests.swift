@@ -58,7 +58,7 @@ final class TaskTemplateTests: XCTestCase {
 
     func testBadTemplatesAreRefused() {
         XCTAssertThrowsError(try template("{picture} <break> {caption}")) {
-            XCTAssertEqual($0 as? TemplateError, .unknownField("picture"))
+            XCTAssertEqual($0 as? TemplateError, .unknownField("picture", known: TemplateFields.names))
         }
         XCTAssertThrowsError(try template("{image} <break> describe it")) {
             XCTAssertEqual(

@@ -126,4 +126,59 @@ final class TokenizedDataTests: XCTestCase {
         )
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
+
+    /// A task template on a user's own data reads its text through the tokenizer (with a
+    /// space before the field), so training and `eval --task` prompt with the tokenizer's
+    /// ids; a field only the built-in pictures have is refused.
+    func testTaskTemplatesReadTheTokenizersText() throws {
+        let directory = try makeTemporaryDirectory("tessera-tokenized-tasks")
+        let jsonl = directory.appendingPathComponent("docs.jsonl").path,
+            shards = directory.appendingPathComponent("shards").path
+        try (0..<40).map { #"{"segments": [{"image": [\#($0 % 7), 5, 9]}, {"text": "a digit"}]}"# }
+            .joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let prepared = try runProcess(
+            ProjectPaths.launch,
+            ["prepare", "--from-jsonl", jsonl, "--out", shards, "--config", ProjectPaths.config("tiny")] + settings)
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        let tasks = directory.appendingPathComponent("tasks.yaml").path
+        try "tasks:\n  - name: name-it\n    template: \"{image} <break> which one ? {caption}\"\n    weight: 1\n"
+            .write(toFile: tasks, atomically: true, encoding: .utf8)
+        let data = [
+            "--set", "data.train=\(shards)/train-00000.h5", "--set", "data.tasks=\(tasks)", "--set",
+            "data.retrieval=false", "--set", "data.block_per_example=true"
+        ]
+        let run = directory.appendingPathComponent("run").path
+        let trained = try runProcess(
+            ProjectPaths.launch,
+            ["train", "--config", ProjectPaths.config("tiny"), "--run", run, "--set", "train.steps=2"] + settings
+                + data)
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let generations = directory.appendingPathComponent("generations.jsonl").path
+        let evaluated = try runProcess(
+            ProjectPaths.launch,
+            [
+                "eval", "--config", ProjectPaths.config("tiny"), "--checkpoint", run + "/checkpoints/step-00000002.h5",
+                "--task", "name-it", "--generations", generations, "--json",
+                "--set", "data.validation=\(shards)/train-00000.h5"
+            ] + settings + data)
+        XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+        let question = try tokenize("which one ? ")
+        XCTAssertEqual(question.last, try tokenize(" ").last, "the run ends in a space before the field")
+        let line =
+            try JSONSerialization.jsonObject(
+                with: Data(try String(contentsOfFile: generations, encoding: .utf8).split(separator: "\n")[0].utf8))
+            as! [String: Any]
+        XCTAssertEqual(line["prompt"] as? [Int], [768, 773, 777, 2] + question.map(Int.init))
+        XCTAssertEqual(line["expected"] as? [Int], try tokenize("a digit").map(Int.init))
+
+        try "tasks:\n  - name: shape-it\n    template: \"{image} <break> what shape ? {shape}\"\n    weight: 1\n"
+            .write(toFile: tasks, atomically: true, encoding: .utf8)
+        let refused = try runProcess(
+            ProjectPaths.launch,
+            ["inspect-data", "--config", ProjectPaths.config("tiny"), "--count", "1"] + settings + data)
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertEqual(
+            refused.stderr,
+            "error: \(tasks): line 2: tasks[0].template: unknown field {shape} (fields: {caption}, {image})\n")
+    }
 }
