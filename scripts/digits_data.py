@@ -3,7 +3,7 @@
 handwritten digits (8 × 8 pixels, 17 intensities), as captioned images
 (pip install scikit-learn matplotlib). scripts/digits_example.sh runs every step.
 
-    scripts/digits_data.py documents --out DIR      # DIR/documents.jsonl, DIR/captions.txt, DIR/prompts.jsonl
+    scripts/digits_data.py documents --out DIR      # DIR/documents.jsonl, captions.txt, prompts.jsonl, tasks.yaml
     scripts/digits_data.py score --generations GEN.jsonl
     scripts/digits_data.py score --generations DRAWN.jsonl     # launch generate --prompts results
     scripts/digits_data.py grid --drawn DRAWN.jsonl --out PICTURE.png
@@ -28,6 +28,17 @@ NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 CODES = 17
 
 
+# Fine-tuning tasks on the digits (docs/fine-tuning.md), the text read through the tokenizer.
+TASKS = """tasks:
+  - name: name-the-digit
+    template: "{image} <break> digit ? {caption}"
+    weight: 1
+  - name: draw-the-digit
+    template: "draw {caption} <break> {image}"
+    weight: 1
+"""
+
+
 def caption(digit):
     return f"a handwritten digit {NAMES[digit]}"
 
@@ -50,6 +61,8 @@ def documents(args):
         file.writelines(caption(digit) + "\n" for digit in targets)
     with open(os.path.join(args.out, "prompts.jsonl"), "w") as file:
         file.writelines(json.dumps({"prompt": caption(d), "id": NAMES[d]}) + "\n" for d in range(10))
+    with open(os.path.join(args.out, "tasks.yaml"), "w") as file:
+        file.write(TASKS)
     print(f"wrote {len(images)} documents of {CODES} image codes (64 per image) to {args.out}")
 
 
@@ -72,9 +85,9 @@ def score(args):
     lines = [json.loads(line) for line in open(args.generations) if line.strip()]
     if lines and "samples" in lines[0]:
         return score_samples(lines, args.generations)
-    lines = [line for line in lines if line["task"] == "text-to-image"]
+    lines = [line for line in lines if line["expected_image_codes"]]
     if not lines:
-        sys.exit(f"{args.generations}: no text-to-image generations (run launch eval --task text-to-image)")
+        sys.exit(f"{args.generations}: no generated images (run launch eval --task text-to-image)")
     held_out = {tuple(line["expected_image_codes"]) for line in lines}
     model, trained_on = classifier(held_out)
     originals = sorted(held_out)

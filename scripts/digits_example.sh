@@ -2,7 +2,7 @@
 # The README's worked example: scikit-learn's handwritten digits, from raw data to scored
 # generations and a picture, through the commands a user with their own data runs.
 #
-#   scripts/digits_example.sh [DIR]        # default runs/digits; about 10 minutes on 2 cores
+#   scripts/digits_example.sh [DIR]        # default runs/digits; about 8 minutes on 2 cores
 #
 # Needs the built launch binary (swift build -c release) and pip install scikit-learn
 # matplotlib tokenizers. Every step prints what it does; the numbers the README quotes are
@@ -84,3 +84,16 @@ python3 scripts/digits_data.py grid --drawn "$dir/drawn.jsonl" --out "$dir/digit
   --title "samples for each caption, CFG 3, top-p 0.9"
 "$launch" generate --config "$dir/config.yaml" --checkpoint "$checkpoint" --mode image \
   --prompt "a handwritten digit seven" --samples 8 --cfg 3 --top-p 0.9 --out "$dir/sevens.png"
+
+step "9. fine-tuning on two task templates of the digits' own text (data.tasks), then scoring them"
+rm -rf "$dir/sft"
+scripts/mpirun.sh -n 2 "$launch" train --config "$dir/config.yaml" --run "$dir/sft" --init-from "$checkpoint" \
+  --set data.tasks="$dir/tasks.yaml" --set train.steps=600 --set optim.peak_lr=1.0e-3 --set optim.warmup=50
+tuned="$(ls "$dir"/sft/checkpoints/step-*.h5 | tail -1)"
+for task in name-the-digit draw-the-digit; do
+  "$launch" eval --config "$dir/config.yaml" --set data.tasks="$dir/tasks.yaml" --checkpoint "$checkpoint" \
+    --task "$task" --documents 1000 --generations "$dir/$task-before.jsonl" | sed "s/^/before: /"
+  "$launch" eval --config "$dir/config.yaml" --set data.tasks="$dir/tasks.yaml" --checkpoint "$tuned" \
+    --task "$task" --documents 1000 --generations "$dir/$task-after.jsonl" | sed "s/^/after:  /"
+done
+python3 scripts/digits_data.py score --generations "$dir/draw-the-digit-after.jsonl"
