@@ -71,7 +71,7 @@ let package = Package(
             dependencies: [
                 "Configuration", "Model", "TrainingData", "Checkpointing", "Parallel", "Optim", "Autograd",
                 "CM3Objective",
-                "Diagnostics", "Randomness"
+                "Diagnostics", "Randomness", "Storage"
             ]),
         .target(name: "Export", dependencies: ["Model", "CM3Objective"]),
         .target(name: "Tokenizer", dependencies: ["Diagnostics"]),

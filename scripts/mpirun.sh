@@ -23,6 +23,31 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 cores=$(nproc)
 
+# Across hosts: every host of the hostfile must answer through the launcher mpirun will use
+# (ssh, or --mca plm_rsh_agent), before any rank starts; otherwise one line says which.
+# Without this, mpirun reports an unreachable host in a page of its own and may hang.
+hostfile="" agent="${OMPI_MCA_plm_rsh_agent:-ssh}"
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    -hostfile|--hostfile|-machinefile|--machinefile) hostfile="${args[$((i + 1))]}" ;;
+    -mca|--mca) [ "${args[$((i + 1))]}" = plm_rsh_agent ] && agent="${args[$((i + 2))]}" ;;
+  esac
+done
+if [ -n "$hostfile" ]; then
+  [ -r "$hostfile" ] || { echo "scripts/mpirun.sh: --hostfile $hostfile: cannot read it" >&2; exit 2; }
+  local_names=" localhost $(hostname) $(hostname -s 2>/dev/null || true) $(ip -o addr 2>/dev/null | awk '{split($4, a, "/"); printf "%s ", a[1]}') "
+  number=0
+  while read -r host _ || [ -n "${host:-}" ]; do
+    number=$((number + 1))
+    case "$host" in ''|'#'*) continue ;; esac
+    case "$local_names" in *" $host "*) continue ;; esac
+    if ! answer="$(timeout 30 $agent "$host" true 2>&1 </dev/null)"; then
+      echo "scripts/mpirun.sh: $hostfile line $number: host $host does not answer through $agent: $(head -n 1 <<<"$answer")" >&2
+      exit 2
+    fi
+  done <"$hostfile"
+fi
+
 # The kernels `launch` would choose, for whatever binary runs (parallel-checks too).
 source "$(dirname "$0")/setup.sh"
 export_openblas_coretype "$(dirname "$0")/../.build/release/launch"

@@ -146,6 +146,16 @@ public final class Communicator: ReductionGroup {
         count(bytes: (size - 1) * input.count * 4)
     }
 
+    /// Every rank's `input` bytes (the same count on each), rank by rank into `output`.
+    public func allGather(bytes input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+        precondition(output.count == input.count * size, "allGather: output must hold size × input")
+        try check(
+            MPI_Allgather(
+                input.baseAddress, Int32(input.count), tessera_mpi_byte(),
+                output.baseAddress, Int32(input.count), tessera_mpi_byte(), handle), "MPI_Allgather")
+        count(bytes: (size - 1) * input.count)
+    }
+
     /// Sums `input` across ranks and leaves rank r with block r (`output.count` floats).
     public func reduceScatter(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
         throws

@@ -69,6 +69,21 @@ public final class ParallelContext {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Every rank's `text`, in rank order, on every rank (padded to the longest with zero
+    /// bytes, which UTF-8 text never holds, for one fixed-size all-gather).
+    public func allGather(_ text: String) throws -> [String] {
+        guard let grid, grid.world.size > 1 else { return [text] }
+        let width = try maxOverWorld(text.utf8.count)
+        let input = Array(text.utf8) + [UInt8](repeating: 0, count: width - text.utf8.count)
+        var output = [UInt8](repeating: 0, count: width * grid.world.size)
+        try input.withUnsafeBytes { input in
+            try output.withUnsafeMutableBytes { try grid.world.allGather(bytes: input, into: $0) }
+        }
+        return (0..<grid.world.size).map { rank in
+            String(decoding: output[(rank * width)..<((rank + 1) * width)].prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
     /// Σ over the tensor-parallel group (identity for one rank).
     public func sumOverTensorParallel(_ value: Double) throws -> Double {
         guard let grid, grid.tp > 1 else { return value }

@@ -4,8 +4,8 @@ import Parallel
 /// Ends the job when this rank makes no progress for too long: a stopped or stuck rank
 /// (SIGSTOP, a hung file system) otherwise leaves every other rank waiting in a collective
 /// forever. The training loop calls `beat` at each unit of work; a thread checks the time
-/// since the last beat and, past the limit, prints one line naming this rank and what it
-/// was doing, then aborts the whole job.
+/// since the last beat and, past the limit, prints one line naming this rank, its host and
+/// what it was doing, then aborts the whole job.
 public final class Watchdog: @unchecked Sendable {
     private let limit: TimeInterval
     private let rank: Int
@@ -45,7 +45,8 @@ public final class Watchdog: @unchecked Sendable {
         guard idle > limit else { return true }
         fputs(
             """
-            error: rank \(rank) made no progress for \(Int(idle)) s while \(doing) (train.watchdog_seconds \
+            error: rank \(rank) on \(Preflight.hostName) made no progress for \(Int(idle)) s while \(doing) \
+            (train.watchdog_seconds \
             \(Int(limit))); ending the job\n
             """,
             stderr)

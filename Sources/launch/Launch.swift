@@ -19,7 +19,8 @@ struct Launch: ParsableCommand {
         abstract: "Pretrain CM3Leon-style multimodal decoders.",
         subcommands: [
             Train.self, Generate.self, Eval.self, Plan.self, Bench.self, BenchGenerate.self, Trace.self, Prepare.self,
-            InspectData.self, BenchData.self, Tokenize.self, ExportCommand.self, OpenBLAS.self, ConfigKeysCommand.self
+            InspectData.self, BenchData.self, Tokenize.self, ExportCommand.self, OpenBLAS.self, ConfigKeysCommand.self,
+            Doctor.self
         ],
         defaultSubcommand: Train.self)
 
@@ -149,6 +150,14 @@ struct Train: ParsableCommand {
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 try context.agreeing { try MemoryPlan.checkFits(resolved, tp: context.tp, dp: context.dp) }
+                // Ranks on other hosts must run the same build on the same config (launch doctor
+                // checks the data and run directory too).
+                if context.worldSize > 1 {
+                    let problem = Preflight.problems(
+                        try Preflight.views(of: resolved, context: context, data: false, runDirectory: nil)
+                    ).first
+                    try context.agreeing { if context.isLeader, let problem { throw problem } }
+                }
                 let directory = RunDirectory(path: runPath ?? "runs/\(name)")
                 var loop = TrainingLoop(config: resolved, context: context, runDirectory: directory)
                 loop.resume = resume == "auto" ? .auto : resume == "none" ? .none : .path(resume)

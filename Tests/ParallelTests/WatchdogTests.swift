@@ -30,7 +30,10 @@ final class WatchdogTests: XCTestCase {
         guard !job.isRunning else { return }
         XCTAssertNotEqual(job.terminationStatus, 0)
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertTrue(stderr.contains("error: rank 0 made no progress for 3 s while "), stderr)
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        XCTAssertTrue(
+            stderr.contains("error: rank 0 on \(String(cString: host)) made no progress for 3 s while "), stderr)
         XCTAssertTrue(stderr.contains("(train.watchdog_seconds 3); ending the job"), stderr)
     }
 }
