@@ -59,6 +59,27 @@ public func normalized(_ vector: [Float]) -> [Float] {
 }
 
 /// Inner product of two vectors of equal length.
+/// The inner product of `count` floats in one fixed order (eight running lanes, their sum,
+/// then the tail), so a pair of vectors scores the same wherever it is computed: against a
+/// whole bank online, or against a document's stored candidates. BLAS's order depends on
+/// its kernel and on the other rows of the call, which could reorder near-ties.
+public func innerProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var index = 0
+    while index + 8 <= count {
+        let left = UnsafeRawPointer(a + index).loadUnaligned(as: SIMD8<Float>.self)
+        let right = UnsafeRawPointer(b + index).loadUnaligned(as: SIMD8<Float>.self)
+        lanes += left * right
+        index += 8
+    }
+    var sum = lanes.sum()
+    while index < count {
+        sum += a[index] * b[index]
+        index += 1
+    }
+    return sum
+}
+
 public func dot(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count, "vectors of \(a.count) and \(b.count) dimensions")
     var sum: Float = 0

@@ -20,9 +20,11 @@ public struct RetrievalSettings: Equatable, Sendable {
 /// TrainingData implements it with BLAS.
 public protocol RetrievalBank: AnyObject {
     var count: Int { get }
-    /// Documents by decreasing inner product of their document vector with `query`, the
-    /// first `limit`.
-    func ranked(_ query: [Float], limit: Int) -> [(document: Int, score: Float)]
+    /// Documents by decreasing inner product (`innerProduct`; ties by index) of their
+    /// document vector with `query`, the first `limit`. `query` searches for the `modality`
+    /// part of `document` (nil: a new prompt): a bank of stored neighbours ranks only that
+    /// part's candidates.
+    func ranked(_ query: [Float], limit: Int, of document: Int?, modality: Modality) -> [(document: Int, score: Float)]
     /// The document vector of `document`.
     func documentVector(_ document: Int) -> [Float]
     /// The vector that searches for the `modality` part of `document` after query dropout;
@@ -120,7 +122,7 @@ public final class RetrievalExamples: ExampleBuilder {
     ) -> [RetrievedDocument] {
         var limit = min(bank.count, 16 * (count + taken.count + 1))
         while true {
-            let candidates = bank.ranked(query, limit: limit).map {
+            let candidates = bank.ranked(query, limit: limit, of: queryDocument, modality: modality).map {
                 (document: $0.document, relevance: dot(bank.documentVector($0.document), full))
             }
             let picked = selectRetrieved(

@@ -146,6 +146,13 @@ public enum ConfigKeys {
         .token("data.special_tokens.mask", \.data.mask, "Id of `<mask>`, standing in for a masked span."),
         .token("data.special_tokens.infill", \.data.infill, "Id of `<infill>`, opening each span at the end."),
         .boolean("data.retrieval", \.data.retrieval, "Prepend retrieved documents (CM3Leon §2.1)."),
+        .path(
+            "data.neighbours", \.data.neighbours,
+            """
+            Stored retrieval candidates of the training shards (`launch retrieve`): retrieval ranks and selects \
+            among them instead of searching a bank held in memory; unset: search online.
+            """
+        ),
         .boolean(
             "data.block_per_example", \.data.blockPerExample,
             """

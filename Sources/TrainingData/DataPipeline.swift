@@ -45,8 +45,8 @@ public final class DataPipeline {
             examples = try DataPipeline.templatedExamples(
                 tasks, training, plan: plan, oneExamplePerBlock: data.blockPerExample)
         } else if data.retrieval {
-            examples = DataPipeline.retrievalExamples(
-                training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed)
+            examples = try DataPipeline.retrievalExamples(
+                training, settings: RetrievalSettings(), vocabulary: vocabulary, seed: seed, plan: plan)
         } else {
             examples = PlainExamples(documents: training.documents, oneDocumentPerBlock: data.blockPerExample)
         }
@@ -143,16 +143,27 @@ public final class DataPipeline {
     }
 
     /// Retrieval over the dataset's stored embeddings, or over the built-in embedding of
-    /// every document when it stores none.
+    /// every document when it stores none; with `data.neighbours`, over each document's
+    /// stored candidates instead, with no bank in memory.
     static func retrievalExamples(
-        _ dataset: Dataset, settings: RetrievalSettings, vocabulary: Vocabulary, seed: UInt64
-    ) -> RetrievalExamples {
+        _ dataset: Dataset, settings: RetrievalSettings, vocabulary: Vocabulary, seed: UInt64, plan: DataPlan
+    ) throws -> RetrievalExamples {
         let documents = dataset.documents
-        let bank =
-            dataset.embeddings.map {
-                EmbeddingBank(
-                    text: $0.text, image: $0.image, dimensions: $0.dimensions, queryDropout: settings.queryDropout)
-            } ?? EmbeddingBank(builtinFor: documents, vocabulary: vocabulary, embedding: BuiltinEmbedding())
+        let bank: RetrievalBank
+        if let path = plan.settings.neighbours {
+            let neighbours = try NeighbourFile.read(
+                path, corpus: NeighbourFile.corpus(of: dataset, shards: plan.settings.train), documents: documents.count)
+            bank = NeighbourBank(
+                neighbours: neighbours,
+                vectors: PartVectors(documents: documents, vocabulary: vocabulary, stored: dataset.embeddings),
+                queryDropout: settings.queryDropout)
+        } else {
+            bank =
+                dataset.embeddings.map {
+                    EmbeddingBank(
+                        text: $0.text, image: $0.image, dimensions: $0.dimensions, queryDropout: settings.queryDropout)
+                } ?? EmbeddingBank(builtinFor: documents, vocabulary: vocabulary, embedding: BuiltinEmbedding())
+        }
         return RetrievalExamples(
             documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, bank: bank)
     }

@@ -12,6 +12,8 @@ public struct DataSettings: Equatable, Sendable {
     public var pad: Int32 = 0, eos: Int32 = 1, breakToken: Int32 = 2, mask: Int32 = 3, infill: Int32 = 4
     /// `data.retrieval` (its doc is in `ConfigKeys`).
     public var retrieval = false
+    /// `data.neighbours` (its doc is in `ConfigKeys`).
+    public var neighbours: String? = nil
     /// A Hugging Face tokenizer.json (byte-level BPE) for text: JSONL text segments are
     /// encoded with it, and generated text is printed through it. nil: token ids only.
     public var tokenizer: String? = nil

@@ -1,11 +1,10 @@
 import Autograd
 import CM3Objective
-import COpenBLAS
 import Randomness
 
 /// The retrieval memory bank: each document's text and image embeddings and its document
 /// vector (their normalised average), searched exactly by maximum inner product
-/// (`cblas_sgemv` over every document vector).
+/// (`innerProduct` with every document vector).
 public final class EmbeddingBank: RetrievalBank {
     public let dimensions: Int
     /// Each `[documents, dimensions]`, row-major; a part a document lacks is a zero row.
@@ -52,25 +51,19 @@ public final class EmbeddingBank: RetrievalBank {
         self.documentVectors = documentVectors
     }
 
-    /// Documents by decreasing inner product with `query`, the first `limit`.
-    public func ranked(_ query: [Float], limit: Int) -> [(document: Int, score: Float)] {
+    /// Documents by decreasing inner product with `query`, the first `limit` (every
+    /// document is a candidate, whichever part of which document asks).
+    public func ranked(_ query: [Float], limit: Int, of document: Int?, modality: Modality)
+        -> [(document: Int, score: Float)]
+    {
         precondition(query.count == dimensions, "query has \(query.count) dimensions, the bank \(dimensions)")
-        var scores = [Float](repeating: 0, count: count)
-        documentVectors.withUnsafeBufferPointer { bank in
-            // scores [documents] = documentVectors [documents, dimensions] · query [dimensions]
-            cblas_sgemv(
-                CblasRowMajor, CblasNoTrans, Int32(count), Int32(dimensions), 1, bank.baseAddress, Int32(dimensions),
-                query, 1, 0, &scores, 1)
+        return documentVectors.withUnsafeBufferPointer { bank in
+            query.withUnsafeBufferPointer { query in
+                topScores((0..<count).lazy.map { row in
+                    (row, innerProduct(bank.baseAddress! + row * self.dimensions, query.baseAddress!, count: self.dimensions))
+                }, limit: limit)
+            }
         }
-        // Partial selection: only the top `limit` are ever sorted.
-        var top: [(document: Int, score: Float)] = []
-        top.reserveCapacity(limit + 1)
-        for (document, score) in scores.enumerated() where top.count < limit || score > top[top.count - 1].score {
-            let at = top.firstIndex { $0.score < score } ?? top.count
-            top.insert((document, score), at: at)
-            if top.count > limit { top.removeLast() }
-        }
-        return top
     }
 
     public func documentVector(_ document: Int) -> [Float] { row(documentVectors, document) }
@@ -93,6 +86,23 @@ public final class EmbeddingBank: RetrievalBank {
     private func row(_ matrix: [Float], _ index: Int) -> [Float] {
         Array(matrix[(index * dimensions)..<((index + 1) * dimensions)])
     }
+}
+
+/// The `limit` best of `kept` (already best first) and those of `scored` that `accept`
+/// takes, by decreasing score, ties in the order they come: a partial selection, so only
+/// the top `limit` are ever sorted, and `accept` is asked only of those that would enter.
+public func topScores(
+    _ scored: some Sequence<(Int, Float)>, limit: Int, after kept: [(document: Int, score: Float)] = [],
+    accept: (Int) -> Bool = { _ in true }
+) -> [(document: Int, score: Float)] {
+    var top = kept
+    top.reserveCapacity(limit + 1)
+    for (document, score) in scored where (top.count < limit || score > top[top.count - 1].score) && accept(document) {
+        let at = top.firstIndex { $0.score < score } ?? top.count
+        top.insert((document, score), at: at)
+        if top.count > limit { top.removeLast() }
+    }
+    return top
 }
 
 /// Query dropout applied to a stored (not re-computable) embedding: a fraction `rate` of

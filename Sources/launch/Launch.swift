@@ -20,7 +20,7 @@ struct Launch: ParsableCommand {
         subcommands: [
             Train.self, Generate.self, Eval.self, Plan.self, Bench.self, BenchGenerate.self, Trace.self, Prepare.self,
             InspectData.self, BenchData.self, Tokenize.self, ExportCommand.self, OpenBLAS.self, ConfigKeysCommand.self,
-            Doctor.self
+            Doctor.self, Retrieve.self
         ],
         defaultSubcommand: Train.self)
 

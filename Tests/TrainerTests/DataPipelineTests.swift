@@ -110,7 +110,7 @@ final class DataPipelineTests: XCTestCase {
         let query = normalized([1, 0.5, -0.2, 0, 0.3, 0.1, -0.7, 0.4])
         let expected = documentVectors.enumerated().map { ($0.offset, dot($0.element, query)) }
             .sorted { $0.1 > $1.1 }.prefix(7).map(\.0)
-        XCTAssertEqual(bank.ranked(query, limit: 7).map(\.document), Array(expected))
+        XCTAssertEqual(bank.ranked(query, limit: 7, of: nil, modality: .text).map(\.document), Array(expected))
         XCTAssertEqual(bank.documentVector(3), documentVectors[3])
         XCTAssertEqual(bank.vector(3, .image), image[3])
         var generator = SplitMix64(seed: 1, name: "dropout")
