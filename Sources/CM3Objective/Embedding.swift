@@ -82,8 +82,17 @@ public func innerProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, c
 
 public func dot(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count, "vectors of \(a.count) and \(b.count) dimensions")
+    guard !a.isEmpty else { return 0 }
+    return a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { dot(a.baseAddress!, $0.baseAddress!, count: a.count) }
+    }
+}
+
+/// `dot` of `count` floats at two addresses, summed in order (what relevance is measured
+/// with, online and offline alike).
+public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
     var sum: Float = 0
-    for i in a.indices { sum += a[i] * b[i] }
+    for i in 0..<count { sum += a[i] * b[i] }
     return sum
 }
 

@@ -22,9 +22,10 @@ public protocol RetrievalBank: AnyObject {
     var count: Int { get }
     /// Documents by decreasing inner product (`innerProduct`; ties by index) of their
     /// document vector with `query`, the first `limit`. `query` searches for the `modality`
-    /// part of `document` (nil: a new prompt): a bank of stored neighbours ranks only that
-    /// part's candidates.
-    func ranked(_ query: [Float], limit: Int, of document: Int?, modality: Modality) -> [(document: Int, score: Float)]
+    /// part of a training document in an epoch (nil: a new prompt): a bank of stored
+    /// neighbours answers from what was found offline for exactly that query.
+    func ranked(_ query: [Float], limit: Int, of source: (document: Int, epoch: Int)?, modality: Modality)
+        -> [(document: Int, score: Float)]
     /// The document vector of `document`.
     func documentVector(_ document: Int) -> [Float]
     /// The vector that searches for the `modality` part of `document` after query dropout;
@@ -91,21 +92,33 @@ public final class RetrievalExamples: ExampleBuilder {
     /// Each example starts a block of its own, so the query sits with what was retrieved.
     public var startsAtBlockBoundary: Bool { true }
 
-    /// The documents retrieved for `document` in `epoch`, in the order they are prepended.
-    public func retrieved(for document: Int, epoch: Int) -> [RetrievedDocument] {
+    /// The query vectors `document` searches with in `epoch` (one per part it has, after
+    /// query dropout), and the generator that drew them, which then picks what is kept.
+    /// Offline search (`launch retrieve`) draws the same.
+    public func queries(for document: Int, epoch: Int) -> (vectors: [(Modality, [Float])], generator: SplitMix64) {
         var generator = SplitMix64(seed: seed, name: "retrieval/\(epoch)/\(document)")
         let parts = modalities(of: documents.document(document), vocabulary: vocabulary)
-        // The 0.9 rule compares with the whole, undropped query: dropout changes what is
-        // found, never what counts as too similar.
-        let full = bank.documentVector(document), queryTokens = documents.document(document)
-        var chosen: [RetrievedDocument] = []
+        var vectors: [(Modality, [Float])] = []
         for modality in Modality.allCases {
             let part = modality == .text ? parts.text : parts.image
             guard !part.isEmpty else { continue }
             let kept = dropTokens(part, rate: settings.queryDropout, generator: &generator)
-            let query = bank.queryVector(document, modality, kept: kept, generator: &generator)
+            vectors.append((modality, bank.queryVector(document, modality, kept: kept, generator: &generator)))
+        }
+        return (vectors, generator)
+    }
+
+    /// The documents retrieved for `document` in `epoch`, in the order they are prepended.
+    public func retrieved(for document: Int, epoch: Int) -> [RetrievedDocument] {
+        var (queries, generator) = queries(for: document, epoch: epoch)
+        // The 0.9 rule compares with the whole, undropped query: dropout changes what is
+        // found, never what counts as too similar.
+        let full = bank.documentVector(document), queryTokens = documents.document(document)
+        var chosen: [RetrievedDocument] = []
+        for (modality, query) in queries {
             chosen += search(
-                query, modality: modality, count: settings.perModality, full: full, excluding: document,
+                query, modality: modality, count: settings.perModality, full: full,
+                excluding: (document: document, epoch: epoch),
                 isCopyOfQuery: { self.documents.document($0) == queryTokens }, taken: chosen)
         }
         while chosen.count > settings.keep { chosen.remove(at: generator.nextInt(below: chosen.count)) }
@@ -117,7 +130,8 @@ public final class RetrievalExamples: ExampleBuilder {
     /// The ranking window widens until enough candidates pass (a corpus full of near-copies
     /// can fill the first window).
     public func search(
-        _ query: [Float], modality: Modality, count: Int, full: [Float], excluding queryDocument: Int?,
+        _ query: [Float], modality: Modality, count: Int, full: [Float],
+        excluding queryDocument: (document: Int, epoch: Int)?,
         isCopyOfQuery: (Int) -> Bool, taken: [RetrievedDocument]
     ) -> [RetrievedDocument] {
         var limit = min(bank.count, 16 * (count + taken.count + 1))
@@ -126,7 +140,7 @@ public final class RetrievalExamples: ExampleBuilder {
                 (document: $0.document, relevance: dot(bank.documentVector($0.document), full))
             }
             let picked = selectRetrieved(
-                candidates, count: count, query: queryDocument ?? -1, taken: Set(taken.map(\.document)),
+                candidates, count: count, query: queryDocument?.document ?? -1, taken: Set(taken.map(\.document)),
                 maxRelevance: settings.maxRelevance, isCopyOfQuery: isCopyOfQuery,
                 isMultimodal: { self.multimodal[$0] })
             if picked.count == count || limit == bank.count {

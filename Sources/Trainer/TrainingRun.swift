@@ -47,8 +47,10 @@ final class TrainingRun {
             try context.agreeing { try Checkpoint.checkHoldsModel(path: path, model: model) }
         }
         // Shards are read on every rank; one that fails must not leave the others waiting.
+        let blocks = totalSteps * state.globalBatch
         (pipeline, validationBatches) = try context.agreeing {
             let pipeline = try DataPipeline(config: loop.config, dpRank: context.dpRank, dp: context.dp)
+            try pipeline.checkNeighbours(cover: blocks)
             return (
                 pipeline,
                 train.evalInterval > 0

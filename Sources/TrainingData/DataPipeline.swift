@@ -152,11 +152,12 @@ public final class DataPipeline {
         let bank: RetrievalBank
         if let path = plan.settings.neighbours {
             let neighbours = try NeighbourFile.read(
-                path, corpus: NeighbourFile.corpus(of: dataset, shards: plan.settings.train), documents: documents.count)
+                path,
+                corpus: NeighbourFile.corpus(of: dataset, shards: plan.settings.train, seed: seed, settings: settings),
+                documents: documents.count)
             bank = NeighbourBank(
-                neighbours: neighbours,
                 vectors: PartVectors(documents: documents, vocabulary: vocabulary, stored: dataset.embeddings),
-                queryDropout: settings.queryDropout)
+                queryDropout: settings.queryDropout, neighbours: neighbours)
         } else {
             bank =
                 dataset.embeddings.map {
@@ -166,6 +167,26 @@ public final class DataPipeline {
         }
         return RetrievalExamples(
             documents: documents, vocabulary: vocabulary, settings: settings, seed: seed, bank: bank)
+    }
+
+    /// Stops a run of `blocks` training blocks that would reach an epoch its stored
+    /// neighbours do not cover (each retrieval example starts a block, so an epoch of
+    /// examples takes at least as many blocks as there are documents).
+    public func checkNeighbours(cover blocks: Int) throws {
+        guard let path = settings.neighbours, settings.retrieval, tasks == nil,
+            let bank = (stream.examples as? RetrievalExamples)?.bank as? NeighbourBank, let file = bank.neighbours
+        else { return }
+        let needed = (blocks + training.documents.count - 1) / max(1, training.documents.count)
+        if needed > file.epochs {
+            throw DataError(
+                path: path,
+                message:
+                    """
+                    covers \(file.epochs) epochs, this run's \(blocks) blocks need \(needed): run launch retrieve \
+                    --epochs \(needed)
+                    """
+            )
+        }
     }
 
     /// This rank's next `microBatch` blocks (or synthetic sequences, dealt round-robin to

@@ -53,15 +53,20 @@ public final class EmbeddingBank: RetrievalBank {
 
     /// Documents by decreasing inner product with `query`, the first `limit` (every
     /// document is a candidate, whichever part of which document asks).
-    public func ranked(_ query: [Float], limit: Int, of document: Int?, modality: Modality)
+    public func ranked(_ query: [Float], limit: Int, of source: (document: Int, epoch: Int)?, modality: Modality)
         -> [(document: Int, score: Float)]
     {
         precondition(query.count == dimensions, "query has \(query.count) dimensions, the bank \(dimensions)")
         return documentVectors.withUnsafeBufferPointer { bank in
             query.withUnsafeBufferPointer { query in
-                topScores((0..<count).lazy.map { row in
-                    (row, innerProduct(bank.baseAddress! + row * self.dimensions, query.baseAddress!, count: self.dimensions))
-                }, limit: limit)
+                topScores(
+                    (0..<count).lazy.map { row in
+                        (
+                            row,
+                            innerProduct(
+                                bank.baseAddress! + row * self.dimensions, query.baseAddress!, count: self.dimensions)
+                        )
+                    }, limit: limit)
             }
         }
     }

@@ -1,77 +1,86 @@
 import CM3Objective
 import COpenBLAS
 
-/// The offline search of `launch retrieve`, exact by BLAS: for a range of query documents,
-/// each part's `candidates` best documents by inner product of the part's undropped vector
-/// with every document vector. The rules that do not depend on query dropout are applied
-/// here, so that no slot holds a document training would skip anyway: the query itself, a
-/// copy of its tokens, and any document more relevant to it than `maxRelevance`. The bank
-/// is visited `blockDocuments` at a time (one `cblas_sgemm` per block), so memory holds the
-/// range's queries and one block of document vectors, never the whole bank.
+/// The offline search of `launch retrieve`, exact by BLAS: for a range of query documents
+/// and one epoch, each part's query exactly as training draws it (`RetrievalExamples.queries`:
+/// that epoch's query dropout), ranked against every document vector, the bank visited
+/// `blockDocuments` at a time (one `cblas_sgemm` per block), so memory holds the queries
+/// and one block of the bank, never all of it. Of the first `depth` of each ranking it keeps
+/// the `candidates` best that training could take (not the query, not a copy of it,
+/// relevance to it at most `maxRelevance`), with their positions.
 public struct NeighbourSearch {
+    public let examples: RetrievalExamples
     public let vectors: PartVectors
     public let candidates: Int
+    public let depth: Int
     public let blockDocuments: Int
-    public let maxRelevance: Float
 
-    public init(
-        vectors: PartVectors, candidates: Int, blockDocuments: Int = 8192,
-        maxRelevance: Float = RetrievalSettings().maxRelevance
-    ) {
+    public init(examples: RetrievalExamples, vectors: PartVectors, candidates: Int, depth: Int, blockDocuments: Int) {
+        self.examples = examples
         self.vectors = vectors
         self.candidates = candidates
+        self.depth = max(depth, candidates)
         self.blockDocuments = blockDocuments
-        self.maxRelevance = maxRelevance
     }
 
-    /// Whether `candidate` could ever be retrieved for `query` (whose document vector is
-    /// `full`): relevance is measured as training measures it (`dot` of document vectors).
-    func eligible(_ candidate: Int, for query: Int, full: [Float]) -> Bool {
-        guard candidate != query, dot(vectors.parts(candidate).document, full) <= maxRelevance else { return false }
-        return !vectors.documents.document(candidate).elementsEqual(vectors.documents.document(query))
-    }
-
-    /// `[queries.count, candidates]` each, best first, `-1` past the end and for a part the
-    /// document lacks.
-    public func search(_ queries: Range<Int>) -> (text: [Int32], image: [Int32]) {
+    /// `[queries.count, 2 (text, image), candidates]` documents and their positions, best
+    /// first, `-1` past the end and for a part the document lacks.
+    public func search(_ queries: Range<Int>, epoch: Int) -> (found: [Int32], positions: [Int32]) {
         let dimensions = vectors.dimensions, bankCount = vectors.documents.count, rows = 2 * queries.count
-        // [2 · queries, dimensions]: each query's text part vector, then its image part vector.
+        // [2 · queries, dimensions]: each query's text query, then its image query.
         var queryMatrix = [Float](repeating: 0, count: rows * dimensions)
         var present = [Bool](repeating: false, count: rows)
-        var full: [[Float]] = []
-        for (row, document) in queries.enumerated() {
-            let parts = vectors.parts(document)
-            full.append(parts.document)
-            for (offset, part) in [parts.text, parts.image].enumerated() where part.contains(where: { $0 != 0 }) {
-                present[2 * row + offset] = true
-                queryMatrix.replaceSubrange(((2 * row + offset) * dimensions)..<((2 * row + offset + 1) * dimensions), with: part)
+        let full = queries.map { vectors.parts($0).document }
+        for (index, document) in queries.enumerated() {
+            for (modality, vector) in examples.queries(for: document, epoch: epoch).vectors {
+                let row = 2 * index + (modality == .text ? 0 : 1)
+                present[row] = true
+                queryMatrix.replaceSubrange((row * dimensions)..<((row + 1) * dimensions), with: vector)
             }
         }
-        var best = [[(document: Int, score: Float)]](repeating: [], count: rows)
+        var ranked = [[(document: Int, score: Float)]](repeating: [], count: rows)
+        var relevance = [[Int: Float]](repeating: [:], count: rows)
         var bank = [Float](repeating: 0, count: blockDocuments * dimensions)
         var scores = [Float](repeating: 0, count: rows * blockDocuments)
         for start in stride(from: 0, to: bankCount, by: blockDocuments) {
             let count = min(blockDocuments, bankCount - start)
             for index in 0..<count {
-                bank.replaceSubrange((index * dimensions)..<((index + 1) * dimensions), with: vectors.parts(start + index).document)
+                bank.replaceSubrange(
+                    (index * dimensions)..<((index + 1) * dimensions), with: vectors.parts(start + index).document)
             }
-            // scores [rows, count] = queryMatrix [rows, dimensions] · bank[count, dimensions]ᵀ
+            // scores [rows, count] = queryMatrix [rows, dimensions] · bank [count, dimensions]ᵀ
             cblas_sgemm(
                 CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(dimensions), 1, queryMatrix,
                 Int32(dimensions), bank, Int32(dimensions), 0, &scores, Int32(count))
-            for row in 0..<rows where present[row] {
-                let offset = row * count
-                let query = queries.lowerBound + row / 2
-                best[row] = topScores(
-                    (0..<count).lazy.map { (start + $0, scores[offset + $0]) }, limit: candidates, after: best[row],
-                    accept: { eligible($0, for: query, full: full[row / 2]) })
+            bank.withUnsafeBufferPointer { bank in
+                for row in 0..<rows where present[row] {
+                    let offset = row * count
+                    ranked[row] = topScores(
+                        (0..<count).lazy.map { (start + $0, scores[offset + $0]) }, limit: depth, after: ranked[row],
+                        accept: { document in
+                            // Relevance as training measures it, while the row is at hand.
+                            relevance[row][document] = full[row / 2].withUnsafeBufferPointer {
+                                dot(
+                                    bank.baseAddress! + (document - start) * dimensions, $0.baseAddress!,
+                                    count: dimensions)
+                            }
+                            return true
+                        })
+                }
             }
         }
-        var text = [Int32](repeating: -1, count: queries.count * candidates), image = text
-        for row in 0..<queries.count {
-            for (rank, found) in best[2 * row].enumerated() { text[row * candidates + rank] = Int32(found.document) }
-            for (rank, found) in best[2 * row + 1].enumerated() { image[row * candidates + rank] = Int32(found.document) }
+        var found = [Int32](repeating: -1, count: rows * candidates), positions = found
+        for row in 0..<rows {
+            let query = queries.lowerBound + row / 2, tokens = vectors.documents.document(query)
+            let eligible = ranked[row].enumerated().filter { position, candidate in
+                candidate.document != query && relevance[row][candidate.document]! <= examples.settings.maxRelevance
+                    && !vectors.documents.document(candidate.document).elementsEqual(tokens)
+            }
+            for (slot, (position, candidate)) in eligible.prefix(candidates).enumerated() {
+                found[row * candidates + slot] = Int32(candidate.document)
+                positions[row * candidates + slot] = Int32(position)
+            }
         }
-        return (text, image)
+        return (found, positions)
     }
 }

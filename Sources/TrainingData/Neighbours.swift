@@ -4,51 +4,59 @@ import HDF5
 import Randomness
 import Storage
 
-/// Each training document's retrieval candidates, computed offline by `launch retrieve`
-/// (`neighbours.h5`, beside the shards; docs/data-format.md): for its text part and for its
-/// image part, the `candidates` documents whose document vectors have the largest inner
-/// product with the part's undropped vector, best first, `-1` past the end and for a part
-/// the document lacks. Training ranks them again by the dropped query and applies §2.1's
-/// rules to them, so that no training rank holds the bank.
+/// What `launch retrieve` found offline (`neighbours.h5`, beside the shards;
+/// docs/data-format.md): for every epoch, training document and part, the documents the
+/// part's query (after that epoch's query dropout, drawn as training draws it) ranks
+/// highest among those training could take (not the query, not a copy of it, relevance at
+/// most 0.9), best first, each with its position in the ranking of the whole bank; `-1`
+/// past the end. Training re-scores them exactly and applies the remaining rules, so it
+/// retrieves what online search would without holding the bank.
 public struct NeighbourFile: Equatable {
-    public static let format = "tessera-neighbours-1"
-    public var documents: Int
-    public var candidates: Int
-    /// `[documents, candidates]` each, row-major.
-    public var text: [Int32], image: [Int32]
-    /// What they were computed for (`NeighbourFile.corpus`): a file of another corpus or
-    /// embedding is refused.
+    public static let format = "tessera-neighbours-2"
+    public var epochs: Int, documents: Int, candidates: Int
+    /// `[epochs, documents, 2 (text, image), candidates]`, row-major.
+    public var found: [Int32], positions: [Int32]
+    /// What they were computed for (`NeighbourFile.corpus`): a file of another corpus,
+    /// embedding or seed is refused.
     public var corpus: String
 
-    public init(documents: Int, candidates: Int, text: [Int32], image: [Int32], corpus: String) {
-        precondition(text.count == documents * candidates && image.count == text.count)
+    public init(epochs: Int, documents: Int, candidates: Int, found: [Int32], positions: [Int32], corpus: String) {
+        precondition(found.count == epochs * documents * 2 * candidates && positions.count == found.count)
+        self.epochs = epochs
         self.documents = documents
         self.candidates = candidates
-        self.text = text
-        self.image = image
+        self.found = found
+        self.positions = positions
         self.corpus = corpus
     }
 
-    /// The identity of a training set for neighbours: each shard's name and fingerprint,
-    /// and the embedding searched.
-    public static func corpus(of dataset: Dataset, shards: [String]) -> String {
-        let embedding = dataset.embeddings.map { "stored \($0.dimensions)" } ?? "builtin \(BuiltinEmbedding().dimensions)"
+    /// The identity of what neighbours depend on: each training shard's name and
+    /// fingerprint, the embedding, and the seed and rates of retrieval.
+    public static func corpus(of dataset: Dataset, shards: [String], seed: UInt64, settings: RetrievalSettings)
+        -> String
+    {
+        let embedding =
+            dataset.embeddings.map { "stored \($0.dimensions)" } ?? "builtin \(BuiltinEmbedding().dimensions)"
         let files = shards.map { "\(($0 as NSString).lastPathComponent) \(FileFingerprint.of($0) ?? "missing")" }
-        return "embedding \(embedding); shards \(files.joined(separator: ", "))"
+        return """
+            embedding \(embedding); seed \(seed); query dropout \(settings.queryDropout); relevance at most \
+            \(settings.maxRelevance); shards \(files.joined(separator: ", "))
+            """
     }
 
-    /// The candidates of `document`'s `modality` part, best first.
-    public func candidates(of document: Int, _ modality: Modality) -> ArraySlice<Int32> {
-        let rows = modality == .text ? text : image
-        return rows[(document * candidates)..<((document + 1) * candidates)].prefix { $0 >= 0 }
+    /// The candidates of one query with their positions, best first.
+    public func candidates(epoch: Int, document: Int, _ modality: Modality) -> [(document: Int, position: Int)] {
+        let start = ((epoch * documents + document) * 2 + (modality == .text ? 0 : 1)) * candidates
+        return (start..<(start + candidates)).prefix { found[$0] >= 0 }.map { (Int(found[$0]), Int(positions[$0])) }
     }
 
     public func write(to path: String) throws {
         do {
             try DurableFile.write(path) { temporary in
                 let file = try HDF5File.create(temporary)
-                try file.write("text", int32: text, shape: [documents, candidates])
-                try file.write("image", int32: image, shape: [documents, candidates])
+                let shape = [epochs, documents, 2, candidates]
+                try file.write("candidates", int32: found, shape: shape)
+                try file.write("positions", int32: positions, shape: shape)
                 try file.setAttribute("format", NeighbourFile.format)
                 try file.setAttribute("corpus", corpus)
                 try file.close()
@@ -58,34 +66,40 @@ public struct NeighbourFile: Equatable {
         }
     }
 
-    /// Reads `path`; `corpus` and `documents` are what the training set is, and a file of
-    /// another is one `DataError` saying which.
-    public static func read(_ path: String, corpus: String? = nil, documents: Int? = nil) throws -> NeighbourFile {
-        do {
-            let file = try HDF5File.open(path)
-            guard try file.stringAttribute("format") == format else {
-                throw DataError(path: path, message: "not a neighbours file of launch retrieve (\(format))")
-            }
-            let stored = try file.stringAttribute("corpus") ?? ""
-            let text = try file.readInt32("text"), image = try file.readInt32("image")
-            let shape = try file.shape(of: "text")
-            guard shape.count == 2, text.count == image.count else {
-                throw DataError(path: path, message: "text and image candidates must be [documents, candidates]")
-            }
-            if let documents, shape[0] != documents {
-                throw DataError(
-                    path: path,
-                    message: "holds neighbours of \(shape[0]) documents, the training shards \(documents): run launch retrieve again")
-            }
-            if let corpus, stored != corpus {
-                throw DataError(
-                    path: path,
-                    message: "was computed for another corpus or embedding (\(stored)), not \(corpus): run launch retrieve again")
-            }
-            return NeighbourFile(documents: shape[0], candidates: shape[1], text: text, image: image, corpus: stored)
-        } catch let error as HDF5Error {
+    /// Reads `path`; a file of another corpus (`corpus`), of another document count, or of
+    /// fewer than `epochs` epochs is one `DataError` saying which.
+    public static func read(_ path: String, corpus: String? = nil, documents: Int? = nil, epochs: Int? = nil) throws
+        -> NeighbourFile
+    {
+        let file: HDF5File
+        do { file = try HDF5File.open(path) } catch let error as HDF5Error {
             throw DataError(path: path, message: "\(error)")
         }
+        guard try file.stringAttribute("format") == format else {
+            throw DataError(path: path, message: "not a neighbours file of launch retrieve (\(format))")
+        }
+        let stored = try file.stringAttribute("corpus") ?? ""
+        if let corpus, stored != corpus {
+            throw DataError(
+                path: path, message: "was computed for another corpus or seed (\(stored)); run launch retrieve again")
+        }
+        let shape = try file.shape(of: "candidates")
+        guard shape.count == 4, shape[2] == 2, try file.shape(of: "positions") == shape else {
+            throw DataError(path: path, message: "candidates and positions must be [epochs, documents, 2, candidates]")
+        }
+        if let documents, shape[1] != documents {
+            throw DataError(
+                path: path,
+                message: "holds \(shape[1]) documents, the training shards \(documents); run launch retrieve again")
+        }
+        if let epochs, shape[0] < epochs {
+            throw DataError(
+                path: path,
+                message: "covers \(shape[0]) epochs, the run needs \(epochs); run launch retrieve --epochs \(epochs)")
+        }
+        return NeighbourFile(
+            epochs: shape[0], documents: shape[1], candidates: shape[3], found: try file.readInt32("candidates"),
+            positions: try file.readInt32("positions"), corpus: stored)
     }
 }
 
@@ -107,40 +121,47 @@ public struct PartVectors {
     public var dimensions: Int { stored?.dimensions ?? embedding.dimensions }
 
     public func parts(_ document: Int) -> DocumentEmbedding {
-        guard let stored else { return embedding.embed(document: documents.document(document), vocabulary: vocabulary) }
+        guard let stored else {
+            return embedding.embed(document: documents.document(document), vocabulary: vocabulary)
+        }
         let range = (document * stored.dimensions)..<((document + 1) * stored.dimensions)
         return DocumentEmbedding(text: Array(stored.text[range]), image: Array(stored.image[range]))
     }
 }
 
-/// The retrieval bank of stored neighbours: a query ranks only its document's candidates
-/// for the part it searches with, scored by `innerProduct` as the full bank scores them,
-/// so where online retrieval's choices lie among the candidates, the blocks are the same.
+/// The retrieval bank of stored neighbours: a query gets the candidates found offline for
+/// exactly it (its document, part and epoch) that lie within the window asked for, in the
+/// order `innerProduct` gives them over the whole bank. Without a file it only makes query
+/// and document vectors (what offline search needs).
 public final class NeighbourBank: RetrievalBank {
-    public let neighbours: NeighbourFile
+    public let neighbours: NeighbourFile?
     let vectors: PartVectors
     let queryDropout: Double
 
-    public init(neighbours: NeighbourFile, vectors: PartVectors, queryDropout: Double) {
+    public init(vectors: PartVectors, queryDropout: Double, neighbours: NeighbourFile? = nil) {
         self.neighbours = neighbours
         self.vectors = vectors
         self.queryDropout = queryDropout
     }
 
-    public var count: Int { neighbours.documents }
+    public var count: Int { vectors.documents.count }
 
-    public func ranked(_ query: [Float], limit: Int, of document: Int?, modality: Modality)
+    public func ranked(_ query: [Float], limit: Int, of source: (document: Int, epoch: Int)?, modality: Modality)
         -> [(document: Int, score: Float)]
     {
-        guard let document else { preconditionFailure("stored neighbours rank a training document's candidates only") }
-        let scored = neighbours.candidates(of: document, modality).map { candidate -> (Int, Float) in
-            let vector = documentVector(Int(candidate))
+        guard let source, let neighbours else {
+            preconditionFailure("stored neighbours answer only the training queries they were computed for")
+        }
+        let window = neighbours.candidates(epoch: source.epoch, document: source.document, modality)
+            .filter { $0.position < limit }
+        let scored = window.map { candidate -> (Int, Float) in
+            let vector = documentVector(candidate.document)
             let score = vector.withUnsafeBufferPointer { vector in
                 query.withUnsafeBufferPointer {
                     innerProduct(vector.baseAddress!, $0.baseAddress!, count: query.count)
                 }
             }
-            return (Int(candidate), score)
+            return (candidate.document, score)
         }
         // In document order, so that ties fall as they do over the whole bank.
         return topScores(scored.sorted { $0.0 < $1.0 }, limit: limit)

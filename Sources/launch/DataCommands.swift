@@ -176,7 +176,11 @@ struct InspectData: ParsableCommand {
 
     func run() throws {
         let resolved = try loadConfig(config, set: overrides)
-        let pipeline = try withReportedErrors { try DataPipeline(config: resolved) }
+        let pipeline = try withReportedErrors {
+            let pipeline = try DataPipeline(config: resolved)
+            try pipeline.checkNeighbours(cover: count)
+            return pipeline
+        }
         let text = try withReportedErrors { try TokenText(resolved) }
         var padding = 0, total = 0
         for _ in 0..<count {

@@ -13,7 +13,9 @@ final class PlainBank: RetrievalBank {
         self.queries = queries
     }
     var count: Int { documentVectors.count }
-    func ranked(_ query: [Float], limit: Int) -> [(document: Int, score: Float)] {
+    func ranked(_ query: [Float], limit: Int, of source: (document: Int, epoch: Int)?, modality: Modality)
+        -> [(document: Int, score: Float)]
+    {
         let scored = documentVectors.enumerated().map { (document: $0.offset, score: dot($0.element, query)) }
         return Array(scored.sorted { $0.score > $1.score }.prefix(limit))
     }

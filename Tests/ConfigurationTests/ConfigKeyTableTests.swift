@@ -55,7 +55,8 @@ final class ConfigKeyTableTests: XCTestCase {
             "data.cm3.lambda": "2.5", "data.cm3.min_spans": "2", "data.cm3.max_spans": "5",
             "data.cm3.mask_weight": "0.25",
             "data.block_per_example": "true", "data.tokenizer": "tok/tokenizer.json", "data.image_tokens": "36",
-            "data.tasks": "tasks.yaml", "data.task_sampling.upsample_limit": "4",
+            "data.tasks": "tasks.yaml", "data.neighbours": "shards/neighbours.h5",
+            "data.task_sampling.upsample_limit": "4",
             "data.task_sampling.downsample_limit": "0.25"
         ]
         // `accumulation` and `batch_tokens` exclude each other: set one, then the other.
