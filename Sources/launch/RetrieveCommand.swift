@@ -123,7 +123,12 @@ struct Retrieve: ParsableCommand {
                 let memory = try context.allGather(String(format: "%.2f", peakMemoryGiB()))
                 guard done == chunks else {
                     if context.isLeader {
-                        print("stopped with \(chunks - done) of \(chunks) chunks to go; run again to resume")
+                        let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+                        print(
+                            """
+                            stopped with \(chunks - done) of \(chunks) chunks to go after \(seconds) s \
+                            (peak memory per rank \(memory.joined(separator: ", ")) GiB); run again to resume
+                            """)
                     }
                     return
                 }
