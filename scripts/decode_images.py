@@ -20,7 +20,7 @@ import sys
 
 from PIL import Image
 
-from vq_models import KINDS, VQImageTokenizer, WeightsError
+from vq_models import KINDS, VQImageTokenizer, WeightsError, json_lines
 
 
 def images_of(entry):
@@ -61,30 +61,23 @@ def main():
     except (WeightsError, ValueError) as error:
         sys.exit(str(error))
     rows, written, skipped = [], 0, 0
-    with open(args.codes, encoding="utf-8") as file:
-        for number, text in enumerate(file, 1):
-            if not text.strip():
+    for number, entry in json_lines(args.codes):
+        row = []
+        for index, codes in enumerate(images_of(entry)):
+            if len(codes) != tokenizer.tokens_per_image or not all(0 <= c < tokenizer.codes for c in codes):
+                print(f"{args.codes}: line {number}: image {index} has {len(codes)} codes, not "
+                      f"{tokenizer.tokens_per_image} in 0..<{tokenizer.codes}: skipped")
+                row.append(None)
+                skipped += 1
                 continue
-            try:
-                entry = json.loads(text)
-            except json.JSONDecodeError as error:
-                sys.exit(f"{args.codes}: line {number}: not JSON ({error.msg})")
-            row = []
-            for index, codes in enumerate(images_of(entry)):
-                if len(codes) != tokenizer.tokens_per_image or not all(0 <= c < tokenizer.codes for c in codes):
-                    print(f"{args.codes}: line {number}: image {index} has {len(codes)} codes, not "
-                          f"{tokenizer.tokens_per_image} in 0..<{tokenizer.codes}: skipped")
-                    row.append(None)
-                    skipped += 1
-                    continue
-                image = tokenizer.decode([codes])[0]
-                row.append(image)
-                if args.out:
-                    os.makedirs(args.out, exist_ok=True)
-                    image.save(os.path.join(args.out, f"{number:05d}-{index}.png"))
-                written += 1
-            if row:
-                rows.append(row)
+            image = tokenizer.decode([codes])[0]
+            row.append(image)
+            if args.out:
+                os.makedirs(args.out, exist_ok=True)
+                image.save(os.path.join(args.out, f"{number:05d}-{index}.png"))
+            written += 1
+        if row:
+            rows.append(row)
     if not rows:
         sys.exit(f"{args.codes}: no image codes")
     if args.grid:

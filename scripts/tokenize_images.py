@@ -24,29 +24,22 @@ import time
 
 from PIL import Image, UnidentifiedImageError
 
-from vq_models import KINDS, VQImageTokenizer, WeightsError
+from vq_models import KINDS, VQImageTokenizer, WeightsError, json_lines
 
 
 def read_pairs(path):
     """[(line number, image path, caption or None)]; one line naming the problem otherwise."""
     pairs, folder = [], os.path.dirname(os.path.abspath(path))
-    with open(path, encoding="utf-8") as file:
-        for number, text in enumerate(file, 1):
-            if not text.strip():
-                continue
-            try:
-                entry = json.loads(text)
-            except json.JSONDecodeError as error:
-                sys.exit(f"{path}: line {number}: not JSON ({error.msg})")
-            if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
-                sys.exit(f'{path}: line {number}: expected {{"image": "path", "text": "caption"}}')
-            caption = entry.get("text")
-            if caption is not None and not isinstance(caption, str):
-                sys.exit(f"{path}: line {number}: text must be a string")
-            image = os.path.join(folder, entry["image"])
-            if not os.path.isfile(image):  # before the model loads, and before anything is written
-                sys.exit(f"{path}: line {number}: {image}: no such file")
-            pairs.append((number, image, caption))
+    for number, entry in json_lines(path):
+        if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
+            sys.exit(f'{path}: line {number}: expected {{"image": "path", "text": "caption"}}')
+        caption = entry.get("text")
+        if caption is not None and not isinstance(caption, str):
+            sys.exit(f"{path}: line {number}: text must be a string")
+        image = os.path.join(folder, entry["image"])
+        if not os.path.isfile(image):  # before the model loads, and before anything is written
+            sys.exit(f"{path}: line {number}: {image}: no such file")
+        pairs.append((number, image, caption))
     if not pairs:
         sys.exit(f"{path}: no images")
     return pairs

@@ -27,6 +27,21 @@ KINDS = {
 }
 
 
+def json_lines(path):
+    """(line number, value) for each non-empty line of a JSONL file; a line that is not
+    JSON stops the script with one line naming the file and the line."""
+    import sys
+
+    with open(path, encoding="utf-8") as file:
+        for number, text in enumerate(file, 1):
+            if not text.strip():
+                continue
+            try:
+                yield number, json.loads(text)
+            except json.JSONDecodeError as error:
+                sys.exit(f"{path}: line {number}: not JSON ({error.msg})")
+
+
 class WeightsError(Exception):
     """Weights that do not hold a VQ model of the kind asked for."""
 
