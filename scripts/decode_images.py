@@ -14,7 +14,6 @@ A sample whose codes are too few (generation stopped early) or out of range is s
 with a line saying so.
 """
 import argparse
-import json
 import os
 import sys
 
