@@ -92,10 +92,8 @@ public final class BlockStream {
 
     /// The permutation of documents for `epoch` (Fisher–Yates keyed by seed and epoch).
     public static func documentOrder(count: Int, seed: UInt64, epoch: Int) -> [Int] {
-        var order = Array(0..<count)
         var generator = SplitMix64(seed: seed, name: "order/\(epoch)")
-        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, generator.nextInt(below: i + 1)) }
-        return order
+        return generator.permutation(of: count)
     }
 
     /// This rank's next block.

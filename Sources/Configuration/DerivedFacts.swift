@@ -21,8 +21,9 @@ extension TesseraConfig {
         DataPlan(settings: data, vocabulary: vocabulary, seqLen: model.seqLen, seed: seed, source: source)
     }
 
-    /// The tasks of `data.tasks`, or nil without a task file.
-    public func fineTuningTasks() throws -> [FineTuningTask]? {
+    /// The tasks of `data.tasks`, or nil without a task file; their templates read through
+    /// `corpus` (default: `templateCorpus()`).
+    public func fineTuningTasks(corpus: (any TemplateCorpus)? = nil) throws -> [FineTuningTask]? {
         guard let path = data.tasks else { return nil }
         if data.retrieval {
             throw ConfigError(
@@ -30,7 +31,7 @@ extension TesseraConfig {
                 message: "fine-tuning tasks do not combine with data.retrieval: set it to false")
         }
         _ = try DataPipeline.checkedVocabulary(dataPlan)
-        return try TaskFile.load(path: path, corpus: try templateCorpus())
+        return try TaskFile.load(path: path, corpus: try corpus ?? templateCorpus())
     }
 }
 

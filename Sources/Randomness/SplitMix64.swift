@@ -42,6 +42,13 @@ extension SplitMix64 {
         Int(next() % UInt64(bound))
     }
 
+    /// A uniform permutation of `0..<count` (Fisher–Yates, from the last position down).
+    public mutating func permutation(of count: Int) -> [Int] {
+        var order = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, nextInt(below: i + 1)) }
+        return order
+    }
+
     /// Poisson(λ) by Knuth's product of uniforms (fine for the small λ of span counts).
     public mutating func nextPoisson(_ lambda: Double) -> Int {
         let limit = Foundation.exp(-lambda)

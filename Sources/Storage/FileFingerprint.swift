@@ -13,12 +13,8 @@ public enum FileFingerprint {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         guard let size = try? handle.seekToEnd() else { return nil }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ data: Data) {
-            data.withUnsafeBytes { bytes in
-                for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            }
-        }
+        var hash = offsetBasis
+        func mix(_ data: Data) { data.withUnsafeBytes { hash = fnv1a($0, from: hash) } }
         let ranges: [(offset: UInt64, count: Int)] =
             size <= UInt64(wholeLimit)
             ? [(UInt64(0), Int(size))] : [(UInt64(0), edge), (size - UInt64(edge), edge)]
@@ -29,5 +25,20 @@ public enum FileFingerprint {
             mix(data)
         }
         return String(size) + ":" + String(hash, radix: 16)
+    }
+
+    /// The same identity for text held in memory (its UTF-8 bytes).
+    public static func of(text: String) -> String {
+        let bytes = Array(text.utf8)
+        return String(bytes.count) + ":" + String(bytes.withUnsafeBytes { fnv1a($0, from: offsetBasis) }, radix: 16)
+    }
+
+    static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// FNV-1a over `bytes`, continuing from `hash`.
+    static func fnv1a(_ bytes: UnsafeRawBufferPointer, from hash: UInt64) -> UInt64 {
+        var hash = hash
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 }

@@ -54,7 +54,7 @@ public enum Preflight {
         of config: TesseraConfig, context: ParallelContext, data: Bool, runDirectory: String?
     ) throws -> [RankView] {
         let binary = FileFingerprint.of("/proc/self/exe") ?? "unreadable"
-        let configPrint = fingerprint(config.yaml)
+        let configPrint = FileFingerprint.of(text: config.yaml)
         var view = RankView(
             rank: context.worldRank, host: hostName, binary: binary, config: configPrint,
             data: data ? dataFiles(config).map { "\($0) \(FileFingerprint.of($0) ?? "missing")" } : [])
@@ -107,12 +107,6 @@ public enum Preflight {
     /// The data files a config reads.
     static func dataFiles(_ config: TesseraConfig) -> [String] {
         config.data.train + config.data.validation + [config.data.tokenizer, config.data.tasks].compactMap { $0 }
-    }
-
-    static func fingerprint(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(text.utf8.count) + ":" + String(hash, radix: 16)
     }
 }
 

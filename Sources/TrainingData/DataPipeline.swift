@@ -170,13 +170,12 @@ public final class DataPipeline {
     }
 
     /// Stops a run of `blocks` training blocks that would reach an epoch its stored
-    /// neighbours do not cover (each retrieval example starts a block, so an epoch of
-    /// examples takes at least as many blocks as there are documents).
+    /// neighbours do not cover.
     public func checkNeighbours(cover blocks: Int) throws {
         guard let path = settings.neighbours, settings.retrieval, tasks == nil,
             let bank = (stream.examples as? RetrievalExamples)?.bank as? NeighbourBank, let file = bank.neighbours
         else { return }
-        let needed = (blocks + training.documents.count - 1) / max(1, training.documents.count)
+        let needed = NeighbourFile.epochs(reachedBy: blocks, documents: training.documents.count)
         if needed > file.epochs {
             throw DataError(
                 path: path,

@@ -44,6 +44,12 @@ public struct NeighbourFile: Equatable {
             """
     }
 
+    /// Epochs of examples that `blocks` training blocks can reach: each retrieval example
+    /// starts a block, so an epoch takes at least as many blocks as there are documents.
+    public static func epochs(reachedBy blocks: Int, documents: Int) -> Int {
+        max(1, (blocks + documents - 1) / max(1, documents))
+    }
+
     /// The candidates of one query with their positions, best first.
     public func candidates(epoch: Int, document: Int, _ modality: Modality) -> [(document: Int, position: Int)] {
         let start = ((epoch * documents + document) * 2 + (modality == .text ? 0 : 1)) * candidates

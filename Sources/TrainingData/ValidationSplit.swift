@@ -9,9 +9,8 @@ public enum ValidationSplit {
     public static func heldOut(count: Int, fraction: Double, seed: UInt64) -> [Bool] {
         guard count > 1, fraction > 0 else { return [Bool](repeating: false, count: count) }
         let wanted = min(count - 1, max(1, Int((fraction * Double(count)).rounded())))
-        var order = Array(0..<count)
         var generator = SplitMix64(seed: seed, name: "validation-split")
-        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, generator.nextInt(below: i + 1)) }
+        let order = generator.permutation(of: count)
         var held = [Bool](repeating: false, count: count)
         for index in order.prefix(wanted) { held[index] = true }
         return held

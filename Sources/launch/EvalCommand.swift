@@ -80,7 +80,11 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let resolved = try options.load()
-        let task = try self.task.map { try generationTask(named: $0, resolved) }
+        // The tokenizer (or the built-in words) that task templates and scoring read through, loaded once.
+        let task = try self.task.map { name in
+            let corpus = try withReportedErrors { try resolved.templateCorpus() }
+            return (task: try generationTask(named: name, resolved, corpus: corpus), corpus: corpus)
+        }
         try withParallelContext(tp: options.tensorParallel(resolved), model: resolved.model) { context in
             try withReportedErrors(context: context) {
                 let trained = try TrainedModel(checkpoint: checkpoint, config: resolved, context: context)
@@ -89,7 +93,7 @@ struct Eval: ParsableCommand {
                     // Scoring needs the held-out documents only, not the training stream.
                     let held = try context.agreeing { try DataPipeline.validationDataset(resolved) }.documents
                     let chosen = (0..<min(documents, held.count)).map { Array(held.document($0)) }
-                    let scored = try score(task, chosen, decoder: decoder, config: resolved)
+                    let scored = try score(task.task, chosen, decoder: decoder, config: resolved, corpus: task.corpus)
                     if context.isLeader {
                         try show(scored.map(\.score), step: state.step)
                         if let generations { try write(scored, to: generations, config: resolved) }
@@ -120,9 +124,10 @@ struct Eval: ParsableCommand {
     }
 
     /// A pretraining direction or the config's fine-tuning task called `name`.
-    func generationTask(named name: String, _ resolved: TesseraConfig) throws -> GenerationTask {
-        let corpus = try withReportedErrors { try resolved.templateCorpus() }
-        let fineTuning = try withReportedErrors { try resolved.fineTuningTasks() ?? [] }
+    func generationTask(named name: String, _ resolved: TesseraConfig, corpus: any TemplateCorpus) throws
+        -> GenerationTask
+    {
+        let fineTuning = try withReportedErrors { try resolved.fineTuningTasks(corpus: corpus) ?? [] }
         let tasks =
             GenerationTask.pretrainingDirections(corpus)
             + fineTuning.map { GenerationTask(name: $0.name, template: $0.template) }
@@ -140,10 +145,11 @@ struct Eval: ParsableCommand {
 
     /// Greedy decoding with each guidance the paper compares: on the built-in corpus scored
     /// by what the pictures show, on any other data token for token.
-    func score(_ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, config: TesseraConfig) throws
-        -> [(score: TaskScore, generations: [TaskGeneration])]
-    {
-        let vocabulary = config.vocabulary, corpus = try withReportedErrors { try config.templateCorpus() }
+    func score(
+        _ task: GenerationTask, _ documents: [[Int32]], decoder: CM3LeonDecoder, config: TesseraConfig,
+        corpus: any TemplateCorpus
+    ) throws -> [(score: TaskScore, generations: [TaskGeneration])] {
+        let vocabulary = config.vocabulary
         let generator = Generator(decoder: decoder, vocabulary: vocabulary)
         return try GuidanceComparison.settings(cdK: cdK, cdAlpha: cdAlpha).map { name, decoding in
             config.usesBuiltInCorpus

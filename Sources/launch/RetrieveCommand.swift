@@ -151,14 +151,13 @@ struct Retrieve: ParsableCommand {
         }
     }
 
-    /// Epochs of examples `config`'s steps can reach at dp 1: each retrieval example starts
-    /// a block, so an epoch takes at least as many blocks as there are documents.
+    /// Epochs of examples `config`'s steps can reach at dp 1.
     func neededEpochs(_ config: TesseraConfig, documents: Int) throws -> Int {
         let seqLen = config.model.seqLen
         let blocks =
             try config.train.totalSteps(seqLen: seqLen, dp: 1) * config.train.microBatch
             * config.train.accumulation(seqLen: seqLen, dp: 1)
-        return max(1, (blocks + documents - 1) / documents)
+        return NeighbourFile.epochs(reachedBy: blocks, documents: documents)
     }
 
     /// Rank 0 joins the chunks, in order, into `output` and removes them.
